@@ -206,9 +206,19 @@ func New() (backends.Backend, Choice, error) {
 	if err != nil {
 		return nil, c, err
 	}
+	b, c, err := load(c)
+	if err != nil {
+		return nil, c, err
+	}
+	cachedB, cachedC = b, c
+	return b, c, nil
+}
+
+// load creates the backend of a choice. A plugin found by the search that fails to load falls back to pure Go; an
+// explicit choice that fails is an error that says where GoTTA looked.
+func load(c Choice) (backends.Backend, Choice, error) {
 	b, err := backends.NewWithConfig(c.Config)
 	if err != nil && !c.Explicit {
-		// A plugin found by the search failed to load: fall back to pure Go and say so.
 		failed := c
 		c = Choice{Config: PureGo, Searched: failed.Searched,
 			Reason: fmt.Sprintf("%s was found but failed to load (%v); using pure Go", failed.PluginPath, err)}
@@ -218,7 +228,6 @@ func New() (backends.Backend, Choice, error) {
 		return nil, c, fmt.Errorf("backend: cannot load %q (%s); looked at: %s: %w",
 			c.Config, c.Reason, strings.Join(c.Searched, ", "), err)
 	}
-	cachedB, cachedC = b, c
 	return b, c, nil
 }
 
