@@ -1,0 +1,37 @@
+// Package nn provides portable graph helpers for image models: 2-D convolution (strided, padded, dilated,
+// grouped), max and average pooling, global average pooling, batch normalisation in inference form, MEMO's
+// batch-norm prior, and axis slicing, all with PyTorch semantics on NHWC images.
+//
+// Why it exists: GoMLX v0.26.0's pure-Go backend ("go") computes the forward pass of these operations but has no
+// gradient for Convolve (its VJP needs op Reverse), Slice and MeanPool (op Pad) or MaxPool (SelectAndScatterMax),
+// and its built-in batch-norm ops fail. Test-time adaptation (TPT, MEMO) needs those gradients, and every method must
+// run on pure Go. So each helper has two implementations:
+//
+//   - Native: GoMLX's own ops (graph.Convolve, graph.MaxPool, graph.Slice, ...), used on XLA (CPU or GPU), where
+//     they are fast and differentiable.
+//   - Portable: a composition of ops whose forward and gradient the pure-Go backend supports: im2col by Gather
+//     (gradient ScatterSum) + DotGeneral for convolution, window Gather + ReduceSum for average pooling, window
+//     Gather + first-argmax selection for max pooling (gradient to the first maximal element, as PyTorch's CPU
+//     kernel), row Gather for slicing. Padding is a zero (or lowest-value) row appended to the flattened input,
+//     so no Pad op is needed.
+//
+// Which one runs is decided per graph from its backend's capabilities (see Portable and Impl): ImplAuto (the
+// package-level functions) uses the portable path exactly when the backend lacks one of the ops Reverse, Pad or
+// SelectAndScatterMax. ImplNative and ImplPortable force one implementation (tests compare the two).
+//
+// Layouts: images are [batch, height, width, channels]; convolution kernels are
+// [kernelHeight, kernelWidth, inChannels/groups, outChannels] (a PyTorch OIHW weight w maps to
+// w.permute(2, 3, 1, 0)).
+//
+// Usage:
+//
+//	// x: [N, 224, 224, 3]; k: [7, 7, 3, 64]
+//	y := nn.Conv2D(x, k, nn.ConvOpts{Stride: 2, Padding: 3}) // [N, 112, 112, 64]
+//	y = nn.BatchNorm(y, gamma, beta, runMean, runVar, 1e-5)
+//	y = nn.MaxPool2D(graph.Relu(y), 3, 2, 1) // [N, 56, 56, 64]
+//	f := nn.GlobalAvgPool(y)                 // [N, 64]
+//
+// MEMO's batch-norm prior (Zhang, Levine, Finn, "MEMO: Test Time Robustness via Adaptation and Augmentation",
+// NeurIPS 2022, and Schneider et al., "Improving robustness against common corruptions by covariate shift
+// adaptation", NeurIPS 2020) is BatchNormPrior.
+package nn
