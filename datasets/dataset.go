@@ -1,0 +1,29 @@
+package datasets
+
+import "image"
+
+// Dataset is a finite, indexable set of labelled images. Implementations decode lazily: Len and Classes are
+// cheap, Example(i) reads and decodes one file. Implementations are safe for concurrent calls to Example.
+type Dataset interface {
+	// Name identifies the dataset in records and messages, e.g. "imagenet-a" or "mnist-test".
+	Name() string
+	// Len is the number of examples.
+	Len() int
+	// Example returns example i (0 <= i < Len()), decoding its image; errors name the file.
+	Example(i int) (Example, error)
+	// Classes returns the human-readable class names, indexed by Example.Label.
+	Classes() []string
+}
+
+// Example is one labelled image of a Dataset.
+type Example struct {
+	// Image is the decoded image; the file readers of this package give an opaque *image.RGBA.
+	Image image.Image
+	// Label is the class index into the Dataset's Classes().
+	Label int
+	// ID is stable across machines and runs: for file datasets the path relative to the dataset root, with
+	// forward slashes (e.g. "n01498041/0.000116.jpg").
+	ID string
+	// Path is the file the image was read from (empty for in-memory datasets).
+	Path string
+}
