@@ -1,0 +1,58 @@
+package tta
+
+import (
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// Views is the batch of views of one example, preprocessed for one model: view 0 is the model's base
+// preprocessing of the image, views 1..N-1 are augmentations.
+type Views struct {
+	// ExampleID is the stable id of the example (e.g. its relative path); view randomness derives from it.
+	ExampleID string
+	// Seed is the run's seed the views were made with.
+	Seed int64
+	// Images is [N, H, W, 3] float32, preprocessed (normalised) for the model.
+	Images *tensors.Tensor
+}
+
+// StepReport says what one adaptation step did.
+type StepReport struct {
+	// Step counts from 0.
+	Step int `json:"step"`
+	// Loss is the objective before the step's update (the marginal entropy of the selected views for TPT/MEMO).
+	Loss float64 `json:"loss"`
+	// Selected are the view indices the step used, in ascending-entropy order (nil means all views).
+	Selected []int `json:"selected,omitempty"`
+}
+
+// Prediction is an adapter's output for one example.
+type Prediction struct {
+	// Logits over the classes: for single-view methods the (adapted) view-0 logits; for ensembles the log of the
+	// averaged probabilities.
+	Logits []float32
+	// EntropyBefore is the marginal entropy of the views before adaptation (NaN when not computed).
+	EntropyBefore float64
+	// EntropyAfter is the entropy of the final prediction's softmax.
+	EntropyAfter float64
+	// Selected are the views the method selected, in ascending-entropy order (nil when none were selected).
+	Selected []int
+	// Steps are the reports of the adaptation steps (empty for methods without gradient).
+	Steps []StepReport
+}
+
+// Adapter is the protocol every test-time-adaptation method implements (tent's shape: configure, snapshot,
+// restore before every example, adapt, predict).
+//
+// The evaluation runner calls, for each example: MakeViews, then Reset, then Adapt. Adapt runs the method's
+// steps on the views of one example and returns the prediction made after adaptation.
+type Adapter interface {
+	// Name is the method's name as it appears in records and tables (e.g. "tpt", "memo", "zero-shot").
+	Name() string
+	// Config is the method's full effective configuration (every knob, with defaults filled in), for records.
+	Config() map[string]any
+	// Reset restores the adapted variables and the optimizer state to their values before any adaptation
+	// (episodic test-time adaptation), without copying whole models.
+	Reset() error
+	// Adapt adapts on the views of one example and returns the prediction after adaptation.
+	Adapt(v *Views) (*Prediction, error)
+}

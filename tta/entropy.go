@@ -1,0 +1,120 @@
+package tta
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+)
+
+// ViewEntropies returns the entropy of softmax(logits) of each view: [views, classes] -> [views].
+func ViewEntropies(logits *Node) *Node {
+	if logits.Rank() != 2 {
+		panic(fmt.Errorf("tta.ViewEntropies: logits must be [views, classes], got %s", logits.Shape()))
+	}
+	logp := LogSoftmax(logits, -1)
+	return Neg(ReduceSum(Mul(Exp(logp), logp), -1))
+}
+
+// MarginalEntropy is the entropy of the views' average predicted distribution, computed in log space as TPT's
+// avg_entropy and MEMO's marginal_entropy: [views, classes] -> scalar.
+//
+//	l = logits - logsumexp(logits, classes)      // log-softmax per view
+//	a = logsumexp(l, views) - log(N)             // log of the mean probability
+//	a = max(a, lowest finite float)
+//	H = -sum(a * exp(a))
+func MarginalEntropy(logits *Node) *Node {
+	if logits.Rank() != 2 {
+		panic(fmt.Errorf("tta.MarginalEntropy: logits must be [views, classes], got %s", logits.Shape()))
+	}
+	return EntropyOfLogProbs(MeanLogProbs(logits))
+}
+
+// MeanLogProbs is the log of the views' average softmax: [views, classes] -> [classes].
+func MeanLogProbs(logits *Node) *Node {
+	if logits.Rank() != 2 {
+		panic(fmt.Errorf("tta.MeanLogProbs: logits must be [views, classes], got %s", logits.Shape()))
+	}
+	n := logits.Shape().Dimensions[0]
+	l := LogSoftmax(logits, -1)
+	return AddScalar(ReduceLogSumExp(l, 0), -math.Log(float64(n)))
+}
+
+// EntropyOfLogProbs is -sum(exp(a) * a) over the last axis of log-probabilities a, with a clamped to the
+// lowest finite value of its dtype (so that a probability of 0 contributes 0, not NaN): [..., classes] -> [...].
+func EntropyOfLogProbs(logp *Node) *Node {
+	lowest := math.Inf(-1)
+	switch logp.DType().Size() {
+	case 4:
+		lowest = -math.MaxFloat32
+	case 8:
+		lowest = -math.MaxFloat64
+	case 2:
+		lowest = -65504 // float16 (bfloat16's lowest is larger in magnitude; this is a safe clamp for both).
+	}
+	a := MaxScalar(logp, lowest)
+	return Neg(ReduceSum(Mul(a, Exp(a)), -1))
+}
+
+// ReduceLogSumExp is log(sum(exp(x))) over one axis, stabilised by the (gradient-stopped) maximum.
+func ReduceLogSumExp(x *Node, axis int) *Node {
+	m := StopGradient(ReduceAndKeep(x, ReduceMax, axis))
+	s := Log(ReduceSum(Exp(Sub(x, m)), axis))
+	return Add(s, Squeeze(m, axis))
+}
+
+// EntropiesHost is ViewEntropies on the host: the entropy of softmax of each row of logits, in float64.
+func EntropiesHost(logits [][]float32) []float64 {
+	out := make([]float64, len(logits))
+	for i, row := range logits {
+		out[i] = EntropyOfLogits(row)
+	}
+	return out
+}
+
+// EntropyOfLogits is the entropy of softmax(logits), computed in float64.
+func EntropyOfLogits(logits []float32) float64 {
+	lp := LogSoftmaxHost(logits)
+	h := 0.0
+	for _, v := range lp {
+		h -= math.Exp(v) * v
+	}
+	return h
+}
+
+// LogSoftmaxHost is log-softmax in float64.
+func LogSoftmaxHost(logits []float32) []float64 {
+	m := math.Inf(-1)
+	for _, v := range logits {
+		m = math.Max(m, float64(v))
+	}
+	s := 0.0
+	for _, v := range logits {
+		s += math.Exp(float64(v) - m)
+	}
+	lse := m + math.Log(s)
+	out := make([]float64, len(logits))
+	for i, v := range logits {
+		out[i] = float64(v) - lse
+	}
+	return out
+}
+
+// SelectCount is the number of views confidence selection keeps: floor(n * rho) as TPT's int(n * top), at least 1
+// and at most n.
+func SelectCount(n int, rho float64) int {
+	k := int(math.Floor(float64(n)*rho + 1e-9))
+	return min(max(k, 1), n)
+}
+
+// ConfidenceSelect returns the indices of the SelectCount(len(entropies), rho) views of lowest entropy, in
+// ascending-entropy order (ties keep the lower index first).
+func ConfidenceSelect(entropies []float64, rho float64) []int {
+	idx := make([]int, len(entropies))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return entropies[idx[a]] < entropies[idx[b]] })
+	return idx[:SelectCount(len(entropies), rho)]
+}
