@@ -1,0 +1,219 @@
+package clip
+
+import (
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/layers/activations"
+	"github.com/gotta-ml/gotta/tta/nn"
+)
+
+// batchNormEps is torch.nn.BatchNorm2d's default epsilon.
+const batchNormEps = 1e-5
+
+// root returns ctx moved to the model's scope.
+func (m *Model) root(ctx *context.Context) *context.Context { return ctx.InAbsPath(m.Scope) }
+
+// EncodeImage is CLIP's image encoder (`encode_image`): images [N, R, R, 3] preprocessed (NHWC, CLIP mean/std
+// normalised, R = Config.ImageResolution) -> unnormalised image features [N, EmbedDim], float32.
+func (m *Model) EncodeImage(ctx *context.Context, images *Node) *Node {
+	r := m.Config.ImageResolution
+	if images.Rank() != 4 || images.Shape().Dimensions[1] != r || images.Shape().Dimensions[2] != r ||
+		images.Shape().Dimensions[3] != 3 {
+		panicf("clip.EncodeImage: images must be [N, %d, %d, 3], got %s", r, r, images.Shape())
+	}
+	x := graph.ConvertDType(images, m.DType)
+	c := m.root(ctx).In("visual")
+	if m.Config.Vision == ResNet {
+		x = m.modifiedResNet(c, x)
+	} else {
+		x = m.visionTransformer(c, x)
+	}
+	return graph.ConvertDType(x, f32)
+}
+
+// convBN is conv (no bias) then inference BatchNorm, with the variables of ctx's convName and bnName scopes.
+// x: [N, H, W, Cin] -> [N, H', W', Cout].
+func convBN(ctx *context.Context, convName, bnName string, x *Node, stride, padding int) *Node {
+	g := x.Graph()
+	x = nn.Conv2D(x, param(ctx.In(convName), g, "weight"), nn.ConvOpts{Stride: stride, Padding: padding})
+	b := ctx.In(bnName)
+	return nn.BatchNorm(x, param(b, g, "weight"), param(b, g, "bias"), param(b, g, "running_mean"),
+		param(b, g, "running_var"), batchNormEps)
+}
+
+// modifiedResNet is OpenAI's ModifiedResNet: 3-conv stem, avgpool 2, 4 stages of Bottlenecks with anti-aliased
+// (avgpool) strides, AttentionPool2d. x: [N, R, R, 3] -> [N, EmbedDim].
+func (m *Model) modifiedResNet(ctx *context.Context, x *Node) *Node {
+	cfg := m.Config
+	x = activations.Relu(convBN(ctx, "conv1", "bn1", x, 2, 1)) // [N, R/2, R/2, width/2]
+	x = activations.Relu(convBN(ctx, "conv2", "bn2", x, 1, 1))
+	x = activations.Relu(convBN(ctx, "conv3", "bn3", x, 1, 1)) // [N, R/2, R/2, width]
+	x = nn.AvgPool2D(x, 2, 2, 0)                         // [N, R/4, R/4, width]
+	inplanes := cfg.VisionWidth
+	for stage := 0; stage < 4; stage++ {
+		planes := cfg.VisionWidth << stage
+		stride := 1
+		if stage > 0 {
+			stride = 2
+		}
+		for b := 0; b < cfg.VisionLayers[stage]; b++ {
+			s := 1
+			if b == 0 {
+				s = stride
+			}
+			down := b == 0 && (stride > 1 || inplanes != 4*planes)
+			x = bottleneck(ctx.Inf("layer%d", stage+1).Inf("%d", b), x, s, down)
+			inplanes = 4 * planes
+		}
+	} // [N, R/32, R/32, 32*width]
+	return attentionPool(ctx.In("attnpool"), x, cfg.VisionHeads)
+}
+
+// bottleneck is OpenAI's Bottleneck (expansion 4): 1x1, 3x3, avgpool(stride), 1x1, with a downsample branch
+// avgpool(stride) + 1x1 conv + BN. x: [N, H, W, Cin] -> [N, H/stride, W/stride, 4*planes].
+func bottleneck(ctx *context.Context, x *Node, stride int, downsample bool) *Node {
+	out := activations.Relu(convBN(ctx, "conv1", "bn1", x, 1, 0))
+	out = activations.Relu(convBN(ctx, "conv2", "bn2", out, 1, 1))
+	if stride > 1 {
+		out = nn.AvgPool2D(out, stride, stride, 0)
+	}
+	out = convBN(ctx, "conv3", "bn3", out, 1, 0)
+	identity := x
+	if downsample {
+		if stride > 1 {
+			identity = nn.AvgPool2D(identity, stride, stride, 0)
+		}
+		ds := ctx.In("downsample")
+		g := x.Graph()
+		identity = nn.Conv2D(identity, param(ds.In("0"), g, "weight"), nn.ConvOpts{})
+		b := ds.In("1")
+		identity = nn.BatchNorm(identity, param(b, g, "weight"), param(b, g, "bias"), param(b, g, "running_mean"),
+			param(b, g, "running_var"), batchNormEps)
+	}
+	return activations.Relu(graph.Add(out, identity))
+}
+
+// attentionPool is OpenAI's AttentionPool2d: tokens = [mean of the HW tokens, HW tokens] + positional embedding,
+// multi-head attention with the mean token as the only query, then c_proj.
+// x: [N, H, W, C] -> [N, outDim].
+func attentionPool(ctx *context.Context, x *Node, heads int) *Node {
+	g := x.Graph()
+	n, h, w, c := x.Shape().Dimensions[0], x.Shape().Dimensions[1], x.Shape().Dimensions[2], x.Shape().Dimensions[3]
+	pos := param(ctx, g, "positional_embedding") // [HW+1, C]
+	if pos.Shape().Dimensions[0] != h*w+1 || pos.Shape().Dimensions[1] != c {
+		panicf("clip.attentionPool: feature map %s does not fit positional_embedding %s", x.Shape(), pos.Shape())
+	}
+	tokens := graph.Reshape(x, n, h*w, c)                    // [N, HW, C]
+	mean := graph.ReduceAndKeep(tokens, graph.ReduceMean, 1) // [N, 1, C]
+	kv := graph.Concatenate([]*Node{mean, tokens}, 1)        // [N, HW+1, C]
+	kv = graph.Add(kv, graph.Reshape(graph.ConvertDType(pos, kv.DType()), 1, h*w+1, c))
+	query := graph.Add(mean, graph.Reshape(nn.SliceAxis(graph.ConvertDType(pos, kv.DType()), 0, 0, 1), 1, 1, c)) // [N, 1, C]
+	out := attention(ctx, query, kv, heads, nil)                                                                 // [N, 1, outDim]
+	return graph.Reshape(out, n, out.Shape().Dimensions[2])
+}
+
+// visionTransformer is OpenAI's VisionTransformer: patch conv, class token, positional embedding, ln_pre,
+// resblocks, ln_post of the class token, proj. x: [N, R, R, 3] -> [N, EmbedDim].
+func (m *Model) visionTransformer(ctx *context.Context, x *Node) *Node {
+	cfg := m.Config
+	g := x.Graph()
+	p, w := cfg.VisionPatchSize, cfg.VisionWidth
+	x = nn.Conv2D(x, param(ctx.In("conv1"), g, "weight"), nn.ConvOpts{Stride: p}) // [N, grid, grid, width]
+	n, grid := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
+	x = graph.Reshape(x, n, grid*grid, w) // [N, grid**2, width]
+	cls := graph.BroadcastToDims(graph.Reshape(param(ctx, g, "class_embedding"), 1, 1, w), n, 1, w)
+	x = graph.Concatenate([]*Node{cls, x}, 1) // [N, grid**2 + 1, width]
+	x = graph.Add(x, graph.Reshape(param(ctx, g, "positional_embedding"), 1, grid*grid+1, w))
+	x = layerNorm(ctx.In("ln_pre"), x)
+	x = transformer(ctx.In("transformer"), x, cfg.VisionLayers[0], cfg.VisionHeads, nil)
+	x = graph.Reshape(nn.SliceAxis(x, 1, 0, 1), n, w) // class token [N, width]
+	x = layerNorm(ctx.In("ln_post"), x)
+	return graph.Dot(x, param(ctx, g, "proj")) // [N, EmbedDim]
+}
+
+// TokenEmbeddingTable returns CLIP's token embedding table [VocabSize, TextWidth] (TPT embeds its prompts with it).
+func (m *Model) TokenEmbeddingTable(ctx *context.Context, g *graph.Graph) *Node {
+	return param(m.root(ctx).In("token_embedding"), g, "weight")
+}
+
+// TokenEmbedding embeds token ids: tokens [T, L] (any integer dtype) -> [T, L, TextWidth].
+func (m *Model) TokenEmbedding(ctx *context.Context, tokens *Node) *Node {
+	if tokens.Rank() != 2 || !tokens.DType().IsInt() {
+		panicf("clip.TokenEmbedding: tokens must be integer [T, L], got %s", tokens.Shape())
+	}
+	table := m.TokenEmbeddingTable(ctx, tokens.Graph())
+	return graph.Gather(table, graph.InsertAxes(tokens, -1)) // [T, L, width]
+}
+
+// EncodeText is CLIP's text encoder (`encode_text`): tokens [T, L] (integer ids, SOT ... EOT then zeros; L <=
+// ContextLength) -> unnormalised text features [T, EmbedDim], float32, taken at the EOT position (the argmax of
+// the ids, as OpenAI does). L may be shorter than ContextLength (cut to the longest prompt): under the causal mask
+// the result is the same as with the full context.
+func (m *Model) EncodeText(ctx *context.Context, tokens *Node) *Node {
+	x := m.TokenEmbedding(ctx, tokens)
+	eot := graph.ArgMax(tokens, -1, dtypes.Int32) // [T]
+	return m.EncodeTextEmbeddings(ctx, x, eot)
+}
+
+// EncodeTextEmbeddings runs the text transformer from token embeddings: embeds [T, L, TextWidth] (L <=
+// ContextLength; the first L positional embeddings are added), eotIndex [T] integer positions of the EOT token ->
+// text features [T, EmbedDim], float32. TPT feeds learned context embeddings here.
+func (m *Model) EncodeTextEmbeddings(ctx *context.Context, embeds, eotIndex *Node) *Node {
+	cfg := m.Config
+	if embeds.Rank() != 3 || embeds.Shape().Dimensions[2] != cfg.TextWidth || embeds.Shape().Dimensions[1] > cfg.ContextLength {
+		panicf("clip.EncodeTextEmbeddings: embeds must be [T, L<=%d, %d], got %s", cfg.ContextLength,
+			cfg.TextWidth, embeds.Shape())
+	}
+	t, l := embeds.Shape().Dimensions[0], embeds.Shape().Dimensions[1]
+	if eotIndex.Rank() != 1 || eotIndex.Shape().Dimensions[0] != t || !eotIndex.DType().IsInt() {
+		panicf("clip.EncodeTextEmbeddings: eotIndex must be integer [%d], got %s", t, eotIndex.Shape())
+	}
+	c := m.root(ctx)
+	g := embeds.Graph()
+	x := graph.ConvertDType(embeds, m.DType)
+	pos := param(c, g, "positional_embedding") // [ContextLength, width]
+	if l < cfg.ContextLength {
+		pos = nn.SliceAxis(pos, 0, 0, l) // [L, width]
+	}
+	x = graph.Add(x, graph.Reshape(graph.ConvertDType(pos, m.DType), 1, l, cfg.TextWidth))
+	x = transformer(c.In("transformer"), x, cfg.TextLayers, cfg.TextHeads, causalMask(g, l, m.DType))
+	x = layerNorm(c.In("ln_final"), x)               // [T, L, width]
+	sel := graph.OneHot(eotIndex, l, x.DType())      // [T, L]
+	x = graph.Einsum("tl,tlw->tw", sel, x)           // [T, width]
+	x = graph.Dot(x, param(c, g, "text_projection")) // [T, EmbedDim]
+	return graph.ConvertDType(x, f32)
+}
+
+// causalMask is the precomputed additive mask [L, L]: 0 on and below the diagonal, -inf above (OpenAI's
+// build_attention_mask).
+func causalMask(g *graph.Graph, l int, dt dtypes.DType) *Node {
+	mask := make([][]float32, l)
+	for i := range mask {
+		mask[i] = make([]float32, l)
+		for j := i + 1; j < l; j++ {
+			mask[i][j] = float32(math.Inf(-1))
+		}
+	}
+	return graph.ConvertDType(graph.Const(g, mask), dt)
+}
+
+// LogitScale returns exp(logit_scale), a float32 scalar (100 for the released models).
+func (m *Model) LogitScale(ctx *context.Context, g *graph.Graph) *Node {
+	return graph.Exp(graph.ConvertDType(param(m.root(ctx), g, "logit_scale"), f32))
+}
+
+// Normalize divides each row of features [N, E] by its L2 norm.
+func Normalize(features *Node) *Node {
+	return graph.Div(features, graph.Sqrt(graph.ReduceAndKeep(graph.Square(features), graph.ReduceSum, -1)))
+}
+
+// Logits are CLIP's zero-shot logits exp(logit_scale) * norm(imageFeatures) @ norm(textFeatures)^T:
+// imageFeatures [N, E], textFeatures [T, E] -> [N, T], float32.
+func (m *Model) Logits(ctx *context.Context, imageFeatures, textFeatures *Node) *Node {
+	img := Normalize(graph.ConvertDType(imageFeatures, f32))
+	txt := Normalize(graph.ConvertDType(textFeatures, f32))
+	return graph.Mul(m.LogitScale(ctx, imageFeatures.Graph()), graph.Einsum("ne,te->nt", img, txt))
+}
