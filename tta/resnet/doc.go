@@ -28,8 +28,6 @@
 //	exec := context.MustNewExec(backend.MustNew(), ctx, func(ctx *context.Context, x *graph.Node) *graph.Node {
 //		return m.Logits(ctx, x, resnet.ForwardOpts{BNPrior: 0.94}) // x: [N, 224, 224, 3] -> [N, 1000]
 //	})
-//	logits := exec.MustExec1(images) // images preprocessed: shorter side 256, center crop 224, ImageNet mean/std
-//
-// Preprocessing (torchvision's Resize(256) + CenterCrop(224) + Normalize(ImageNetMean, ImageNetStd)) belongs to
-// datasets/augment; this package states the constants (ImageNetMean, ImageNetStd) and Normalize.
+//	x, err := resnet.Preprocess(img) // *augment.RGB -> [224, 224, 3]: Resize(256), CenterCrop(224), ImageNet mean/std
+//	logits := exec.MustExec1(tensors.FromFlatDataAndDimensions(x, 1, 224, 224, 3))
 package resnet
