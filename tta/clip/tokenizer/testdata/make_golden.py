@@ -13,6 +13,7 @@ Outputs:
   golden.jsonl       one record per corpus text: the text, the context length, the cleaned text, the BPE ids
                      (encode), decode(encode), clip.tokenize(..., truncate=False) ids or its error, and
                      clip.tokenize(..., truncate=True) ids.
+  decode.jsonl       [ids, decode(ids)] for id sequences, many forming ill-formed UTF-8.
   html.jsonl         [input, html.unescape(input)] for every HTML5 entity name and for numeric edge cases.
   unicode.json       Python's/regex's character classes over all code points (ranges), str.lower() of every code
                      point it changes, and the final-sigma contexts of str.lower().
@@ -26,6 +27,7 @@ import html
 import html.entities
 import json
 import os
+import random
 import sys
 import unicodedata
 
@@ -172,6 +174,22 @@ def main():
             rec["ids_truncate"] = clipmod.tokenize(text, context_length=n, truncate=True)[0].tolist()
             f.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
     print(f"golden.jsonl: {len(texts)} records", file=sys.stderr)
+
+    # Decode of id sequences, many of them byte tokens that form ill-formed UTF-8.
+    rng = random.Random(0)
+    seqs = [[tok.encoder[tok.byte_encoder[b]] for b in bs] for bs in (
+        [0xE2, 0x82, 0x41], [0xE0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF0, 0x9F, 0x98],
+        [0xC0, 0xAF], [0xFF], [0xF0, 0x9F, 0x98, 0x80], [0xE2, 0x82], [0x80, 0x80], [0xF1, 0x80, 0x41])]
+    for _ in range(400):
+        seq = []
+        for _ in range(rng.randint(1, 12)):
+            u = rng.random()
+            seq.append(rng.randrange(512) if u < 0.6 else rng.randrange(49406) if u < 0.95 else rng.choice([49406, 49407]))
+        seqs.append(seq)
+    with open(os.path.join(args.out, "decode.jsonl"), "w", encoding="utf-8") as f:
+        for seq in seqs:
+            f.write(json.dumps([seq, tok.decode(seq)], ensure_ascii=False, separators=(",", ":")) + "\n")
+    print(f"decode.jsonl: {len(seqs)} cases", file=sys.stderr)
 
     # HTML: every entity name, alone and followed by text, plus numeric references of every kind.
     cases = []
