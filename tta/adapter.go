@@ -1,6 +1,8 @@
 package tta
 
 import (
+	"image"
+
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -13,6 +15,15 @@ type Views struct {
 	Seed int64
 	// Images is [N, H, W, 3] float32, preprocessed (normalised) for the model.
 	Images *tensors.Tensor
+	// PerModel holds one view batch per member model, keyed by member name, for adapters that combine models
+	// with different preprocessing (the multi-model ensemble); nil otherwise.
+	PerModel map[string]*tensors.Tensor
+}
+
+// ViewMaker makes an adapter's views of one raw image. Views must be deterministic per (seed, exampleID, view
+// index), so results do not depend on worker count or sharding.
+type ViewMaker interface {
+	MakeViews(img image.Image, exampleID string, seed int64) (*Views, error)
 }
 
 // StepReport says what one adaptation step did.
