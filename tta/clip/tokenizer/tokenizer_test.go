@@ -1,0 +1,301 @@
+package tokenizer
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// sharedVocab is OpenAI's merges file in the project's shared folder, beside the clone (CI) or the work tree.
+const sharedVocab = "../../../../shared/clip/bpe_simple_vocab_16e6.txt.gz"
+
+var (
+	sharedOnce sync.Once
+	sharedTok  *Tokenizer
+	sharedErr  error
+)
+
+// loadShared returns the tokenizer of the shared OpenAI vocabulary. A missing file fails the test, unless
+// GOTTA_SKIP_SHARED=1.
+func loadShared(t testing.TB) *Tokenizer {
+	t.Helper()
+	if _, err := os.Stat(sharedVocab); err != nil {
+		if os.Getenv("GOTTA_SKIP_SHARED") == "1" {
+			t.Skipf("GOTTA_SKIP_SHARED=1 and %s is absent", sharedVocab)
+		}
+		abs, _ := filepath.Abs(sharedVocab)
+		t.Fatalf("OpenAI's CLIP vocabulary is missing: %s (%v). Put bpe_simple_vocab_16e6.txt.gz (SHA-256 "+
+			"924691ac...6804a) in shared/clip/ beside the repository, or set GOTTA_SKIP_SHARED=1 to skip.", abs, err)
+	}
+	sharedOnce.Do(func() { sharedTok, sharedErr = Load(sharedVocab) })
+	require.NoError(t, sharedErr)
+	return sharedTok
+}
+
+// goldenRecord is one line of testdata/golden.jsonl, written by testdata/make_golden.py from OpenAI's tokenizer.
+type goldenRecord struct {
+	Text        string `json:"text"`
+	Context     int    `json:"context"`
+	Clean       string `json:"clean"`
+	Tokens      []int  `json:"tokens"`
+	Decoded     string `json:"decoded"`
+	IDs         []int  `json:"ids"` // nil when clip.tokenize raised: too long.
+	Error       string `json:"error"`
+	IDsTruncate []int  `json:"ids_truncate"`
+}
+
+func readJSONLines[T any](t testing.TB, path string) []T {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var out []T
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for line := 1; sc.Scan(); line++ {
+		var v T
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &v), "%s line %d", path, line)
+		out = append(out, v)
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+func TestGolden(t *testing.T) {
+	tok := loadShared(t)
+	records := readJSONLines[goldenRecord](t, "testdata/golden.jsonl")
+	require.GreaterOrEqual(t, len(records), 300)
+	assert.Equal(t, 49406, tok.SOT())
+	assert.Equal(t, 49407, tok.EOT())
+	assert.Equal(t, 49408, tok.VocabSize())
+
+	t.Run("Clean", func(t *testing.T) {
+		for i, r := range records {
+			assert.Equal(t, r.Clean, Clean(r.Text), "golden.jsonl line %d: %q", i+1, r.Text)
+		}
+	})
+	t.Run("EncodeTokens", func(t *testing.T) {
+		for i, r := range records {
+			assert.Equal(t, r.Tokens, orEmpty(tok.EncodeTokens(r.Text)), "golden.jsonl line %d: %q", i+1, r.Text)
+		}
+	})
+	t.Run("Decode", func(t *testing.T) {
+		for i, r := range records {
+			assert.Equal(t, r.Decoded, tok.Decode(r.Tokens), "golden.jsonl line %d: %q", i+1, r.Text)
+		}
+	})
+	t.Run("Encode", func(t *testing.T) {
+		tooLong := 0
+		for i, r := range records {
+			ids, err := tok.Encode(r.Text, r.Context, false)
+			if r.IDs == nil {
+				tooLong++
+				require.Error(t, err, "golden.jsonl line %d: Python raised %q", i+1, r.Error)
+				assert.Contains(t, err.Error(), fmt.Sprintf("%q", r.Text))
+				assert.Contains(t, err.Error(), fmt.Sprintf("context length %d", r.Context))
+				continue
+			}
+			require.NoError(t, err, "golden.jsonl line %d", i+1)
+			assert.Equal(t, r.IDs, ids, "golden.jsonl line %d: %q", i+1, r.Text)
+		}
+		assert.Greater(t, tooLong, 10, "the corpus should hold texts too long for their context")
+	})
+	t.Run("EncodeTruncate", func(t *testing.T) {
+		for i, r := range records {
+			ids, err := tok.Encode(r.Text, r.Context, true)
+			require.NoError(t, err, "golden.jsonl line %d", i+1)
+			assert.Equal(t, r.IDsTruncate, ids, "golden.jsonl line %d: %q", i+1, r.Text)
+		}
+	})
+	t.Run("EOTIndex", func(t *testing.T) {
+		for i, r := range records {
+			// CLIP reads the feature at the first EOT of the Python ids.
+			assert.Equal(t, slices.Index(r.IDsTruncate, 49407), EOTIndex(r.IDsTruncate), "golden.jsonl line %d", i+1)
+		}
+		assert.Equal(t, -1, EOTIndex(nil))
+		assert.Equal(t, 2, EOTIndex([]int{3, 1, 7, 7, 0}))
+	})
+}
+
+func orEmpty(ids []int) []int {
+	if ids == nil {
+		return []int{}
+	}
+	return ids
+}
+
+func TestDecodeIllFormed(t *testing.T) {
+	tok := loadShared(t)
+	cases := readJSONLines[[2]json.RawMessage](t, "testdata/decode.jsonl")
+	require.NotEmpty(t, cases)
+	for i, c := range cases {
+		var ids []int
+		var want string
+		require.NoError(t, json.Unmarshal(c[0], &ids))
+		require.NoError(t, json.Unmarshal(c[1], &want))
+		assert.Equal(t, want, tok.Decode(ids), "decode.jsonl line %d: %v", i+1, ids)
+	}
+	assert.Equal(t, "\uFFFD", tok.Decode([]int{-1}))
+	assert.Equal(t, "\uFFFD", tok.Decode([]int{49408}))
+}
+
+func TestLoadHF(t *testing.T) {
+	tok := loadShared(t)
+	records := readJSONLines[goldenRecord](t, "testdata/golden.jsonl")
+	// Plain copies of the gzipped files.
+	dir := t.TempDir()
+	plain := map[string]string{}
+	for _, name := range []string{"vocab.json", "merges.txt"} {
+		f, err := os.Open(filepath.Join("testdata", "hf", name+".gz"))
+		require.NoError(t, err)
+		zr, err := gzip.NewReader(f)
+		require.NoError(t, err)
+		data, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		plain[name] = filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(plain[name], data, 0o644))
+	}
+	for name, paths := range map[string][2]string{
+		"gzip":  {"testdata/hf/vocab.json.gz", "testdata/hf/merges.txt.gz"},
+		"plain": {plain["vocab.json"], plain["merges.txt"]},
+	} {
+		t.Run(name, func(t *testing.T) {
+			hf, err := LoadHF(paths[0], paths[1])
+			require.NoError(t, err)
+			assert.Equal(t, tok.SOT(), hf.SOT())
+			assert.Equal(t, tok.EOT(), hf.EOT())
+			assert.Equal(t, tok.VocabSize(), hf.VocabSize())
+			assert.Equal(t, tok.decoder, hf.decoder)
+			for i, r := range records {
+				ids, err := hf.Encode(r.Text, r.Context, true)
+				require.NoError(t, err)
+				assert.Equal(t, r.IDsTruncate, ids, "golden.jsonl line %d: %q", i+1, r.Text)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("missing", func(t *testing.T) {
+		_, err := Load(filepath.Join(dir, "nope.txt.gz"))
+		require.ErrorContains(t, err, "nope.txt.gz")
+		_, err = LoadHF(filepath.Join(dir, "vocab.json"), filepath.Join(dir, "merges.txt"))
+		require.ErrorContains(t, err, "vocab.json")
+	})
+	t.Run("short", func(t *testing.T) {
+		p := filepath.Join(dir, "short.txt")
+		require.NoError(t, os.WriteFile(p, []byte("#version\ni n\n"), 0o644))
+		_, err := Load(p)
+		require.ErrorContains(t, err, "short.txt")
+	})
+	t.Run("hf-missing-special", func(t *testing.T) {
+		vocab := map[string]int{}
+		for i, r := range byteOrder() {
+			vocab[string(r)] = i
+			vocab[string(r)+"</w>"] = 256 + i
+		}
+		vocab["<|startoftext|>"] = 512
+		data, err := json.Marshal(vocab)
+		require.NoError(t, err)
+		vp, mp := filepath.Join(dir, "v.json"), filepath.Join(dir, "m.txt")
+		require.NoError(t, os.WriteFile(vp, data, 0o644))
+		require.NoError(t, os.WriteFile(mp, []byte("#version: 0.2\n"), 0o644))
+		_, err = LoadHF(vp, mp)
+		require.ErrorContains(t, err, "<|endoftext|>")
+		// With it, a merge whose result is not in the vocabulary is an error naming the merge.
+		vocab["<|endoftext|>"] = 513
+		data, err = json.Marshal(vocab)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(vp, data, 0o644))
+		require.NoError(t, os.WriteFile(mp, []byte("#version: 0.2\ni n\n"), 0o644))
+		_, err = LoadHF(vp, mp)
+		require.ErrorContains(t, err, `"in"`)
+		require.NoError(t, os.WriteFile(mp, []byte("#version: 0.2\n"), 0o644))
+		hf, err := LoadHF(vp, mp)
+		require.NoError(t, err)
+		// Without merges every byte is its own token: "hi" -> "h", "i</w>".
+		assert.Equal(t, []int{vocab["h"], vocab["i</w>"]}, hf.EncodeTokens("Hi"))
+	})
+}
+
+func TestEncodeErrors(t *testing.T) {
+	tok := loadShared(t)
+	_, err := tok.Encode("a dog", 0, true)
+	require.ErrorContains(t, err, "context length 0")
+	long := strings.Repeat("dog ", 80)
+	_, err = tok.Encode(long, ContextLength, false)
+	require.ErrorContains(t, err, "dog dog dog")
+	ids, err := tok.Encode(long, ContextLength, true)
+	require.NoError(t, err)
+	require.Len(t, ids, ContextLength)
+	assert.Equal(t, tok.EOT(), ids[ContextLength-1])
+}
+
+// TestConcurrent encodes from several goroutines sharing one cache.
+func TestConcurrent(t *testing.T) {
+	tok := loadShared(t)
+	records := readJSONLines[goldenRecord](t, "testdata/golden.jsonl")
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < len(records); i += 4 {
+				if ids, _ := tok.Encode(records[i].Text, records[i].Context, true); !slices.Equal(ids, records[i].IDsTruncate) {
+					errs <- fmt.Sprintf("golden.jsonl line %d", i+1)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+// BenchmarkEncode encodes the 1000 "a photo of a {class}." prompts of the golden corpus; it reports prompts/s
+// with a warm cache (the steady state) and without a cache.
+func BenchmarkEncode(b *testing.B) {
+	tok := loadShared(b)
+	records := readJSONLines[goldenRecord](b, "testdata/golden.jsonl")
+	var prompts []string
+	for _, r := range records {
+		if strings.HasPrefix(r.Text, "a photo of a ") && len(prompts) < 1000 {
+			prompts = append(prompts, r.Text)
+		}
+	}
+	require.Len(b, prompts, 1000)
+	for _, cached := range []bool{true, false} {
+		b.Run(fmt.Sprintf("cache=%v", cached), func(b *testing.B) {
+			tok.noCache = !cached
+			defer func() { tok.noCache = false }()
+			b.ResetTimer()
+			n := 0
+			for b.Loop() {
+				n++
+				for _, p := range prompts {
+					if _, err := tok.Encode(p, ContextLength, false); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(n*len(prompts))/b.Elapsed().Seconds(), "prompts/s")
+		})
+	}
+}
