@@ -97,15 +97,15 @@ func conv2DPortable(x, kernel *graph.Node, win windows2D, groups int) *graph.Nod
 	}
 	var out *graph.Node
 	if groups == 1 {
-		cols = graph.Reshape(cols, m, kh*kw*c)                         // [m, kh*kw*c]
-		k2 := graph.Reshape(kernel, kh*kw*c, cout)                     // [kh*kw*c, out]
-		out = graph.DotGeneral(cols, []int{1}, nil, k2, []int{0}, nil) // [m, out]
+		cols = graph.Reshape(cols, m, kh*kw*c)                                // [m, kh*kw*c]
+		k2 := graph.Reshape(kernel, kh*kw*c, cout)                            // [kh*kw*c, out]
+		out = ImplPortable.DotGeneral(cols, []int{1}, nil, k2, []int{0}, nil) // [m, out]
 	} else {
 		cog := cout / groups
-		cols = graph.Reshape(cols, m, kh*kw, groups, cg)                               // [m, kh*kw, groups, cg]
-		k4 := graph.Reshape(kernel, kh*kw, cg, groups, cog)                            // [kh*kw, cg, groups, cog]
-		out = graph.DotGeneral(cols, []int{1, 3}, []int{2}, k4, []int{0, 1}, []int{2}) // [groups, m, cog]
-		out = graph.TransposeAllAxes(out, 1, 0, 2)                                     // [m, groups, cog]
+		cols = graph.Reshape(cols, m, kh*kw, groups, cg)                                      // [m, kh*kw, groups, cg]
+		k4 := graph.Reshape(kernel, kh*kw, cg, groups, cog)                                   // [kh*kw, cg, groups, cog]
+		out = ImplPortable.DotGeneral(cols, []int{1, 3}, []int{2}, k4, []int{0, 1}, []int{2}) // [groups, m, cog]
+		out = graph.TransposeAllAxes(out, 1, 0, 2)                                            // [m, groups, cog]
 	}
 	return graph.Reshape(out, win.n, win.oh, win.ow, cout) // [n, oh, ow, out]
 }
