@@ -230,6 +230,30 @@ func to8(v float64) uint8 { return uint8(math.Round(clip01(v) * 255)) }
 func fromImage(img image.Image, c int) *plane {
 	b := img.Bounds()
 	p := newPlane(b.Dx(), b.Dy(), c)
+	switch im := img.(type) {
+	case *image.Gray:
+		if c == 1 {
+			for y := 0; y < p.h; y++ {
+				row := im.Pix[im.PixOffset(b.Min.X, b.Min.Y+y):]
+				for x := 0; x < p.w; x++ {
+					p.pix[y*p.w+x] = float64(row[x]) / 255
+				}
+			}
+			return p
+		}
+	case *image.RGBA:
+		if c == 3 {
+			for y := 0; y < p.h; y++ {
+				row := im.Pix[im.PixOffset(b.Min.X, b.Min.Y+y):]
+				for x := 0; x < p.w; x++ {
+					// Premultiplied like RGBA(): exact for the opaque images corruptions are meant for.
+					i := (y*p.w + x) * 3
+					p.pix[i], p.pix[i+1], p.pix[i+2] = float64(row[4*x])/255, float64(row[4*x+1])/255, float64(row[4*x+2])/255
+				}
+			}
+			return p
+		}
+	}
 	for y := 0; y < p.h; y++ {
 		for x := 0; x < p.w; x++ {
 			px := img.At(b.Min.X+x, b.Min.Y+y)

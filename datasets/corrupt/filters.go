@@ -104,21 +104,35 @@ func gaussianBlur(p *plane, sigma float64) *plane {
 // [2r+1][2r+1].
 func correlate2D(p *plane, k [][]float64) *plane {
 	r := len(k) / 2
+	type tap struct {
+		dx, dy int
+		w      float64
+	}
+	var taps []tap
+	for i, row := range k {
+		for j, w := range row {
+			if w != 0 {
+				taps = append(taps, tap{j - r, i - r, w})
+			}
+		}
+	}
 	out := newPlane(p.w, p.h, p.c)
+	acc := make([]float64, p.c)
 	for y := 0; y < p.h; y++ {
 		for x := 0; x < p.w; x++ {
-			for ch := 0; ch < p.c; ch++ {
-				s := 0.0
-				for i, row := range k {
-					yy := reflect101Index(y+i-r, p.h)
-					for j, w := range row {
-						if w != 0 {
-							s += w * p.at(reflect101Index(x+j-r, p.w), yy, ch)
-						}
-					}
+			clear(acc)
+			interior := x >= r && y >= r && x+r < p.w && y+r < p.h
+			for _, t := range taps {
+				xx, yy := x+t.dx, y+t.dy
+				if !interior {
+					xx, yy = reflect101Index(xx, p.w), reflect101Index(yy, p.h)
 				}
-				out.set(x, y, ch, s)
+				src := p.pix[(yy*p.w+xx)*p.c:]
+				for ch := range acc {
+					acc[ch] += t.w * src[ch]
+				}
 			}
+			copy(out.pix[(y*p.w+x)*p.c:], acc)
 		}
 	}
 	return out
