@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gotta-ml/gotta/tta/backend"
@@ -120,4 +122,45 @@ func TestGolden(t *testing.T) {
 			assertClose(t, "logits", wantLogits, logits, goldenRTol, goldenATol)
 		})
 	}
+}
+
+// TestGoldenGradients checks the gradients the adapters need against torch autograd through OpenAI's model.py:
+// d/d(token embeddings) of sum(EncodeTextEmbeddings * w) (TPT) and d/d(images) of sum(EncodeImage * w) (image
+// alignment), on the pure-Go backend too.
+func TestGoldenGradients(t *testing.T) {
+	for _, ref := range []string{"tiny_rn", "tiny_vit"} {
+		t.Run(ref, func(t *testing.T) {
+			m, err := Load(td(ref+".safetensors"), LoadOpts{})
+			require.NoError(t, err)
+			imgData, imgShape := readNPY(t, ref+"_images_nchw.npy")
+			wt, wtShape := readNPY(t, ref+"_grad_weights_text.npy")
+			wi, wiShape := readNPY(t, ref+"_grad_weights_image.npy")
+			exec, err := context.NewExec(be(), m.Ctx, func(ctx *context.Context, images, tokens, wText, wImage *Node) []*Node {
+				emb := m.TokenEmbedding(ctx, tokens)
+				eot := graph.ArgMax(tokens, -1, dtypes.Int32)
+				lossText := graph.ReduceAllSum(graph.Mul(m.EncodeTextEmbeddings(ctx, emb, eot), wText))
+				lossImage := graph.ReduceAllSum(graph.Mul(m.EncodeImage(ctx, images), wImage))
+				return []*Node{graph.Gradient(lossText, emb)[0], graph.Gradient(lossImage, images)[0]}
+			})
+			require.NoError(t, err)
+			outs, err := exec.Exec(nchwToNHWC(imgData, imgShape), readTokens(t, ref+"_tokens.npy"),
+				tensors.FromFlatDataAndDimensions(wt, wtShape...), tensors.FromFlatDataAndDimensions(wi, wiShape...))
+			require.NoError(t, err)
+			// atol is relative to the largest gradient entry (the RN image gradient is ~1e-6 in size).
+			wantEmb, _ := readNPY(t, ref+"_grad_token_embeddings.npy")
+			assertClose(t, "d/d(token embeddings)", wantEmb, tensors.MustCopyFlatData[float32](outs[0]), goldenRTol,
+				goldenATol*maxAbs(wantEmb))
+			wantImg, wantShape := readNPY(t, ref+"_grad_images_nchw.npy")
+			assertClose(t, "d/d(images)", tensors.MustCopyFlatData[float32](nchwToNHWC(wantImg, wantShape)),
+				tensors.MustCopyFlatData[float32](outs[1]), goldenRTol, goldenATol*maxAbs(wantImg))
+		})
+	}
+}
+
+func maxAbs(x []float32) float64 {
+	m := 0.0
+	for _, v := range x {
+		m = max(m, math.Abs(float64(v)))
+	}
+	return m
 }

@@ -51,7 +51,7 @@ func (m *Model) modifiedResNet(ctx *context.Context, x *Node) *Node {
 	x = activations.Relu(convBN(ctx, "conv1", "bn1", x, 2, 1)) // [N, R/2, R/2, width/2]
 	x = activations.Relu(convBN(ctx, "conv2", "bn2", x, 1, 1))
 	x = activations.Relu(convBN(ctx, "conv3", "bn3", x, 1, 1)) // [N, R/2, R/2, width]
-	x = nn.AvgPool2D(x, 2, 2, 0)                         // [N, R/4, R/4, width]
+	x = nn.AvgPool2D(x, 2, 2, 0)                               // [N, R/4, R/4, width]
 	inplanes := cfg.VisionWidth
 	for stage := 0; stage < 4; stage++ {
 		planes := cfg.VisionWidth << stage

@@ -119,6 +119,23 @@ def make(m, name, outdir, kind, gen, f16):
         img_f = model.encode_image(images)
         txt_f = model.encode_text(torch.from_numpy(toks))
         logits, _ = model(images, torch.from_numpy(toks))
+    # Gradients for the adapters: d/d(token embeddings) of sum(encode_text * w_t) (TPT's path: encode_text's own
+    # lines, starting from the embeddings) and d/d(images) of sum(encode_image * w_i) (TPT's image alignment).
+    w_t = torch.randn((3, 16), generator=gen)
+    w_i = torch.randn((2, 16), generator=gen)
+    tt = torch.from_numpy(toks)
+    emb = model.token_embedding(tt).detach().requires_grad_(True)
+    x = emb + model.positional_embedding
+    x = model.transformer(x.permute(1, 0, 2)).permute(1, 0, 2)
+    x = model.ln_final(x)
+    x = x[torch.arange(x.shape[0]), tt.argmax(dim=-1)] @ model.text_projection
+    (x * w_t).sum().backward()
+    img = images.clone().requires_grad_(True)
+    (model.encode_image(img) * w_i).sum().backward()
+    np.save(f"{outdir}/{name}_grad_weights_text.npy", w_t.numpy())
+    np.save(f"{outdir}/{name}_grad_weights_image.npy", w_i.numpy())
+    np.save(f"{outdir}/{name}_grad_token_embeddings.npy", emb.grad.numpy())  # [3, 77, width]
+    np.save(f"{outdir}/{name}_grad_images_nchw.npy", img.grad.numpy())  # [2, 3, R, R]
     np.save(f"{outdir}/{name}_images_nchw.npy", images.numpy())  # NCHW, as `gotta embed --images-npy` reads
     np.save(f"{outdir}/{name}_tokens.npy", toks)
     np.save(f"{outdir}/{name}_image_features.npy", img_f.numpy())
