@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"reflect"
+	"runtime"
+	"sync"
 	"unsafe"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -103,6 +106,49 @@ func convertInto(dst any, src []byte, from, to dtypes.DType) {
 	}
 }
 
+var (
+	f16TableOnce sync.Once
+	f16TableData *[1 << 16]float32
+)
+
+// f16Table returns the float32 value of every float16 bit pattern (256 KiB, built on first use): a lookup is much
+// faster than decoding the bits.
+func f16Table() *[1 << 16]float32 {
+	f16TableOnce.Do(func() {
+		f16TableData = new([1 << 16]float32)
+		for i := range f16TableData {
+			f16TableData[i] = float16.Frombits(uint16(i)).Float32()
+		}
+	})
+	return f16TableData
+}
+
+// parallelMinElems is the element count above which conversions are split across GOMAXPROCS goroutines.
+const parallelMinElems = 1 << 20
+
+// convertParallel is convertInto split into chunks converted concurrently when the tensor is large.
+func convertParallel(dst any, src []byte, from, to dtypes.DType) {
+	dv := reflect.ValueOf(dst)
+	n := dv.Len()
+	workers := min(runtime.GOMAXPROCS(0), n/(parallelMinElems/4))
+	if n < parallelMinElems || workers < 2 {
+		convertInto(dst, src, from, to)
+		return
+	}
+	var wg sync.WaitGroup
+	per := (n + workers - 1) / workers
+	fs := from.Size()
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			convertInto(dv.Slice(lo, hi).Interface(), src[lo*fs:hi*fs], from, to)
+		}()
+	}
+	wg.Wait()
+}
+
 // toFloat32 decodes src (dtype from) into d.
 func toFloat32(d []float32, src []byte, from dtypes.DType) {
 	le := binary.LittleEndian
@@ -122,8 +168,9 @@ func toFloat32(d []float32, src []byte, from dtypes.DType) {
 		}
 	case dtypes.Float16:
 		src = src[:2*len(d)]
+		table := f16Table()
 		for i := range d {
-			d[i] = float16.Frombits(le.Uint16(src[2*i:])).Float32()
+			d[i] = table[le.Uint16(src[2*i:])]
 		}
 	default:
 		f := floatReader(src, from)

@@ -136,7 +136,7 @@ func (f *File) Tensor(name string, to dtypes.DType) (*tensors.Tensor, error) {
 		if info.Size() == 0 {
 			return nil
 		}
-		return t.MutableFlatData(func(flat any) { convertInto(flat, raw, info.DType, to) })
+		return t.MutableFlatData(func(flat any) { convertParallel(flat, raw, info.DType, to) })
 	})
 	if err != nil {
 		return nil, err
@@ -155,7 +155,7 @@ func (f *File) Float32s(name string) ([]float32, []int, error) {
 		}
 		out = make([]float32, info.Size())
 		shape = slices.Clone(info.Shape)
-		convertInto(out, raw, info.DType, dtypes.Float32)
+		convertParallel(out, raw, info.DType, dtypes.Float32)
 		return nil
 	})
 	return out, shape, err

@@ -336,3 +336,19 @@ func TestCorruptFiles(t *testing.T) {
 		}
 	})
 }
+
+// TestConvertParallel checks that chunked concurrent conversion of a large tensor equals the sequential one.
+func TestConvertParallel(t *testing.T) {
+	n := parallelMinElems*2 + 3
+	src := make([]byte, 2*n)
+	for i := range n {
+		binary.LittleEndian.PutUint16(src[2*i:], uint16(i*40503)&0x7bff)
+	}
+	for _, from := range []dtypes.DType{dtypes.Float16, dtypes.BFloat16} {
+		want := make([]float32, n)
+		convertInto(want, src, from, dtypes.Float32)
+		got := make([]float32, n)
+		convertParallel(got, src, from, dtypes.Float32)
+		require.Equal(t, want, got, "from %s", from)
+	}
+}
