@@ -2,6 +2,9 @@ package clip
 
 import (
 	"fmt"
+	"image"
+	"image/png"
+	"os"
 	"math"
 	"path/filepath"
 	"slices"
@@ -331,4 +334,33 @@ func TestBFloat16(t *testing.T) {
 			assert.Greater(t, cos, 0.99, "%s row %d: cosine to the float32 reference", c.what, r)
 		}
 	}
+}
+
+func TestPreprocessFiles(t *testing.T) {
+	m, err := Load(td("tiny_vit.safetensors"), LoadOpts{}) // R = 32
+	require.NoError(t, err)
+	img := image.NewNRGBA(image.Rect(0, 0, 50, 40))
+	for i := 0; i < len(img.Pix); i += 4 {
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = 200, 100, 50, 255
+	}
+	path := filepath.Join(t.TempDir(), "flat.png")
+	fh, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, png.Encode(fh, img))
+	require.NoError(t, fh.Close())
+	batch, err := m.PreprocessFiles([]string{path, path})
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 32, 32, 3}, batch.Shape().Dimensions)
+	data := tensors.MustCopyFlatData[float32](batch)
+	// A flat image stays flat under resize and crop: each channel is (v/255 - mean) / std, CLIP's constants.
+	mean := []float64{0.48145466, 0.4578275, 0.40821073}
+	std := []float64{0.26862954, 0.26130258, 0.27577711}
+	for c, v := range []float64{200, 100, 50} {
+		want := (v/255 - mean[c]) / std[c]
+		for _, i := range []int{c, 3*500 + c, len(data) - 3 + c} {
+			assert.InDelta(t, want, data[i], 1e-5, "channel %d index %d", c, i)
+		}
+	}
+	_, err = m.PreprocessFiles([]string{filepath.Join(t.TempDir(), "missing.png")})
+	require.ErrorContains(t, err, "missing.png")
 }

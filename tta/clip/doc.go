@@ -1,0 +1,40 @@
+// Package clip is OpenAI's CLIP in GoMLX: both image towers (ModifiedResNet: RN50, RN101, RN50x4/x16/x64;
+// VisionTransformer: ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336px), the text transformer, and the zero-shot head,
+// loaded strictly from safetensors files with OpenAI/open_clip or Hugging Face CLIPModel tensor names.
+//
+// Paper: A. Radford et al., "Learning Transferable Visual Models From Natural Language Supervision", ICML 2021.
+// The graphs follow openai/CLIP `clip/model.py` layer by layer and are checked against it (testdata/README.md).
+//
+// Usage:
+//
+//	m, err := clip.Load("open_clip_model.safetensors", clip.LoadOpts{}) // config derived from tensor shapes
+//	if err != nil { return err }
+//	b := backend.MustNew()
+//	images, err := m.PreprocessFiles([]string{"cat.jpg"})             // [N, R, R, 3] float32, NHWC
+//	exec, err := context.NewExec(b, m.Ctx, func(ctx *context.Context, x *graph.Node) *graph.Node {
+//		return m.EncodeImage(ctx, x)                                 // [N, EmbedDim]
+//	})
+//	feats, err := exec.Exec(images)
+//	tok, _ := tokenizer.Load("bpe_simple_vocab_16e6.txt.gz")
+//	zs := clip.NewZeroShot(b, m, tok)
+//	text, err := zs.TextFeatures(classNames, []string{"a photo of a {}."}) // [C][EmbedDim], normalised
+//	scale, _ := m.LogitScaleValue()
+//	logits := clip.HostLogits(rows(feats), text, scale)             // [N][C]
+//
+// Architecture: Config is derived from tensor shapes exactly as OpenAI's build_model does (ViT when `visual.proj`
+// is present; heads = width/64, for the ResNet attnpool width*32/64), and a file's `__metadata__` may override any
+// field (MetadataKeys; e.g. "vision_heads": "2", "text_heads": "2" for tiny test models).
+//
+// Variables live in a GoMLX context under LoadOpts.Scope ("/clip"), following OpenAI's module tree
+// (visual/layer1/0/conv1/weight, transformer/resblocks/3/attn/q_weight, ...), in GoMLX layouts: conv kernels
+// [kh, kw, in, out], Linear weights [in, out], attention q/k/v projections split. They are frozen (not trainable)
+// unless LoadOpts.Trainable.
+//
+// Text: EncodeText takes token ids [T, L] with L <= ContextLength: tokens after EOT cannot influence the EOT
+// feature under the causal mask, so the context may be cut to the longest prompt (exact; ZeroShot does it).
+// EncodeTextEmbeddings takes token embeddings directly (TPT's learned context) with the EOT positions.
+//
+// Numerics: LayerNorm eps 1e-5 (statistics in float32), BatchNorm in inference form (running statistics, eps
+// 1e-5), attention scale 1/sqrt(head_dim), QuickGELU, additive causal mask precomputed per context length.
+// Compute is float32 by default; LoadOpts.DType = BFloat16 is an option.
+package clip
