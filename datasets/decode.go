@@ -29,7 +29,9 @@ const MaxPixels = 178956970
 // *image.NRGBA, ...); use DecodeRGB for RGB. Exception: lossy WebP comes back already converted to RGB (*image.RGBA,
 // or *image.NRGBA with its alpha), as libwebp converts it, because its planes are limited-range YCbCr that Go's
 // image.YCbCr would misread as full range. Corrupt, truncated or unknown files give an error naming path, never
-// a panic: panics inside a decoder are recovered and returned as errors.
+// a panic: panics inside a decoder are recovered and returned as errors. EXIF orientation is not applied (PIL's
+// Image.open and torchvision's loaders do not apply it either). A 4-component JPEG without an Adobe APP14 marker
+// is refused by Go's decoder (libjpeg reads it as CMYK).
 func Decode(path string) (image.Image, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -103,8 +105,10 @@ func toRGBNamed(img image.Image, name string) (out *image.RGBA, err error) {
 //     file stores for them. Premultiplied sources (*image.RGBA with alpha < 255) are un-premultiplied first.
 //   - 16-bit sources keep their high byte.
 //
-// A known difference from PIL: Go's GIF decoder replaces a GIF's transparent palette entry with transparent black,
-// so those pixels become black where PIL would show the palette's color.
+// Known differences from PIL: Go's GIF decoder replaces a GIF's transparent palette entry with transparent black,
+// so those pixels become black where PIL would show the palette's color; PIL opens 16-bit grayscale PNGs as mode
+// "I" and clips them to 255 on conversion, where ToRGB keeps the high byte. Neither occurs in the ImageNet test
+// sets (all JPEG).
 func ToRGB(img image.Image) *image.RGBA {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
