@@ -14,9 +14,10 @@ import (
 //
 //  1. invalid UTF-8 bytes become U+FFFD (Python strings cannot hold them);
 //  2. ftfy.fix_text, of which only its last step, Unicode NFC, is reproduced (see the package doc);
-//  3. Python's html.unescape, twice (Python's rules, which differ from Go's html.UnescapeString for numeric
-//     references: invalid code points are dropped, overflowing numbers become U+FFFD, a one-digit reference at
-//     the end of the text is decoded);
+//  3. Python's html.unescape, twice. Go's html.UnescapeString differs from it: for numeric references Python drops
+//     control and non-character code points (&#1; -> ""), turns numbers beyond U+10FFFF into U+FFFD where Go's
+//     int32 wraps around, and decodes a one-digit reference at the end of the text ("&#9"), which Go leaves; and
+//     Go lacks the named references &nGt; and &nLt;. So only named references are delegated to Go;
 //  4. Python's str.strip(), which also strips U+001C..U+001F;
 //  5. runs of white space (the `regex` module's \s: Unicode White_Space) become one space, then strip again;
 //  6. Python's str.lower(): U+0130 becomes "i̇" (two code points) and Σ becomes ς at the end of a word.
