@@ -18,7 +18,8 @@
 // Names: every corruption has an ID "<set>/<name>" ("mnistc/shot_noise", "imagenetc/shot_noise"); ByName and
 // Apply also take a bare name when only one set has it ("fog", "pixelate"). Severity is 1..5. The random
 // generator of Apply is a PCG seeded from SHA-256(id, seed, exampleIndex, severity) (NewRNG): no global state,
-// the same arguments always give the same bytes, and examples can be corrupted in any order or in parallel.
+// the same arguments always give the same bytes (on a given GOARCH: the Go compiler may fuse multiply-adds on
+// arm64), and examples can be corrupted in any order or in parallel.
 // Pixel values are processed as float64 in [0,1] and rounded to 8 bits at the end (the reference code
 // truncates when it saves).
 //
