@@ -35,6 +35,7 @@ type ZeroShot struct {
 	mu    sync.Mutex
 	cache map[string][][]float32
 	text  *context.Exec
+	image *context.Exec
 }
 
 // NewZeroShot returns a zero-shot head over m, encoding prompts with tok on backend b.
@@ -170,6 +171,54 @@ func (z *ZeroShot) EncodeTokenIDs(ids [][]int) ([][]float32, error) {
 		data := tensors.MustCopyFlatData[float32](res[0])
 		for r := 0; r < bs && start+r < len(ids); r++ {
 			out = append(out, data[r*cfg.EmbedDim:(r+1)*cfg.EmbedDim])
+		}
+	}
+	return out, nil
+}
+
+// ImageFeatures runs the image encoder over a preprocessed batch images [N, R, R, 3] (float32, NHWC) in batches
+// of BatchSize (the last one padded, so one executable serves every batch) and returns the unnormalised features
+// [N][EmbedDim].
+func (z *ZeroShot) ImageFeatures(images *tensors.Tensor) ([][]float32, error) {
+	cfg := z.Model.Config
+	r := cfg.ImageResolution
+	dims := images.Shape().Dimensions
+	if len(dims) != 4 || dims[1] != r || dims[2] != r || dims[3] != 3 || images.DType() != f32 {
+		return nil, fmt.Errorf("clip.ImageFeatures: images must be float32 [N, %d, %d, 3], got %s", r, r, images.Shape())
+	}
+	n := dims[0]
+	data := tensors.MustCopyFlatData[float32](images)
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.image == nil {
+		exec, err := context.NewExec(z.Backend, z.Model.Ctx, func(ctx *context.Context, x *Node) *Node {
+			return z.Model.EncodeImage(ctx, x)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("clip.ImageFeatures: %w", err)
+		}
+		z.image = exec
+	}
+	bs := z.BatchSize
+	if bs <= 0 {
+		bs = 256
+	}
+	bs = min(bs, n)
+	per := r * r * 3
+	out := make([][]float32, 0, n)
+	for start := 0; start < n; start += bs {
+		batch := make([]float32, bs*per)
+		for i := 0; i < bs; i++ {
+			src := min(start+i, n-1)
+			copy(batch[i*per:(i+1)*per], data[src*per:(src+1)*per])
+		}
+		res, err := z.image.Exec(tensors.FromFlatDataAndDimensions(batch, bs, r, r, 3))
+		if err != nil {
+			return nil, fmt.Errorf("clip.ImageFeatures: %w", err)
+		}
+		f := tensors.MustCopyFlatData[float32](res[0])
+		for i := 0; i < bs && start+i < n; i++ {
+			out = append(out, f[i*cfg.EmbedDim:(i+1)*cfg.EmbedDim])
 		}
 	}
 	return out, nil
