@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/pkg/errors"
 )
 
@@ -152,4 +153,140 @@ func NormalizeGraph(x *graph.Node, mean, std [3]float32) *graph.Node {
 // building functions report bad shapes this way).
 func panicf(format string, args ...any) {
 	panic(errors.Errorf(format, args...))
+}
+
+// CropRegions returns the per-view source regions of the views of v of a w x h image, float32 [N, 2, 4]:
+// for the y axis then the x axis, (in0, in1, lo, hi), meaning that output sample j of S reads around
+// in0 + (j + 0.5) * (in1 - in0) / S with the filter support scaled by max(|in1 - in0| / S, 1), using only
+// source pixels in [lo, hi). A flip is in0 > in1. Row 0 is Preprocess's base view (resize of the shorter side
+// then center crop, as a fractional region of the original image); rows 1..N-1 are the crops of
+// SampleCropBoxes (Kind RandomResizedCrop) or the base view again (Kind Identity). They are the input of
+// CropResizeRegionsGraph: N*8 floats to upload instead of two weight matrices.
+func (v Views) CropRegions(w, h int, exampleID string) ([]float32, error) {
+	v = v.withDefaults()
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	if v.Kind != RandomResizedCrop && v.Kind != Identity {
+		return nil, fmt.Errorf("augment: CropRegions: views of kind %s have no in-graph path (example %q)",
+			v.Kind, exampleID)
+	}
+	p := v.Preprocess.withDefaults()
+	S := p.Size
+	if p.Resize < S {
+		return nil, fmt.Errorf("augment: CropRegions: Preprocess.Resize %d < Size %d (padding) has no in-graph path",
+			p.Resize, S)
+	}
+	rw, rh := ShorterSize(w, h, p.Resize)
+	cb := CenterCropBox(rw, rh, S)
+	sx, sy := float64(w)/float64(rw), float64(h)/float64(rh)
+	base := [8]float32{
+		float32(float64(cb.Top) * sy), float32(float64(cb.Top+S) * sy), 0, float32(h),
+		float32(float64(cb.Left) * sx), float32(float64(cb.Left+S) * sx), 0, float32(w)}
+	out := make([]float32, v.N*8)
+	copy(out, base[:])
+	boxes := v.Crop.SampleCropBoxes(w, h, v.N, v.Seed, exampleID)
+	for i := 1; i < v.N; i++ {
+		r := out[i*8 : (i+1)*8]
+		if v.Kind == Identity {
+			copy(r, base[:])
+			continue
+		}
+		b := boxes[i]
+		top, left, bottom, right := float32(b.Top), float32(b.Left), float32(b.Top+b.Height), float32(b.Left+b.Width)
+		copy(r, []float32{top, bottom, top, bottom, left, right, left, right})
+		if b.Flip {
+			r[4], r[5] = right, left
+		}
+	}
+	return out, nil
+}
+
+// AxisWeightsGraph builds PIL's resampling weights for one axis from regions (float [N, 4]: in0, in1, lo, hi;
+// see Views.CropRegions) inside the graph: [N, size, n] for a source axis of length n. Bilinear and Bicubic
+// are antialiased like PIL (support scaled by the downscale factor, weights normalised per output); Nearest
+// is one-hot at floor(centre).
+func AxisWeightsGraph(regions *graph.Node, n, size int, filter Filter) *graph.Node {
+	if regions.Rank() != 2 || regions.Shape().Dimensions[1] != 4 {
+		panicf("augment.AxisWeightsGraph: regions must be [N, 4], got %s", regions.Shape())
+	}
+	g := regions.Graph()
+	dt := regions.DType()
+	N := regions.Shape().Dimensions[0]
+	col := func(i int) *graph.Node { // [N, 1, 1]
+		return graph.Reshape(graph.Slice(regions, graph.AxisRange(), graph.AxisElem(i)), N, 1, 1)
+	}
+	in0, in1, lo, hi := col(0), col(1), col(2), col(3)
+	scale := graph.DivScalar(graph.Sub(in1, in0), float64(size))                                           // [N, 1, 1]
+	j := graph.AddScalar(graph.Iota(g, shapes.Make(dt, 1, size, 1), 1), 0.5)                               // [1, S, 1]
+	center := graph.Add(in0, graph.Mul(j, scale))                                                          // [N, S, 1]
+	x := graph.Iota(g, shapes.Make(dt, 1, 1, n), 2)                                                        // [1, 1, n]
+	inside := graph.ConvertDType(graph.LogicalAnd(graph.GreaterOrEqual(x, lo), graph.LessThan(x, hi)), dt) // [N, 1, n]
+	if filter == Nearest {
+		hit := graph.ConvertDType(graph.Equal(x, graph.Floor(center)), dt) // [N, S, n]
+		return graph.Mul(hit, inside)
+	}
+	zeros := graph.ZerosLike(graph.Add(center, x)) // [N, S, n]
+	if filter == 0 {
+		filter = Bicubic
+	}
+	fscale := graph.MaxScalar(graph.Abs(scale), 1)                                // [N, 1, 1]
+	t := graph.Abs(graph.Div(graph.AddScalar(graph.Sub(x, center), 0.5), fscale)) // [N, S, n]
+	var w *graph.Node
+	switch filter {
+	case Bilinear:
+		w = graph.MaxScalar(graph.OneMinus(t), 0)
+	case Bicubic:
+		const a = -0.5
+		near := graph.AddScalar(graph.Mul(graph.Mul(t, t), graph.AddScalar(graph.MulScalar(t, a+2), -(a+3))), 1)
+		far := graph.MulScalar(graph.AddScalar(graph.Mul(graph.AddScalar(graph.Mul(graph.AddScalar(t, -5), t), 8), t), -4), a)
+		w = graph.Where(graph.LessThan(t, graph.Scalar(g, dt, 1)), near,
+			graph.Where(graph.LessThan(t, graph.Scalar(g, dt, 2)), far, zeros))
+	default:
+		panicf("augment.AxisWeightsGraph: unknown filter %d", int(filter))
+	}
+	w = graph.Mul(w, inside)
+	sum := graph.ReduceAndKeep(w, graph.ReduceSum, -1) // [N, S, 1]
+	sum = graph.Where(graph.Equal(sum, graph.ZerosLike(sum)), graph.OnesLike(sum), sum)
+	return graph.Div(w, sum)
+}
+
+// CropResizeRegionsGraph makes all views of one image in the graph from their regions alone:
+//
+//	img: float [H, W, 3] (0..255);  regions: float [N, 2, 4] (Views.CropRegions)  ->  [N, size, size, 3]
+//
+// View 0 is resampled with baseFilter (Views.Preprocess.Filter) and views 1..N-1 with viewFilter
+// (Views.CropFilter, or Preprocess.Filter for Identity); 0 means Bicubic. It builds the weight matrices with
+// AxisWeightsGraph and applies CropResizeGraph.
+func CropResizeRegionsGraph(img, regions *graph.Node, size int, baseFilter, viewFilter Filter) *graph.Node {
+	if regions.Rank() != 3 || regions.Shape().Dimensions[1] != 2 || regions.Shape().Dimensions[2] != 4 {
+		panicf("augment.CropResizeRegionsGraph: regions must be [N, 2, 4], got %s", regions.Shape())
+	}
+	if img.Rank() != 3 || img.Shape().Dimensions[2] != 3 {
+		panicf("augment.CropResizeRegionsGraph: img must be [H, W, 3], got %s", img.Shape())
+	}
+	N := regions.Shape().Dimensions[0]
+	H, W := img.Shape().Dimensions[0], img.Shape().Dimensions[1]
+	regions = graph.ConvertDType(regions, img.DType())
+	weights := func(axis, n int) *graph.Node { // [N, size, n]
+		r := graph.Reshape(graph.Slice(regions, graph.AxisRange(), graph.AxisElem(axis)), N, 4)
+		if baseFilter == viewFilter || N == 1 {
+			return AxisWeightsGraph(r, n, size, baseFilter)
+		}
+		return graph.Concatenate([]*graph.Node{
+			AxisWeightsGraph(graph.Slice(r, graph.AxisRange(0, 1)), n, size, baseFilter),
+			AxisWeightsGraph(graph.Slice(r, graph.AxisRange(1, N)), n, size, viewFilter)}, 0)
+	}
+	return CropResizeGraph(img, weights(0, H), weights(1, W))
+}
+
+// GraphFilters returns the filters CropResizeRegionsGraph needs for these views: the base view's
+// (Preprocess.Filter) and the other views' (CropFilter, or Preprocess.Filter for Identity).
+func (v Views) GraphFilters() (base, view Filter) {
+	v = v.withDefaults()
+	p := v.Preprocess.withDefaults()
+	if v.Kind == Identity {
+		return p.Filter, p.Filter
+	}
+	return p.Filter, v.CropFilter
 }

@@ -191,7 +191,7 @@ func TestCropResizeGraphMatchesHost(t *testing.T) {
 		name string
 		v    Views
 	}{
-		{"rrc clip bicubic base", Views{N: 5, Kind: RandomResizedCrop, Seed: 1, Preprocess: CLIP(24)}},
+		{"rrc clip bicubic base", Views{N: 5, Kind: RandomResizedCrop, Seed: 1, Preprocess: CLIP(24), CropFilter: Bicubic}},
 		{"rrc imagenet", Views{N: 4, Kind: RandomResizedCrop, Seed: 2, Preprocess: Preprocess{Size: 24, Resize: 28,
 			Filter: Bilinear, Mean: ImageNetMean, Std: ImageNetStd}, CropFilter: Bicubic}},
 		{"identity nearest", Views{N: 2, Kind: Identity, Preprocess: Preprocess{Size: 16, Filter: Nearest,
@@ -233,6 +233,22 @@ func TestCropResizeGraphMatchesHost(t *testing.T) {
 			t.Logf("max |graph - host| = %.3f levels; normalised: %.3f levels", maxDiff, maxNorm)
 			require.LessOrEqual(t, maxDiff, 1.5)
 			require.LessOrEqual(t, maxNorm, 1.5)
+
+			// The same views from regions only (weights built in the graph).
+			regions, err := v.CropRegions(img.W, img.H, "g")
+			require.NoError(t, err)
+			out, err := graph.ExecOnce(be, func(im, reg *graph.Node) *graph.Node {
+				baseFilter, viewFilter := v.GraphFilters()
+				return CropResizeRegionsGraph(im, reg, S, baseFilter, viewFilter)
+			}, tensors.FromFlatDataAndDimensions(pix, img.H, img.W, 3), tensors.FromFlatDataAndDimensions(regions, v.N, 2, 4))
+			require.NoError(t, err)
+			fromRegions := tensors.MustCopyFlatData[float32](out)
+			maxReg := 0.0
+			for j := range got {
+				maxReg = math.Max(maxReg, math.Abs(float64(fromRegions[j]-got[j])))
+			}
+			t.Logf("max |regions path - matrix path| = %.2g levels", maxReg)
+			require.LessOrEqual(t, maxReg, 0.01)
 		})
 	}
 	_, _, err := Views{N: 2, Kind: AugMix, Preprocess: CLIP(8)}.CropResizeWeights(10, 10, "e")
