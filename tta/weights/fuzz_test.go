@@ -59,3 +59,27 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseNPY checks that parseNPY never panics and that what it accepts is consistent.
+// Run: go test ./tta/weights -run '^$' -fuzz FuzzParseNPY -fuzztime 30s
+func FuzzParseNPY(f *testing.F) {
+	for _, name := range []string{"np_f32_2x3x4.npy", "np_f32_fortran_3x4.npy", "np_f32_bigendian_2x3.npy",
+		"np_f32_v2_2x2.npy", "np_bool_3.npy", "np_f32_scalar.npy"} {
+		if raw, err := os.ReadFile("testdata/" + name); err == nil {
+			f.Add(raw)
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		n, err := parseNPY(raw)
+		if err != nil {
+			return
+		}
+		size := 1
+		for _, d := range n.Shape {
+			size *= d
+		}
+		if got := len(sliceBytes(n.Data)); got != size*n.DType.Size() {
+			t.Fatalf("shape %v of %s but %d data bytes", n.Shape, n.DType, got)
+		}
+	})
+}

@@ -116,3 +116,32 @@ func TestTranspose(t *testing.T) {
 		assert.Equal(t, want, got, "dims %v perm %v", tc.dims, tc.perm)
 	}
 }
+
+func TestSources(t *testing.T) {
+	for _, tc := range []struct{ family, model, local string }{
+		{"clip", "RN50", "clip/RN50/open_clip_model.safetensors"},
+		{"clip", "vit-b/16", "clip/ViT-B-16/open_clip_model.safetensors"},
+		{"resnet", "resnet50.tv2", "resnet/resnet50.tv2/model.safetensors"},
+	} {
+		p, err := DefaultPath("/w", tc.family, tc.model)
+		require.NoError(t, err)
+		assert.Equal(t, "/w/"+tc.local, p)
+	}
+	s, err := LookupSource("clip", "ViT-B/32")
+	require.NoError(t, err)
+	assert.Equal(t, "https://huggingface.co/timm/vit_base_patch32_clip_224.openai/resolve/main/open_clip_model.safetensors",
+		s.Weights().URL(""))
+	assert.Equal(t, "http://mirror:8080/x/timm/vit_base_patch32_clip_224.openai/resolve/main/open_clip_model.safetensors",
+		s.Weights().URL("http://mirror:8080/x/"))
+	_, err = LookupSource("clip", "RN49")
+	require.ErrorContains(t, err, "RN50, RN101")
+	_, err = LookupSource("vgg", "16")
+	require.ErrorContains(t, err, "family")
+	for _, s := range Sources() {
+		require.NotEmpty(t, s.Files)
+		assert.Contains(t, s.Weights().Local, ".safetensors")
+		for _, f := range s.Files {
+			assert.True(t, f.SHA256 == "" || len(f.SHA256) == 64, f.SHA256)
+		}
+	}
+}

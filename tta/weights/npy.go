@@ -133,6 +133,9 @@ func parseNPY(raw []byte) (*NPY, error) {
 		size *= d
 	}
 	shape = append([]int{}, shape...)
+	if size > len(data) { // also keeps size * dt.Size() below from overflowing
+		return nil, fmt.Errorf("%s shape %v needs more data than the file's %d bytes", descr, shape, len(data))
+	}
 	want := size * dt.Size()
 	if len(data) != want {
 		return nil, fmt.Errorf("%s shape %v needs %d data bytes, the file has %d", descr, shape, want, len(data))

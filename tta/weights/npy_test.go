@@ -101,6 +101,7 @@ func TestWriteNPY(t *testing.T) {
 			"complex":    npyWithHeader("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }\n", 8),
 			"no shape":   npyWithHeader("{'descr': '<f4', 'fortran_order': False, }\n", 4),
 			"bad shape":  npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }\n", 4),
+			"overflow":   npyWithHeader("{'descr': '<f8', 'fortran_order': False, 'shape': (2147483648, 2147483648), }\n", 0),
 			"structured": npyWithHeader("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }\n", 4),
 		} {
 			require.NoError(t, os.WriteFile(path, raw, 0o644))

@@ -18,7 +18,9 @@ import (
 
 // Named is a tensor with the name it gets in a safetensors file.
 type Named struct {
-	Name   string
+	// Name is the tensor's key in the file.
+	Name string
+	// Tensor is written in its own dtype and shape.
 	Tensor *tensors.Tensor
 }
 
