@@ -23,10 +23,13 @@
 //
 // Every error names the file (from Open) and, where one is at fault, the tensor.
 //
-// Supported dtypes: F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL. Conversions on load: any float
-// or integer dtype to any float dtype (F16/BF16 targets round to nearest even, as torch does; from F64 they round through float32, which
-// can differ from a direct rounding by one unit in the last place in rare double-rounding cases); integers and BOOL to
-// any integer dtype (plain Go conversion, no saturation); BOOL to BOOL. Floats never convert to integers.
+// Supported dtypes: F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL. Conversions on load: any
+// float, integer or BOOL dtype to any float dtype (F16/BF16 targets round to nearest even, as torch does; from F64
+// they round through float32, which differs from a direct rounding by one unit in the last place in rare
+// double-rounding cases); integers and BOOL to any integer dtype (plain Go conversion, no saturation); BOOL to BOOL.
+// Floats never convert to integers.
+//
+// Where `gotta fetch` puts published weights is in the table of Sources (DefaultPath gives a model's file).
 //
 // Usage:
 //
