@@ -130,7 +130,7 @@ func fetchFiles(ctx context.Context, out io.Writer, client *http.Client, baseURL
 		url := f.URL(baseURL)
 		fmt.Fprintf(out, "download %s\n      -> %s\n", url, dest)
 		start := time.Now()
-		n, sum, err := download(ctx, client, url, dest, f.SHA256)
+		n, sum, err := download(ctx, client, url, dest, f.SHA256, out)
 		var nerr *networkError
 		if errors.As(err, &nerr) {
 			fmt.Fprintf(out, "failed   %v\n", err)
@@ -163,7 +163,8 @@ func fetchFiles(ctx context.Context, out io.Writer, client *http.Client, baseURL
 
 // download gets url into dest through a temporary file in dest's directory, renamed into place when the SHA-256
 // matches want (any hash when want is ""). It returns the byte count and the hex SHA-256.
-func download(ctx context.Context, client *http.Client, url, dest, want string) (n int64, sum string, err error) {
+// Progress is printed to progress every few seconds.
+func download(ctx context.Context, client *http.Client, url, dest, want string, progress io.Writer) (n int64, sum string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, "", err
@@ -190,7 +191,8 @@ func download(ctx context.Context, client *http.Client, url, dest, want string) 
 		}
 	}()
 	h := sha256.New()
-	n, err = io.Copy(io.MultiWriter(tmp, h), resp.Body)
+	pw := &progressWriter{out: progress, total: resp.ContentLength, last: time.Now()}
+	n, err = io.Copy(io.MultiWriter(tmp, h, pw), resp.Body)
 	if err != nil {
 		return n, "", &networkError{fmt.Errorf("GET %s: after %d bytes: %w", url, n, err)}
 	}
@@ -225,4 +227,27 @@ func fileSHA256(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// progressWriter counts bytes and prints the count every progressEvery.
+type progressWriter struct {
+	out   io.Writer
+	total int64 // -1 when unknown
+	n     int64
+	last  time.Time
+}
+
+const progressEvery = 5 * time.Second
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	p.n += int64(len(b))
+	if now := time.Now(); now.Sub(p.last) >= progressEvery {
+		p.last = now
+		if p.total > 0 {
+			fmt.Fprintf(p.out, "         %.1f / %.1f MB\n", float64(p.n)/1e6, float64(p.total)/1e6)
+		} else {
+			fmt.Fprintf(p.out, "         %.1f MB\n", float64(p.n)/1e6)
+		}
+	}
+	return len(b), nil
 }
