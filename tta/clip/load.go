@@ -2,6 +2,8 @@ package clip
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 
@@ -87,6 +89,11 @@ func LoadInto(ctx *context.Context, path string, opts LoadOpts) (*Model, error) 
 	if err != nil {
 		return nil, fmt.Errorf("clip.Load %s (%s): %w", path, cfg, err)
 	}
+	return newModel(ctx, cfg, path, values, opts)
+}
+
+// newModel creates the variables of values in ctx under opts.Scope.
+func newModel(ctx *context.Context, cfg Config, path string, values []hostValue, opts LoadOpts) (*Model, error) {
 	m := &Model{Config: cfg, Path: path, Ctx: ctx, Scope: opts.Scope, DType: opts.DType}
 	root := ctx.InAbsPath(opts.Scope).Checked(false)
 	for _, v := range values {
@@ -97,7 +104,7 @@ func LoadInto(ctx *context.Context, path string, opts LoadOpts) (*Model, error) 
 			}
 		}
 		if c.GetVariable(v.name) != nil {
-			return nil, fmt.Errorf("clip.Load %s: variable %s/%s already exists in the context", path, c.Scope(), v.name)
+			return nil, fmt.Errorf("clip: %s: variable %s/%s already exists in the context", path, c.Scope(), v.name)
 		}
 		t := tensors.FromFlatDataAndDimensions(v.data, v.shape...)
 		if opts.DType != f32 {
@@ -203,4 +210,58 @@ func convertTensor(t *tensors.Tensor, dt dtypes.DType) *tensors.Tensor {
 		}
 	})
 	return out
+}
+
+// NewRandom creates a model of config c (OpenAI naming) with random weights in ctx, for benchmarks and for tests
+// of code built on CLIP: convolutions and Linear layers normal with std sqrt(1/fan_in) (convs sqrt(2/fan_in)),
+// embeddings std 0.02, BatchNorm identity (weight 1, bias 0, mean 0, var 1), LayerNorm weight 1 bias 0,
+// logit_scale ln(100). Deterministic for a seed.
+func NewRandom(ctx *context.Context, c Config, seed int64, opts LoadOpts) (*Model, error) {
+	c.Naming = NamingOpenAI
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.DType == dtypes.InvalidDType {
+		opts.DType = f32
+	}
+	if opts.DType != dtypes.Float32 && opts.DType != dtypes.BFloat16 {
+		return nil, fmt.Errorf("clip.NewRandom: DType %s not supported (Float32 or BFloat16)", opts.DType)
+	}
+	if opts.Scope == "" {
+		opts.Scope = DefaultScope
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed))
+	var values []hostValue
+	for _, e := range buildTable(c).entries {
+		shape := e.varShape()
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		data := make([]float32, n)
+		std := 0.02
+		switch {
+		case e.name == "running_var" || (e.name == "weight" && len(shape) == 1):
+			for i := range data {
+				data[i] = 1
+			}
+			std = 0
+		case e.name == "running_mean" || strings.HasSuffix(e.name, "bias"):
+			std = 0
+		case e.name == "logit_scale":
+			data[0] = float32(math.Log(100))
+			std = 0
+		case e.op == opConv:
+			std = math.Sqrt(2 / float64(shape[0]*shape[1]*shape[2]))
+		case e.op == opT || e.op == opRowsT || e.name == "proj" || e.name == "text_projection":
+			std = math.Sqrt(1 / float64(shape[0]))
+		}
+		if std > 0 {
+			for i := range data {
+				data[i] = float32(rng.NormFloat64() * std)
+			}
+		}
+		values = append(values, hostValue{scope: e.scope, name: e.name, shape: shape, data: data})
+	}
+	return newModel(ctx, c, "(random)", values, opts)
 }

@@ -1,0 +1,72 @@
+package clip
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkEncodeImage times the image tower of RN50 and ViT-B/16 (random weights, published configs) and reports
+// img/s and the compile (+ first run) time in seconds. The batch is 1 on the pure-Go backend and 256 elsewhere;
+// GOTTA_BENCH_BATCH overrides it, GOTTA_BENCH_BF16=1 computes in bfloat16. Skipped under -short.
+//
+//	go test -run '^$' -bench EncodeImage -benchtime 1x ./tta/clip
+func BenchmarkEncodeImage(b *testing.B) {
+	if testing.Short() {
+		b.Skip("CLIP-size image towers take seconds per image on the pure-Go backend")
+	}
+	pureGo := strings.HasPrefix(be().Name(), "go") || strings.Contains(strings.ToLower(be().Name()), "simplego")
+	batch := 256
+	if pureGo {
+		batch = 1
+	}
+	if s := os.Getenv("GOTTA_BENCH_BATCH"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(b, err)
+		batch = n
+	}
+	opts := LoadOpts{}
+	if os.Getenv("GOTTA_BENCH_BF16") == "1" {
+		opts.DType = dtypes.BFloat16
+	}
+	for _, name := range []string{"RN50", "ViT-B/16"} {
+		b.Run(strings.ReplaceAll(name, "/", "_"), func(b *testing.B) {
+			c := published[name]
+			c.ContextLength, c.VocabSize, c.TextLayers = 77, 49408, 12
+			m, err := NewRandom(context.New(), c, 1, opts)
+			require.NoError(b, err)
+			exec, err := context.NewExec(be(), m.Ctx, func(ctx *context.Context, x *Node) *Node {
+				return m.EncodeImage(ctx, x)
+			})
+			require.NoError(b, err)
+			r := c.ImageResolution
+			data := make([]float32, batch*r*r*3)
+			for i := range data {
+				data[i] = float32(i%251)/125 - 1
+			}
+			x := tensors.FromFlatDataAndDimensions(data, batch, r, r, 3)
+			t0 := time.Now()
+			out, err := exec.Exec(x)
+			require.NoError(b, err)
+			_ = tensors.MustCopyFlatData[float32](out[0])
+			compile := time.Since(t0)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				out, err := exec.Exec(x)
+				require.NoError(b, err)
+				_ = tensors.MustCopyFlatData[float32](out[0]) // waits for the result
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "img/s")
+			b.ReportMetric(compile.Seconds(), "compile+first_s")
+			b.ReportMetric(float64(batch), "batch")
+		})
+	}
+}
