@@ -258,6 +258,16 @@ func WriteNPY(path string, shape []int, data any) error {
 	return writeAtomic(path, buf.Bytes(), encodeLE(data, dt))
 }
 
+// WriteNPYTensor writes a host tensor to a .npy file (see WriteNPY for the dtypes; BFloat16 has no numpy dtype
+// and is refused).
+func WriteNPYTensor(path string, t *tensors.Tensor) error {
+	var err error
+	if cerr := t.ConstFlatData(func(flat any) { err = WriteNPY(path, t.Shape().Dimensions, flat) }); cerr != nil {
+		return fmt.Errorf("weights: writing %s: %w", path, cerr)
+	}
+	return err
+}
+
 // writeAtomic writes the chunks to a temporary file beside path and renames it into place.
 func writeAtomic(path string, chunks ...[]byte) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")

@@ -87,6 +87,16 @@ func TestWriteNPY(t *testing.T) {
 			assert.Equal(t, []int{2, 1}, n.Shape)
 		}
 	})
+	t.Run("tensor", func(t *testing.T) {
+		n := mustNPY(t, "np_i64_2x2.npy")
+		path := filepath.Join(dir, "tensor.npy")
+		require.NoError(t, WriteNPYTensor(path, n.Tensor()))
+		want, err := os.ReadFile("testdata/np_i64_2x2.npy")
+		require.NoError(t, err)
+		got, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	})
 	t.Run("errors", func(t *testing.T) {
 		path := filepath.Join(dir, "bad.npy")
 		require.ErrorContains(t, WriteNPY(path, []int{3}, []float32{1, 2}), path)

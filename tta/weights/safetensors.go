@@ -59,8 +59,14 @@ func Open(path string) (*File, error) {
 // Path is the file's path as given to Open.
 func (f *File) Path() string { return f.path }
 
-// Header returns the parsed header.
-func (f *File) Header() Header { return f.header }
+// Header returns the parsed header (a copy).
+func (f *File) Header() Header {
+	h := f.header
+	h.Tensors = maps.Clone(h.Tensors)
+	h.Names = slices.Clone(h.Names)
+	h.Metadata = maps.Clone(h.Metadata)
+	return h
+}
 
 // Names lists the tensor names, sorted.
 func (f *File) Names() []string { return slices.Clone(f.header.Names) }
