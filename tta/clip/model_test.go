@@ -211,6 +211,16 @@ func TestStrictLoading(t *testing.T) {
 		})
 		_, err := Load(path, LoadOpts{})
 		require.NoError(t, err)
+		ids := make([]int64, 77)
+		for i := range ids {
+			ids[i] = int64(i)
+		}
+		path = rewrite(t, "tiny_vit_hf.safetensors", func(ts []weights.Named, md map[string]string) ([]weights.Named, map[string]string) {
+			return append(ts, weights.Named{Name: "text_model.embeddings.position_ids",
+				Tensor: tensors.FromFlatDataAndDimensions(ids, 1, 77)}), md
+		})
+		_, err = Load(path, LoadOpts{})
+		require.NoError(t, err)
 	})
 	t.Run("heads from metadata", func(t *testing.T) {
 		// Without vision_heads the RN attnpool gets OpenAI's default 256/64 = 4 heads: it loads, but its features
