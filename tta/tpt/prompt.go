@@ -1,0 +1,173 @@
+package tpt
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gotta-ml/gotta/tta/clip"
+)
+
+// ClassPlaceholder marks where the class name goes in a prompt; the words on both sides become learnable.
+const ClassPlaceholder = "[CLS]"
+
+// Tokenizer is what the prompt learner needs from CLIP's tokenizer (tta/clip/tokenizer's *Tokenizer has it).
+type Tokenizer interface {
+	// EncodeTokens returns the BPE ids of text without SOT, EOT or padding.
+	EncodeTokens(text string) []int
+	// SOT and EOT are the start and end token ids.
+	SOT() int
+	EOT() int
+}
+
+// PromptLearner lays out the class prompts and the learnable context: for class c, the token ids
+// [SOT][prefix ctx][class words][suffix ctx][EOT][pad] cut to the longest prompt, and the positions of the NCtx
+// context tokens (prefix then suffix). It is host data; Embeds builds the prompts' embeddings in a graph.
+type PromptLearner struct {
+	// Classes are the class names, in logit order.
+	Classes []string
+	// Prompt is the init prompt ("a photo of a", or one with ClassPlaceholder).
+	Prompt string
+	// NPrefix and NSuffix count the context tokens before and after the class words; NCtx = NPrefix + NSuffix.
+	NPrefix, NSuffix, NCtx int
+	// Length is the token length of the prompts (the longest prompt, or ContextLength when not cut).
+	Length int
+	// IDs are the token ids [C][Length] (placeholder words at random-init context positions).
+	IDs [][]int
+	// EOT is the EOT position of each class [C].
+	EOT []int
+	// CtxPos are the positions of the context tokens of each class [C][NCtx].
+	CtxPos [][]int
+}
+
+// NewPromptLearner lays out the prompts of classNames from prompt. Without ClassPlaceholder the class goes at the
+// end followed by "." (TPT's "a photo of a {class}."); with it, the class replaces the placeholder and no period
+// is added (the seed project's split context). nRandom > 0 replaces the prompt by nRandom placeholder words "X"
+// before the class (TPT's random init; the values come from elsewhere). contextLength is the model's (77);
+// cut = true cuts the prompts to the longest one.
+func NewPromptLearner(tok Tokenizer, classNames []string, prompt string, nRandom, contextLength int, cut bool) (*PromptLearner, error) {
+	if len(classNames) == 0 {
+		return nil, fmt.Errorf("tpt: no class names")
+	}
+	if nRandom > 0 {
+		prompt = strings.TrimSpace(strings.Repeat("X ", nRandom))
+	}
+	pre, suf, clsMid := prompt, "", false
+	if strings.Contains(prompt, ClassPlaceholder) {
+		if strings.Count(prompt, ClassPlaceholder) != 1 {
+			return nil, fmt.Errorf("tpt: prompt %q has more than one %s", prompt, ClassPlaceholder)
+		}
+		parts := strings.SplitN(prompt, ClassPlaceholder, 2)
+		pre, suf, clsMid = parts[0], parts[1], true
+	}
+	preIDs, sufIDs := tok.EncodeTokens(pre), tok.EncodeTokens(suf)
+	if len(preIDs)+len(sufIDs) == 0 {
+		return nil, fmt.Errorf("tpt: prompt %q has no context words to learn", prompt)
+	}
+	p := &PromptLearner{Classes: classNames, Prompt: prompt, NPrefix: len(preIDs), NSuffix: len(sufIDs),
+		NCtx: len(preIDs) + len(sufIDs)}
+	maxLen := 0
+	for _, c := range classNames {
+		text := c
+		if !clsMid {
+			text = c + "."
+		}
+		cls := tok.EncodeTokens(text)
+		row := append([]int{tok.SOT()}, preIDs...)
+		row = append(row, cls...)
+		row = append(row, sufIDs...)
+		row = append(row, tok.EOT())
+		if len(row) > contextLength {
+			return nil, fmt.Errorf("tpt: the prompt of class %q has %d tokens, more than the context length %d",
+				c, len(row), contextLength)
+		}
+		pos := make([]int, 0, p.NCtx)
+		for j := range preIDs {
+			pos = append(pos, 1+j)
+		}
+		for j := range sufIDs {
+			pos = append(pos, 1+len(preIDs)+len(cls)+j)
+		}
+		p.IDs = append(p.IDs, row)
+		p.EOT = append(p.EOT, len(row)-1)
+		p.CtxPos = append(p.CtxPos, pos)
+		maxLen = max(maxLen, len(row))
+	}
+	p.Length = contextLength
+	if cut {
+		p.Length = maxLen
+	}
+	for i := range p.IDs {
+		for len(p.IDs[i]) < p.Length {
+			p.IDs[i] = append(p.IDs[i], 0)
+		}
+	}
+	return p, nil
+}
+
+// NumClasses is C.
+func (p *PromptLearner) NumClasses() int { return len(p.Classes) }
+
+// Embeds builds the prompt embeddings [C, Length, TextWidth] (float32): the token embeddings of IDs with the
+// context positions replaced by ctx, which is [NCtx, TextWidth] (shared) or [C, NCtx, TextWidth] (class-specific).
+// The gradient flows to ctx only.
+func (p *PromptLearner) Embeds(m *clip.Model, ctx *context.Context, ctxNode *Node) *Node {
+	g := ctxNode.Graph()
+	c, l, w := p.NumClasses(), p.Length, m.Config.TextWidth
+	shared := ctxNode.Rank() == 2
+	if !(shared && ctxNode.Shape().Dimensions[0] == p.NCtx && ctxNode.Shape().Dimensions[1] == w) &&
+		!(ctxNode.Rank() == 3 && ctxNode.Shape().Dimensions[0] == c && ctxNode.Shape().Dimensions[1] == p.NCtx &&
+			ctxNode.Shape().Dimensions[2] == w) {
+		panic(fmt.Errorf("tpt.PromptLearner.Embeds: ctx must be [%d, %d] or [%d, %d, %d], got %s", p.NCtx, w, c,
+			p.NCtx, w, ctxNode.Shape()))
+	}
+	ids := make([]int32, c*l)
+	keep := make([]float32, c*l)
+	sel := make([]float32, c*l*p.NCtx) // [C, L, NCtx]: 1 where position l of class c takes context token j
+	for i := 0; i < c; i++ {
+		for k := 0; k < l; k++ {
+			ids[i*l+k] = int32(p.IDs[i][k])
+			keep[i*l+k] = 1
+		}
+		for j, pos := range p.CtxPos[i] {
+			keep[i*l+pos] = 0
+			sel[(i*l+pos)*p.NCtx+j] = 1
+		}
+	}
+	table := m.TokenEmbeddingTable(ctx, g)                                           // [V, W]
+	base := Gather(table, Const(g, tensors.FromFlatDataAndDimensions(ids, c, l, 1))) // [C, L, W]
+	base = Mul(ConvertDType(base, dtypes.Float32), Const(g, tensors.FromFlatDataAndDimensions(keep, c, l, 1)))
+	selN := Const(g, tensors.FromFlatDataAndDimensions(sel, c, l, p.NCtx))
+	var ctxPart *Node
+	if shared {
+		ctxPart = Einsum("clj,jw->clw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [C, L, W]
+	} else {
+		ctxPart = Einsum("clj,cjw->clw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [C, L, W]
+	}
+	return Add(base, ctxPart)
+}
+
+// TextFeatures are the L2-normalised text features of the prompts with context ctxNode: [C, EmbedDim] float32.
+func (p *PromptLearner) TextFeatures(m *clip.Model, ctx *context.Context, ctxNode *Node) *Node {
+	g := ctxNode.Graph()
+	eot := make([]int32, len(p.EOT))
+	for i, e := range p.EOT {
+		eot[i] = int32(e)
+	}
+	f := m.EncodeTextEmbeddings(ctx, p.Embeds(m, ctx, ctxNode), Const(g, eot)) // [C, E]
+	return clip.Normalize(f)
+}
+
+// InitEmbeddings returns the token embeddings of the context words of class 0's prompt, [NCtx, TextWidth]
+// float32, the context's init from the prompt words (same for every class).
+func (p *PromptLearner) InitEmbeddings(m *clip.Model, ctx *context.Context, g *Graph) *Node {
+	ids := make([]int32, p.NCtx)
+	for j, pos := range p.CtxPos[0] {
+		ids[j] = int32(p.IDs[0][pos])
+	}
+	table := m.TokenEmbeddingTable(ctx, g)
+	return ConvertDType(Gather(table, Const(g, tensors.FromFlatDataAndDimensions(ids, p.NCtx, 1))), dtypes.Float32)
+}

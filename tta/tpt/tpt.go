@@ -1,0 +1,449 @@
+package tpt
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/clip"
+	"github.com/gotta-ml/gotta/tta/weights"
+)
+
+// Options configure a TPT adapter. The zero value gives the paper's setting (azshue/TPT on ImageNet variants).
+type Options struct {
+	// Prompt is the init prompt; default "a photo of a" (prompts "a photo of a {class}."). With "[CLS]" the class
+	// goes there and the words on both sides are learnable (the seed project's "a photo of a [CLS]").
+	Prompt string
+	// NCtx > 0 starts from NCtx random context tokens drawn from N(0, 0.02) (TPT without ctx_init) instead of the
+	// prompt's words; default 0.
+	NCtx int
+	// InitSeed seeds the random context init; default 0.
+	InitSeed int64
+	// CoOp is a file with a trained CoOp context (.npy, or .safetensors with a tensor "ctx"), [n, TextWidth]
+	// (class-shared) or [C, n, TextWidth] (class-specific), placed before the class as in TPT's --load; default none.
+	CoOp string
+	// ClassSpecific gives every class its own copy of the context (CoOp's CSC; TPT shares one); default false.
+	ClassSpecific bool
+	// Select is the confidence-selection ratio rho (floor(N*rho) lowest-entropy views); default 0.1.
+	Select float64
+	// Steps is the number of AdamW steps per example; default 1 (-1 means 0 steps: zero-shot with the prompt).
+	Steps int
+	// Reselect recomputes the selection at every step with the current context; default false (TPT keeps the
+	// first step's selection).
+	Reselect bool
+	// Ensemble skips tuning and predicts the mean softmax of the selected views (the seed's "ensemble mode").
+	Ensemble bool
+	// LR, Beta1, Beta2, Eps, WeightDecay are AdamW's: default 5e-3, 0.9, 0.999, 1e-8, 0.01 (torch's AdamW).
+	LR, Beta1, Beta2, Eps, WeightDecay float64
+	// FullContext runs the text tower on the full ContextLength (77) instead of the longest prompt (the cut is
+	// exact; this is for checking it).
+	FullContext bool
+	// Scope is the absolute context scope of the learnable context; default "/tpt".
+	Scope string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Prompt == "" {
+		o.Prompt = "a photo of a"
+	}
+	if o.Select == 0 {
+		o.Select = 0.1
+	}
+	if o.Steps == 0 {
+		o.Steps = 1
+	} else if o.Steps < 0 {
+		o.Steps = 0
+	}
+	if o.LR == 0 {
+		o.LR = 5e-3
+	}
+	if o.Beta1 == 0 {
+		o.Beta1 = 0.9
+	}
+	if o.Beta2 == 0 {
+		o.Beta2 = 0.999
+	}
+	if o.Eps == 0 {
+		o.Eps = 1e-8
+	}
+	if o.WeightDecay == 0 {
+		o.WeightDecay = 0.01
+	} else if o.WeightDecay < 0 {
+		o.WeightDecay = 0
+	}
+	if o.Scope == "" {
+		o.Scope = "/tpt"
+	}
+	return o
+}
+
+// Adapter is TPT as a tta.Adapter over a CLIP model.
+type Adapter struct {
+	opts    Options
+	model   *clip.Model
+	backend backends.Backend
+	// Learner is the prompt layout.
+	Learner *PromptLearner
+	ctxVar  *context.Variable
+	opt     *tta.AdamW
+	snap    *tta.Snapshot
+	scale   float32     // exp(logit_scale)
+	text0   [][]float32 // initial normalised text features [C][E]
+	ctx0    []float32
+
+	imgExec, stepExec, textExec *context.Exec
+	last                        *Trace
+}
+
+// Trace is what the last Adapt did, for inspection (gotta adapt): all float32 row-major.
+type Trace struct {
+	// CtxShape is the context's shape ([NCtx, W] or [C, NCtx, W]).
+	CtxShape []int
+	// CtxBefore, CtxGrad (first step) and CtxAfter are the context values.
+	CtxBefore, CtxGrad, CtxAfter []float32
+	// LogitsBefore are the logits of every view with the initial prompt [N][C].
+	LogitsBefore [][]float32
+	// Entropies are the per-view entropies with the initial prompt.
+	Entropies []float64
+	// Selected are the selected views (first step), ascending entropy.
+	Selected []int
+	// Losses are the losses of the steps (before each update).
+	Losses []float64
+	// LogitsAfter are view 0's logits after adaptation.
+	LogitsAfter []float32
+}
+
+// New builds a TPT adapter over model m for classNames (in logit order), tokenizing prompts with tok, running on
+// backend b. It creates the context variable in m.Ctx under Options.Scope and computes the initial text features.
+func New(b backends.Backend, m *clip.Model, tok Tokenizer, classNames []string, opts Options) (*Adapter, error) {
+	opts = opts.withDefaults()
+	if opts.Select <= 0 || opts.Select > 1 {
+		return nil, fmt.Errorf("tpt: Select must be in (0, 1], got %g", opts.Select)
+	}
+	nRandom := opts.NCtx
+	var coop []float32
+	var coopShape []int
+	if opts.CoOp != "" {
+		var err error
+		coop, coopShape, err = readContext(opts.CoOp)
+		if err != nil {
+			return nil, err
+		}
+		if len(coopShape) < 2 || coopShape[len(coopShape)-1] != m.Config.TextWidth ||
+			(len(coopShape) == 3 && coopShape[0] != len(classNames)) || len(coopShape) > 3 {
+			return nil, fmt.Errorf("tpt: CoOp context %s has shape %v, want [n, %d] or [%d, n, %d]", opts.CoOp,
+				coopShape, m.Config.TextWidth, len(classNames), m.Config.TextWidth)
+		}
+		nRandom = coopShape[len(coopShape)-2]
+		if len(coopShape) == 3 {
+			opts.ClassSpecific = true
+		}
+	}
+	pl, err := NewPromptLearner(tok, classNames, opts.Prompt, nRandom, m.Config.ContextLength, !opts.FullContext)
+	if err != nil {
+		return nil, err
+	}
+	a := &Adapter{opts: opts, model: m, backend: b, Learner: pl}
+	a.opt = &tta.AdamW{LR: opts.LR, Beta1: opts.Beta1, Beta2: opts.Beta2, Eps: opts.Eps, WeightDecay: opts.WeightDecay}
+	ls, err := m.LogitScaleValue()
+	if err != nil {
+		return nil, fmt.Errorf("tpt: %w", err)
+	}
+	a.scale = float32(math.Exp(float64(ls))) // exp(logit_scale), 100 for the released models
+
+	// The context's initial value.
+	w := m.Config.TextWidth
+	var init []float32
+	switch {
+	case coop != nil:
+		init = coop
+	case opts.NCtx > 0:
+		r := rand.New(rand.NewSource(opts.InitSeed))
+		init = make([]float32, opts.NCtx*w)
+		for i := range init {
+			init[i] = float32(r.NormFloat64() * 0.02)
+		}
+	default:
+		out, err := context.ExecOnce(b, m.Ctx, func(ctx *context.Context, g *Graph) *Node {
+			return pl.InitEmbeddings(m, ctx, g)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("tpt: embedding the prompt %q: %w", opts.Prompt, err)
+		}
+		init = tensors.MustCopyFlatData[float32](out)
+	}
+	shape := []int{pl.NCtx, w}
+	if opts.ClassSpecific {
+		shape = []int{len(classNames), pl.NCtx, w}
+		if len(init) == pl.NCtx*w {
+			rep := make([]float32, 0, len(classNames)*len(init))
+			for range classNames {
+				rep = append(rep, init...)
+			}
+			init = rep
+		}
+	}
+	a.ctx0 = init
+	root := m.Ctx.InAbsPath(opts.Scope).Checked(false)
+	if root.GetVariable("ctx") != nil {
+		return nil, fmt.Errorf("tpt: the context already has a variable %s/ctx (another adapter on this model?): "+
+			"set Options.Scope", opts.Scope)
+	}
+	a.ctxVar = root.VariableWithValue("ctx", tensors.FromFlatDataAndDimensions(append([]float32(nil), init...), shape...)).
+		SetTrainable(false)
+	if a.snap, err = tta.TakeSnapshot(a.ctxVar); err != nil {
+		return nil, err
+	}
+	if err := a.buildExecs(); err != nil {
+		return nil, err
+	}
+	if a.text0, err = a.textFeatures(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// readContext reads a CoOp context from .npy or .safetensors (tensor "ctx", else the only tensor).
+func readContext(path string) ([]float32, []int, error) {
+	if strings.EqualFold(filepath.Ext(path), ".npy") {
+		d, s, err := weights.ReadNPYFloat32(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tpt: CoOp context: %w", err)
+		}
+		return d, s, nil
+	}
+	f, err := weights.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tpt: CoOp context: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	name := "ctx"
+	if _, ok := f.Info(name); !ok {
+		names := f.Names()
+		if len(names) != 1 {
+			return nil, nil, fmt.Errorf("tpt: CoOp context %s has no tensor \"ctx\" (has %v)", path, names)
+		}
+		name = names[0]
+	}
+	d, s, err := f.Float32s(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tpt: CoOp context: %w", err)
+	}
+	return d, s, nil
+}
+
+func (a *Adapter) buildExecs() error {
+	var err error
+	m, pl := a.model, a.Learner
+	a.imgExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, images *Node) *Node {
+		return clip.Normalize(m.EncodeImage(ctx, images)) // [N, E]
+	})
+	if err != nil {
+		return fmt.Errorf("tpt: %w", err)
+	}
+	a.textExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, g *Graph) *Node {
+		return pl.TextFeatures(m, ctx, a.ctxVar.ValueGraph(g)) // [C, E]
+	})
+	if err != nil {
+		return fmt.Errorf("tpt: %w", err)
+	}
+	// One step: selected image features [k, E] (normalised) -> loss, gradient; updates ctx and AdamW's state.
+	a.stepExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, img *Node) (*Node, *Node) {
+		g := img.Graph()
+		c := a.ctxVar.ValueGraph(g)
+		text := pl.TextFeatures(m, ctx, c)                                    // [C, E]
+		logits := MulScalar(Einsum("ke,ce->kc", img, text), float64(a.scale)) // [k, C]
+		loss := tta.MarginalEntropy(logits)                                   // scalar
+		grad := Gradient(loss, c)[0]                                          // ctx's shape
+		a.opt.Step(ctx, []*context.Variable{a.ctxVar}, []*Node{grad})
+		return loss, grad
+	})
+	if err != nil {
+		return fmt.Errorf("tpt: %w", err)
+	}
+	return nil
+}
+
+// textFeatures runs the text tower with the current context: [C][E] normalised.
+func (a *Adapter) textFeatures() ([][]float32, error) {
+	out, err := a.textExec.Exec()
+	if err != nil {
+		return nil, fmt.Errorf("tpt: text features: %w", err)
+	}
+	return rows(tensors.MustCopyFlatData[float32](out[0]), a.model.Config.EmbedDim), nil
+}
+
+func rows(flat []float32, w int) [][]float32 {
+	out := make([][]float32, len(flat)/w)
+	for i := range out {
+		out[i] = flat[i*w : (i+1)*w]
+	}
+	return out
+}
+
+// hostLogits is scale * img @ text^T for normalised features: [N][C].
+func (a *Adapter) hostLogits(img, text [][]float32) [][]float32 {
+	out := make([][]float32, len(img))
+	for i, x := range img {
+		out[i] = make([]float32, len(text))
+		for c, t := range text {
+			var s float32
+			for k := range x {
+				s += x[k] * t[k]
+			}
+			out[i][c] = a.scale * s
+		}
+	}
+	return out
+}
+
+// Name implements tta.Adapter.
+func (a *Adapter) Name() string {
+	if a.opts.Ensemble {
+		return "tpt-ensemble"
+	}
+	return "tpt"
+}
+
+// Config implements tta.Adapter: every knob.
+func (a *Adapter) Config() map[string]any {
+	o := a.opts
+	return map[string]any{
+		"model": a.model.Config.String(), "dtype": a.model.DType.String(), "prompt": o.Prompt, "n_ctx": a.Learner.NCtx,
+		"random_init": o.NCtx > 0, "init_seed": o.InitSeed, "coop": o.CoOp, "class_specific": o.ClassSpecific,
+		"select": o.Select, "steps": o.Steps, "reselect": o.Reselect, "ensemble": o.Ensemble,
+		"optimizer": a.opt.Config(), "classes": len(a.Learner.Classes), "context_length": a.Learner.Length,
+	}
+}
+
+// Options returns the effective options.
+func (a *Adapter) Options() Options { return a.opts }
+
+// Reset implements tta.Adapter: the context back to its init, AdamW's moments and step count to zero.
+func (a *Adapter) Reset() error {
+	if err := a.snap.Restore(); err != nil {
+		return err
+	}
+	return a.opt.Reset()
+}
+
+// LastTrace returns what the last Adapt did.
+func (a *Adapter) LastTrace() *Trace { return a.last }
+
+// ImageFeatures returns the normalised image features of views [N, R, R, 3]: [N][E].
+func (a *Adapter) ImageFeatures(images *tensors.Tensor) ([][]float32, error) {
+	out, err := a.imgExec.Exec(images)
+	if err != nil {
+		return nil, fmt.Errorf("tpt: image features: %w", err)
+	}
+	return rows(tensors.MustCopyFlatData[float32](out[0]), a.model.Config.EmbedDim), nil
+}
+
+// Adapt implements tta.Adapter: TPT's steps on the views of one example, then view 0's prediction.
+func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
+	if v == nil || v.Images == nil {
+		return nil, fmt.Errorf("tpt: no views")
+	}
+	img, err := a.ImageFeatures(v.Images)
+	if err != nil {
+		return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
+	}
+	n := len(img)
+	tr := &Trace{CtxShape: a.ctxVar.Shape().Dimensions, CtxBefore: a.ctx0}
+	tr.LogitsBefore = a.hostLogits(img, a.text0)
+	tr.Entropies = tta.EntropiesHost(tr.LogitsBefore)
+	sel := tta.ConfidenceSelect(tr.Entropies, a.opts.Select)
+	tr.Selected = sel
+	pred := &tta.Prediction{Selected: sel, EntropyBefore: marginalEntropyHost(pick(tr.LogitsBefore, sel))}
+	a.last = tr
+
+	if a.opts.Ensemble {
+		pred.Logits = meanLogProbsHost(pick(tr.LogitsBefore, sel))
+		pred.EntropyAfter = tta.EntropyOfLogits(pred.Logits)
+		tr.LogitsAfter = pred.Logits
+		return pred, nil
+	}
+	w := a.model.Config.EmbedDim
+	for step := 0; step < a.opts.Steps; step++ {
+		if step > 0 && a.opts.Reselect {
+			text, err := a.textFeatures()
+			if err != nil {
+				return nil, err
+			}
+			sel = tta.ConfidenceSelect(tta.EntropiesHost(a.hostLogits(img, text)), a.opts.Select)
+		}
+		flat := make([]float32, 0, len(sel)*w)
+		for _, i := range sel {
+			flat = append(flat, img[i]...)
+		}
+		out, err := a.stepExec.Exec(tensors.FromFlatDataAndDimensions(flat, len(sel), w))
+		if err != nil {
+			return nil, fmt.Errorf("tpt: step %d of example %q: %w", step, v.ExampleID, err)
+		}
+		loss := float64(tensors.MustCopyFlatData[float32](out[0])[0])
+		if step == 0 {
+			tr.CtxGrad = tensors.MustCopyFlatData[float32](out[1])
+		}
+		tr.Losses = append(tr.Losses, loss)
+		pred.Steps = append(pred.Steps, tta.StepReport{Step: step, Loss: loss, Selected: append([]int(nil), sel...)})
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("tpt: example %q has no views", v.ExampleID)
+	}
+	text := a.text0
+	if a.opts.Steps > 0 {
+		if text, err = a.textFeatures(); err != nil {
+			return nil, err
+		}
+	}
+	pred.Logits = a.hostLogits(img[:1], text)[0]
+	pred.EntropyAfter = tta.EntropyOfLogits(pred.Logits)
+	tr.LogitsAfter = pred.Logits
+	cv, err := a.ctxVar.Value()
+	if err != nil {
+		return nil, fmt.Errorf("tpt: %w", err)
+	}
+	tr.CtxAfter = tensors.MustCopyFlatData[float32](cv)
+	return pred, nil
+}
+
+func pick(logits [][]float32, idx []int) [][]float32 {
+	out := make([][]float32, len(idx))
+	for i, j := range idx {
+		out[i] = logits[j]
+	}
+	return out
+}
+
+// meanLogProbsHost is log(mean_i softmax(logits_i)) as float32 [C].
+func meanLogProbsHost(logits [][]float32) []float32 {
+	c := len(logits[0])
+	mean := make([]float64, c)
+	for _, row := range logits {
+		for k, lp := range tta.LogSoftmaxHost(row) {
+			mean[k] += math.Exp(lp) / float64(len(logits))
+		}
+	}
+	out := make([]float32, c)
+	for k, p := range mean {
+		out[k] = float32(math.Log(p))
+	}
+	return out
+}
+
+// marginalEntropyHost is the entropy of the views' mean softmax.
+func marginalEntropyHost(logits [][]float32) float64 {
+	return tta.EntropyOfLogits(meanLogProbsHost(logits))
+}
+
+var _ tta.Adapter = (*Adapter)(nil)
+var _ tta.ViewMaker = (*ViewMaker)(nil)
+var _ = dtypes.Float32
