@@ -1,0 +1,26 @@
+package memo
+
+import (
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph-building style.
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/resnet"
+)
+
+// The methods below make the adapter a member of tta/ensemble's multi-model ensemble.
+
+// Context is the context holding the model's variables and the optimizer's state.
+func (a *Adapter) Context() *context.Context { return a.ctx }
+
+// ViewLogits is the model on a batch of views inside a graph: views [n, H, W, 3] -> logits [n, classes] (over
+// ClassSubset), with batch-norm prior Options.MemberPrior.
+func (a *Adapter) ViewLogits(ctx *context.Context, views *Node) *Node {
+	return a.model.Logits(ctx, views, resnet.ForwardOpts{BNPrior: a.opts.MemberPrior, ClassSubset: a.opts.ClassSubset})
+}
+
+// Trainable lists the adapted variables (Options.Params).
+func (a *Adapter) Trainable() []*context.Variable { return a.vars }
+
+// Optimizer is the options' optimizer.
+func (a *Adapter) Optimizer() tta.Optimizer { return a.opts.Optimizer }

@@ -1,0 +1,35 @@
+package memo
+
+import (
+	"fmt"
+	"image"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gotta-ml/gotta/datasets/augment"
+	"github.com/gotta-ml/gotta/tta"
+)
+
+// ViewMaker makes a ResNet's views of an image with augment.Views (view 0: the base preprocessing; views 1..N-1:
+// Views.Kind's augmentations, deterministic per (seed, example id, view)). It implements tta.ViewMaker; its Seed
+// field is ignored (the run's seed is used).
+type ViewMaker struct {
+	// Views configures the views; Preprocess is usually resnet.Preprocessing().
+	Views augment.Views
+}
+
+// MakeViews implements tta.ViewMaker: the views as Images [N, S, S, 3].
+func (vm ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*tta.Views, error) {
+	v := vm.Views
+	v.Seed = seed
+	if v.N == 0 {
+		v.N = 64
+	}
+	data, err := v.Generate(augment.FromImage(img), exampleID)
+	if err != nil {
+		return nil, fmt.Errorf("memo: views of %q: %w", exampleID, err)
+	}
+	s := v.Preprocess.Size
+	return &tta.Views{ExampleID: exampleID, Seed: seed,
+		Images: tensors.FromFlatDataAndDimensions(data, v.N, s, s, 3)}, nil
+}
