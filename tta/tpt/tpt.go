@@ -6,9 +6,9 @@ import (
 	"math/rand"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -119,6 +119,9 @@ type Trace struct {
 	Losses []float64
 	// LogitsAfter are view 0's logits after adaptation.
 	LogitsAfter []float32
+	// ImageTime (image features of all views), StepTime (text forward + backward + AdamW, all steps, including
+	// reselection) and PredictTime (text features after tuning and view 0's logits) split Adapt's wall time.
+	ImageTime, StepTime, PredictTime time.Duration
 }
 
 // New builds a TPT adapter over model m for classNames (in logit order), tokenizing prompts with tok, running on
@@ -352,12 +355,13 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	if v == nil || v.Images == nil {
 		return nil, fmt.Errorf("tpt: no views")
 	}
+	t0 := time.Now()
 	img, err := a.ImageFeatures(v.Images)
 	if err != nil {
 		return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 	}
 	n := len(img)
-	tr := &Trace{CtxShape: a.ctxVar.Shape().Dimensions, CtxBefore: a.ctx0}
+	tr := &Trace{CtxShape: a.ctxVar.Shape().Dimensions, CtxBefore: a.ctx0, ImageTime: time.Since(t0)}
 	tr.LogitsBefore = a.hostLogits(img, a.text0)
 	tr.Entropies = tta.EntropiesHost(tr.LogitsBefore)
 	sel := tta.ConfidenceSelect(tr.Entropies, a.opts.Select)
@@ -372,6 +376,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		return pred, nil
 	}
 	w := a.model.Config.EmbedDim
+	t1 := time.Now()
 	for step := 0; step < a.opts.Steps; step++ {
 		if step > 0 && a.opts.Reselect {
 			text, err := a.textFeatures()
@@ -395,6 +400,8 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		tr.Losses = append(tr.Losses, loss)
 		pred.Steps = append(pred.Steps, tta.StepReport{Step: step, Loss: loss, Selected: append([]int(nil), sel...)})
 	}
+	tr.StepTime = time.Since(t1)
+	t2 := time.Now()
 	if n == 0 {
 		return nil, fmt.Errorf("tpt: example %q has no views", v.ExampleID)
 	}
@@ -407,6 +414,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	pred.Logits = a.hostLogits(img[:1], text)[0]
 	pred.EntropyAfter = tta.EntropyOfLogits(pred.Logits)
 	tr.LogitsAfter = pred.Logits
+	tr.PredictTime = time.Since(t2)
 	cv, err := a.ctxVar.Value()
 	if err != nil {
 		return nil, fmt.Errorf("tpt: %w", err)
@@ -446,4 +454,3 @@ func marginalEntropyHost(logits [][]float32) float64 {
 
 var _ tta.Adapter = (*Adapter)(nil)
 var _ tta.ViewMaker = (*ViewMaker)(nil)
-var _ = dtypes.Float32

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/eval"
+)
+
+func init() {
+	register("eval", "run a test-time-adaptation method over a dataset: JSON-lines records, resumable, shardable", runEval)
+}
+
+// evalDescription is gotta eval's help text (the methods are appended).
+const evalDescription = `Runs a method over a dataset and appends one JSON line per example to --out (method and its full
+config, dataset, example id, label, prediction, top-5, confidence, entropies, selected views, seconds, backend,
+device, seed). Rerunning the same command resumes where it stopped (an unfinished last line is dropped); records
+of another run in --out are an error. --shard i/n evaluates the examples with index % n == i; gotta merge joins the
+shards. Prints a progress bar on stderr and the summary table (Markdown) at the end.
+
+--data is ID=DIR: imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val (class folders under DIR), or
+folder=DIR (any class-per-folder tree). --model is FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors.
+
+Example:
+  gotta eval --method tpt --model clip:RN50=RN50.safetensors --vocab bpe_simple_vocab_16e6.txt.gz \
+    --data imagenet-a=/data/imagenet-a --views 64 --select 0.1 --steps 1 --out results/tpt_rn50_a.jsonl`
+
+// commonFlags are the flags gotta eval and gotta adapt share.
+type commonFlags struct {
+	method *string
+	models modelFlag
+	vocab  *string
+	dtype  *string
+}
+
+func addCommonFlags(fs *flag.FlagSet) *commonFlags {
+	c := &commonFlags{}
+	c.method = fs.String("method", "", "the method (see Methods below)")
+	fs.Var(&c.models, "model", "model FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors (repeat for methods with several models)")
+	c.vocab = fs.String("vocab", "", "CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for CLIP methods")
+	c.dtype = fs.String("dtype", "f32", "compute dtype of the models: f32 or bf16 (learned variables stay f32)")
+	return c
+}
+
+// newMethodFlags makes a subcommand's FlagSet with the method's flags added when args name a known method.
+func newMethodFlags(name, usageLine, description string, args []string) (*flag.FlagSet, *method, any) {
+	fs := newFlags(name, usageLine, description+"\n\n"+methodList())
+	var m *method
+	var mflags any
+	if mm, ok := methods[scanFlag(args, "method")]; ok {
+		m = mm
+		mflags = m.addFlags(fs)
+	}
+	return fs, m, mflags
+}
+
+func runEval(args []string) error { return evalMain(args, os.Stdout, os.Stderr) }
+
+func evalMain(args []string, stdout, stderr io.Writer) error {
+	fs, m, mflags := newMethodFlags("eval", "--method NAME --model FAMILY[:ARCH]=FILE --data ID=DIR --out FILE [flags]",
+		evalDescription, args)
+	fs.SetOutput(stderr)
+	common := addCommonFlags(fs)
+	data := fs.String("data", "", "dataset ID=DIR (imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val, folder)")
+	out := fs.String("out", "", "JSON-lines output file (appended to; resumes)")
+	shard := fs.String("shard", "", "i/n: evaluate the examples with index % n == i")
+	limit := fs.Int("limit", 0, "evaluate only the first N examples (0 = all)")
+	seed := fs.Int64("seed", 0, "seed of the views (example i's view v derives from seed, example id and v)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if m == nil {
+		_, err := lookupMethod(*common.method)
+		return err
+	}
+	if *data == "" || *out == "" {
+		return fmt.Errorf("--data and --out are required")
+	}
+	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit}
+	if *shard != "" {
+		var err error
+		if opts.Shard, opts.NumShards, err = parseShard(*shard); err != nil {
+			return err
+		}
+	}
+	ds, err := openDataset(*data)
+	if err != nil {
+		return err
+	}
+	dt, err := parseDType(*common.dtype)
+	if err != nil {
+		return err
+	}
+	b, _, err := backend.New()
+	if err != nil {
+		return err
+	}
+	env := &methodEnv{Backend: b, Models: common.models.specs, DType: dt, Vocab: *common.vocab, Classes: ds.Classes()}
+	adapter, vm, err := m.build(env, mflags)
+	if err != nil {
+		return fmt.Errorf("method %s: %w", m.name, err)
+	}
+	opts.Backend, opts.Device = backendNames(b)
+	if !*quiet {
+		opts.Terminal = stderr
+	}
+	recs, err := eval.Run(ds, adapter, vm, opts)
+	if err != nil {
+		return err
+	}
+	row := eval.Row{Name: adapter.Name(), Dataset: ds.Name(), Metrics: eval.ComputeMetrics(recs)}
+	fmt.Fprintf(stdout, "%s\n%d records in %s\n", eval.Table([]eval.Row{row}).Markdown(), len(recs), *out)
+	return nil
+}
+
+// backendNames are the backend and device strings of records.
+func backendNames(b backends.Backend) (string, string) {
+	return b.Name(), b.Description()
+}
+
+// parseShard parses "i/n".
+func parseShard(s string) (int, int, error) {
+	a, bs, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(bs)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("--shard %q: want i/n with 0 <= i < n", s)
+	}
+	return i, n, nil
+}
