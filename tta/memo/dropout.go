@@ -68,7 +68,7 @@ func (a *Adapter) MCDropoutGraph(ctx *context.Context, x, rngState *Node, sample
 	_, u := RandomUniform(rngState, shapes.Make(dtypes.Float32, samples, d[1], d[2], d[3])) // [S, h, w, F]
 	keep := ConvertDType(GreaterOrEqual(u, Scalar(x.Graph(), dtypes.Float32, p)), dtypes.Float32)
 	y = Mul(BroadcastToDims(y, samples, d[1], d[2], d[3]), MulScalar(keep, 1/(1-p))) // [S, h, w, F]
-	return Classifier(ctx, a.model, nn.GlobalAvgPool(y), a.opts.ClassSubset)        // [S, C]
+	return Classifier(ctx, a.model, nn.GlobalAvgPool(y), a.opts.ClassSubset)         // [S, C]
 }
 
 // Classifier is the model's fc layer on pooled features f [n, FeatureDim] -> [n, classes] (or [n, len(subset)]).

@@ -159,9 +159,9 @@ type Adapter struct {
 	vars    []*context.Variable
 	snap    *tta.Snapshot
 
-	step   *context.Exec            // Adapt: views [N,H,W,3] -> loss, marginal entropy of all views, selected, logits
+	step   *context.Exec             // Adapt: views [N,H,W,3] -> loss, marginal entropy of all views, selected, logits
 	logits map[float64]*context.Exec // prior -> views [n,H,W,3] -> logits [n,C]
-	mc     *context.Exec            // MCDropout: view 0 [1,H,W,3], rng state -> logits [Samples,C]
+	mc     *context.Exec             // MCDropout: view 0 [1,H,W,3], rng state -> logits [Samples,C]
 }
 
 // New returns the adapter for model m, whose variables live in ctx (the context given to resnet.Load or Init). The
@@ -410,9 +410,9 @@ func SelectionMatrix(entropies *Node, k int) *Node {
 	}
 	// View j ranks before view i when h_j < h_i, or h_j == h_i and j < i: [N(i), N(j)].
 	before := LogicalOr(LessThan(hj, hi), LogicalAnd(Equal(hj, hi), Const(g, jBeforeI)))
-	rank := ReduceSum(ConvertDType(before, dt), 1)                                             // [N]
-	rows := Iota(g, shapes.Make(dt, k, 1), 0)                                                 // [k, 1]
-	return ConvertDType(Equal(Reshape(rank, 1, n), rows), dt)                                 // [k, N]
+	rank := ReduceSum(ConvertDType(before, dt), 1)            // [N]
+	rows := Iota(g, shapes.Make(dt, k, 1), 0)                 // [k, 1]
+	return ConvertDType(Equal(Reshape(rank, 1, n), rows), dt) // [k, N]
 }
 
 // Logits returns the logits [n, classes] (over ClassSubset when set) of the views x [n, H, W, 3] with batch-norm
