@@ -210,15 +210,16 @@ func affine(img *RGB, m [6]float64) *RGB {
 	return out
 }
 
+// roundU8 is torch.round (half to even) then the uint8 cast, for values clamped to [0, 255]: adding and
+// subtracting 2^23 rounds a float32 in [0, 2^22) to the nearest integer, ties to even.
 func roundU8(v float32) uint8 {
-	r := math.RoundToEven(float64(v))
-	if r <= 0 {
+	if v <= 0 {
 		return 0
 	}
-	if r >= 255 {
+	if v >= 255 {
 		return 255
 	}
-	return uint8(r)
+	return uint8((v + 0x1p23) - 0x1p23)
 }
 
 // truncU8 is the float32 -> uint8 conversion of torch after clamp(0, 255) (truncation).
@@ -380,23 +381,36 @@ func (p AugMixParams) withDefaults() AugMixParams {
 // chain applies Depth random ops (uniform over the 13 ops of all_ops=True, magnitude bin uniform in
 // 0..Severity-1, sign +/- with probability 1/2 for signed ops).
 func (p AugMixParams) AugMix(r *rand.Rand, img *RGB) *RGB {
+	return p.plan(r, img.W, img.H).apply(img)
+}
+
+// augMixOpDraw is one op of a chain with its signed magnitude.
+type augMixOpDraw struct {
+	Op        AugMixOp
+	Magnitude float64
+}
+
+// augMixPlan holds every random draw of one AugMix call, in torchvision's order of use.
+type augMixPlan struct {
+	M      [2]float64       // Beta weights (original, augmented) ~ Dirichlet(alpha, alpha)
+	W      []float64        // chain weights ~ Dirichlet(alpha x Width), before the factor M[1]
+	Chains [][]augMixOpDraw // the ops of each chain
+}
+
+// plan draws AugMix's random choices for a w x h image.
+func (p AugMixParams) plan(r *rand.Rand, w, h int) augMixPlan {
 	p = p.withDefaults()
 	m := dirichlet(r, p.Alpha, 2)
-	ws := dirichlet(r, p.Alpha, p.Width)
-	mix := make([]float32, len(img.Pix))
-	m0 := float32(m[0])
-	for i, v := range img.Pix {
-		mix[i] = m0 * float32(v)
-	}
-	for i := 0; i < p.Width; i++ {
-		aug := img
+	pl := augMixPlan{M: [2]float64{m[0], m[1]}, W: dirichlet(r, p.Alpha, p.Width)}
+	for range p.Width {
 		depth := p.Depth
 		if depth <= 0 {
 			depth = 1 + r.IntN(3)
 		}
+		var chain []augMixOpDraw
 		for range depth {
 			op := AugMixOp(r.IntN(int(numAugMixOps)))
-			bins, signed := AugMixMagnitudes(op, img.W, img.H)
+			bins, signed := AugMixMagnitudes(op, w, h)
 			mag := 0.0
 			if bins != nil {
 				mag = bins[r.IntN(p.Severity)]
@@ -404,9 +418,26 @@ func (p AugMixParams) AugMix(r *rand.Rand, img *RGB) *RGB {
 			if signed && r.IntN(2) == 1 {
 				mag = -mag
 			}
-			aug = ApplyAugMixOp(aug, op, mag)
+			chain = append(chain, augMixOpDraw{op, mag})
 		}
-		w := float32(ws[i] * m[1])
+		pl.Chains = append(pl.Chains, chain)
+	}
+	return pl
+}
+
+// apply mixes as torchvision does in float32: M[0]*img + sum_i (W[i]*M[1]) * chain_i(img), truncated to uint8.
+func (pl augMixPlan) apply(img *RGB) *RGB {
+	mix := make([]float32, len(img.Pix))
+	m0 := float32(pl.M[0])
+	for i, v := range img.Pix {
+		mix[i] = m0 * float32(v)
+	}
+	for i, chain := range pl.Chains {
+		aug := img
+		for _, d := range chain {
+			aug = ApplyAugMixOp(aug, d.Op, d.Magnitude)
+		}
+		w := float32(pl.W[i]) * float32(pl.M[1])
 		for j, v := range aug.Pix {
 			mix[j] += w * float32(v)
 		}

@@ -1,6 +1,7 @@
 package augment
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -63,6 +64,33 @@ func TestAugMixOpsMatchTorchvision(t *testing.T) {
 			}
 			assert.LessOrEqual(t, maxDiff, 1, "%s %g", c.Op, c.Magnitude)
 			assert.GreaterOrEqual(t, exact, 0.99, "%s %g", c.Op, c.Magnitude)
+		})
+	}
+}
+
+// TestAugMixMixMatchesTorchvision replays whole AugMix calls whose random draws were scripted in torchvision
+// (testdata/gen_golden.py section 5): at most 1 level off and at least 99% of the pixels identical.
+func TestAugMixMixMatchesTorchvision(t *testing.T) {
+	g := readGolden(t)
+	require.NotEmpty(t, g.AugMixPlans)
+	want := readNPY(t, "augmix_mix.npy")
+	h, w := want.Shape[1], want.Shape[2]
+	n := h * w * 3
+	img := pattern(w, h)
+	for _, c := range g.AugMixPlans {
+		t.Run(fmt.Sprint("plan", c.Index), func(t *testing.T) {
+			pl := augMixPlan{M: c.M, W: c.W}
+			for _, chain := range c.Chains {
+				var ops []augMixOpDraw
+				for _, d := range chain {
+					ops = append(ops, augMixOpDraw{opByName(t, d.Op), d.Magnitude})
+				}
+				pl.Chains = append(pl.Chains, ops)
+			}
+			maxDiff, exact := diffStats(pl.apply(img).Pix, want.Data[c.Index*n:(c.Index+1)*n])
+			t.Logf("plan %d: max |diff| %d, %.2f%% exact", c.Index, maxDiff, 100*exact)
+			assert.LessOrEqual(t, maxDiff, 1)
+			assert.GreaterOrEqual(t, exact, 0.99)
 		})
 	}
 }

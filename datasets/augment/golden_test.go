@@ -115,7 +115,16 @@ type goldenFile struct {
 		} `json:"ops"`
 	} `json:"augmix_space"`
 	AugMixSpace500 map[string][]float64 `json:"augmix_space_500x375"`
-	RRC            []struct {
+	AugMixPlans    []struct {
+		M      [2]float64 `json:"m"`
+		W      []float64  `json:"w"`
+		Chains [][]struct {
+			Op        string  `json:"op"`
+			Magnitude float64 `json:"magnitude"`
+		} `json:"chains"`
+		Index int `json:"index"`
+	} `json:"augmix_plans"`
+	RRC []struct {
 		File string `json:"file"`
 		W    int    `json:"w"`
 		H    int    `json:"h"`

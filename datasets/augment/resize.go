@@ -165,8 +165,29 @@ func ResizeCrop(img *RGB, box Box, w, h int, filter Filter) *RGB {
 	return out
 }
 
+// scratch holds buffers reused across views by one worker: fresh large allocations in every view stop
+// goroutines from scaling (heap lock, page faults).
+type scratch struct {
+	tmp, out []uint8
+}
+
+// grow returns buf resized to n bytes, reallocated only when too small (contents are not cleared).
+func grow(buf *[]uint8, n int) []uint8 {
+	if cap(*buf) < n {
+		*buf = make([]uint8, n)
+	}
+	*buf = (*buf)[:n]
+	return *buf
+}
+
 // resizeBox treats the box (clipped to the image by the caller) as the whole source image.
 func resizeBox(img *RGB, b Box, w, h int, filter Filter) *RGB {
+	return resizeBoxScratch(img, b, w, h, filter, nil)
+}
+
+// resizeBoxScratch is resizeBox; with s != nil the result and temporaries live in s's buffers (valid until
+// the next call with s).
+func resizeBoxScratch(img *RGB, b Box, w, h int, filter Filter, s *scratch) *RGB {
 	if filter == 0 {
 		filter = Bicubic
 	}
@@ -189,18 +210,22 @@ func resizeBox(img *RGB, b Box, w, h int, filter Filter) *RGB {
 	var tmp []uint8
 	tmpW := w
 	if w != cw {
-		tmp = make([]uint8, (y1-y0)*w*3)
+		if s != nil {
+			tmp = grow(&s.tmp, (y1-y0)*w*3)
+		} else {
+			tmp = make([]uint8, (y1-y0)*w*3)
+		}
 		for y := y0; y < y1; y++ {
 			src := img.Pix[((b.Top+y)*img.W+b.Left)*3:]
 			dst := tmp[(y-y0)*w*3:]
 			for xx := 0; xx < w; xx++ {
 				k := horiz.Fixed[xx*horiz.K:]
-				s := src[horiz.Start[xx]*3:]
+				p := src[horiz.Start[xx]*3:]
 				ss0, ss1, ss2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
 				for x := 0; x < horiz.Count[xx]; x++ {
-					ss0 += int32(s[3*x]) * k[x]
-					ss1 += int32(s[3*x+1]) * k[x]
-					ss2 += int32(s[3*x+2]) * k[x]
+					ss0 += int32(p[3*x]) * k[x]
+					ss1 += int32(p[3*x+1]) * k[x]
+					ss2 += int32(p[3*x+2]) * k[x]
 				}
 				dst[3*xx], dst[3*xx+1], dst[3*xx+2] = clip8(ss0), clip8(ss1), clip8(ss2)
 			}
@@ -208,22 +233,34 @@ func resizeBox(img *RGB, b Box, w, h int, filter Filter) *RGB {
 	} else {
 		tmp = Crop(img, Box{Top: b.Top + y0, Left: b.Left, Height: y1 - y0, Width: cw}).Pix
 	}
-	out := NewRGB(w, h)
+	var out *RGB
+	if s != nil {
+		out = &RGB{W: w, H: h, Pix: grow(&s.out, w*h*3)}
+	} else {
+		out = NewRGB(w, h)
+	}
 	if h == ch {
 		copy(out.Pix, tmp)
 		return out
 	}
 	stride := tmpW * 3
+	acc := make([]int32, stride) // one output row's fixed-point sums; rows of tmp are read in order
 	for yy := 0; yy < h; yy++ {
 		k := vert.Fixed[yy*vert.K:]
 		start, n := vert.Start[yy]-y0, vert.Count[yy]
-		dst := out.Pix[yy*stride:]
-		for xc := 0; xc < stride; xc++ {
-			ss := int32(1 << (precisionBits - 1))
-			for y := 0; y < n; y++ {
-				ss += int32(tmp[(start+y)*stride+xc]) * k[y]
+		for i := range acc {
+			acc[i] = 1 << (precisionBits - 1)
+		}
+		for y := 0; y < n; y++ {
+			ky := k[y]
+			row := tmp[(start+y)*stride : (start+y+1)*stride]
+			for xc, p := range row {
+				acc[xc] += int32(p) * ky
 			}
-			dst[xc] = clip8(ss)
+		}
+		dst := out.Pix[yy*stride : (yy+1)*stride]
+		for xc, a := range acc {
+			dst[xc] = clip8(a)
 		}
 	}
 	return out

@@ -110,7 +110,11 @@ func (v Views) Validate() error {
 
 // View returns view i of img as uint8 S x S pixels, before normalisation.
 func (v Views) View(img *RGB, exampleID string, i int) *RGB {
-	v = v.withDefaults()
+	return v.withDefaults().view(img, exampleID, i, nil)
+}
+
+// view is View for v with defaults set; crop views reuse s's buffers when s != nil.
+func (v Views) view(img *RGB, exampleID string, i int, s *scratch) *RGB {
 	S := v.Preprocess.Size
 	if i == 0 || v.Kind == Identity {
 		return v.Preprocess.Base(img)
@@ -118,7 +122,12 @@ func (v Views) View(img *RGB, exampleID string, i int) *RGB {
 	r := ViewRNG(v.Seed, exampleID, i)
 	switch v.Kind {
 	case RandomResizedCrop:
-		return ResizeCrop(img, v.Crop.SampleCrop(r, img.W, img.H), S, S, v.CropFilter)
+		b := v.Crop.SampleCrop(r, img.W, img.H)
+		out := resizeBoxScratch(img, b, S, S, v.CropFilter, s)
+		if b.Flip {
+			FlipH(out)
+		}
+		return out
 	case AugMix:
 		mixed := v.AugMix.AugMix(r, img)
 		return CenterCrop(ResizeShorter(mixed, S, v.AugMixFilter), S)
@@ -175,12 +184,13 @@ func (v Views) GenerateInto(dst []float32, img *RGB, exampleID string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			s := &scratch{}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= v.N {
 					return
 				}
-				ToTensor(dst[i*per:(i+1)*per], v.View(img, exampleID, i), v.Preprocess.Mean, v.Preprocess.Std)
+				ToTensor(dst[i*per:(i+1)*per], v.view(img, exampleID, i, s), v.Preprocess.Mean, v.Preprocess.Std)
 			}
 		}()
 	}

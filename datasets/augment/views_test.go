@@ -248,7 +248,17 @@ func TestCropResizeGraphMatchesHost(t *testing.T) {
 				maxReg = math.Max(maxReg, math.Abs(float64(fromRegions[j]-got[j])))
 			}
 			t.Logf("max |regions path - matrix path| = %.2g levels", maxReg)
-			require.LessOrEqual(t, maxReg, 0.01)
+			// 0.002 levels on pure Go; XLA on GPU computes f32 dots in TF32 (10-bit mantissa): 0.18 levels seen on
+			// an H100.
+			require.LessOrEqual(t, maxReg, 0.5)
+			maxRegHost := 0.0
+			for i := 0; i < v.N; i++ {
+				for j, p := range v.View(img, "g", i).Pix {
+					maxRegHost = math.Max(maxRegHost, math.Abs(float64(fromRegions[i*S*S*3+j])-float64(p)))
+				}
+			}
+			t.Logf("max |regions path - host| = %.3f levels", maxRegHost)
+			require.LessOrEqual(t, maxRegHost, 1.5)
 		})
 	}
 	_, _, err := Views{N: 2, Kind: AugMix, Preprocess: CLIP(8)}.CropResizeWeights(10, 10, "e")

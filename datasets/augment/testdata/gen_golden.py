@@ -102,5 +102,58 @@ for (w, h, n) in [(500, 375, 20000), (300, 40, 5000)]:
     np.save(file, np.array(rows, dtype=np.int16))
     golden["rrc"].append({"file": file, "w": w, "h": h, "n": n, "columns": ["top", "left", "height", "width"]})
 
+
+# 5. Whole AugMix calls with scripted draws: torch.randint and the Dirichlet samples are replaced by
+#    fixed values, and the resulting plan (weights and each chain's ops and signed magnitudes) is recorded.
+class ScriptedAugMix(AugMix):
+    def __init__(self, dirichlets):
+        super().__init__()
+        self.dirichlets = list(dirichlets)
+
+    def _sample_dirichlet(self, params):
+        return torch.tensor([self.dirichlets.pop(0)], dtype=torch.float32)
+
+
+rng = np.random.default_rng(1)
+img = torch.from_numpy(pattern(ow, oh)).permute(2, 0, 1).contiguous()
+names = list(space.keys())
+outs = []
+golden["augmix_plans"] = []
+real_randint = torch.randint
+for case in range(4):
+    m = rng.dirichlet([1.0, 1.0]).astype(np.float32)
+    ws = rng.dirichlet([1.0, 1.0, 1.0]).astype(np.float32)
+    script, chains = [], []
+    for _ in range(3):
+        depth = int(rng.integers(1, 4))
+        script.append(depth)
+        chain = []
+        for _ in range(depth):
+            k = int(rng.integers(0, len(names)))
+            script.append(k)
+            mags, signed = space[names[k]]
+            mag = 0.0
+            if mags.ndim > 0:
+                b = int(rng.integers(0, 3))
+                script.append(b)
+                mag = float(mags[b].item())
+            if signed:
+                s = int(rng.integers(0, 2))
+                script.append(s)
+                if s:
+                    mag = -mag
+            chain.append({"op": names[k], "magnitude": mag})
+        chains.append(chain)
+    queue = list(script)
+    torch.randint = lambda *a, **kw: torch.tensor([queue.pop(0)])
+    try:
+        out = ScriptedAugMix([m.tolist(), ws.tolist()])(img)
+    finally:
+        torch.randint = real_randint
+    assert not queue
+    outs.append(out.permute(1, 2, 0).numpy())
+    golden["augmix_plans"].append({"m": m.tolist(), "w": ws.tolist(), "chains": chains, "index": case})
+np.save("augmix_mix.npy", np.stack(outs).astype(np.uint8))
+
 with open("golden.json", "w") as fp:
     json.dump(golden, fp, indent=1)
