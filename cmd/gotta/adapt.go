@@ -1,0 +1,246 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gotta-ml/gotta/datasets"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/tpt"
+	"github.com/gotta-ml/gotta/tta/weights"
+)
+
+func init() {
+	register("adapt", "adapt on one example and write what happened (report.json, context and logits as .npy)", runAdapt)
+}
+
+const adaptDescription = `Adapts on the views of one example and writes, in --out:
+  report.json              method, config, classes, per-view entropies, the selected views (ascending entropy),
+                           the loss of each step (loss_before = the first), predictions before and after (class,
+                           probability, top-5), entropies
+  logits_view0_before.npy  view 0's logits with the initial prompt [C] (TPT)
+  logits_view0_after.npy   view 0's logits after adaptation [C] (ensembles: log of the mean probability)
+  ctx_before.npy, ctx_grad.npy (first step), ctx_after.npy   TPT's context [n_ctx, width] (or [C, n_ctx, width])
+The views come from --image (made by the method's view maker, with --seed) or from --views-npy, float32 NCHW
+[N, 3, R, R] already preprocessed, view 0 first.
+
+Example:
+  gotta adapt --method tpt --weights RN50.safetensors --vocab bpe_simple_vocab_16e6.txt.gz \
+    --classes "goldfish,great white shark,tiger shark" --prompt "a photo of a" --views-npy V.npy \
+    --select 0.25 --steps 1 --out adapt_out`
+
+// adaptPrediction is a prediction in report.json.
+type adaptPrediction struct {
+	Index       int     `json:"index"`
+	Class       string  `json:"class"`
+	Probability float64 `json:"probability"`
+	Top5        []int   `json:"top5"`
+	Entropy     float64 `json:"entropy"`
+}
+
+// adaptReport is report.json.
+type adaptReport struct {
+	Method     string           `json:"method"`
+	Config     map[string]any   `json:"config"`
+	Classes    []string         `json:"classes"`
+	Views      int              `json:"views"`
+	Source     string           `json:"source"`
+	Seed       int64            `json:"seed"`
+	Entropies  []float64        `json:"entropies,omitempty"`
+	Selected   []int            `json:"selected"`
+	LossBefore *float64         `json:"loss_before"`
+	Losses     []float64        `json:"losses"`
+	Steps      []tta.StepReport `json:"steps,omitempty"`
+	Before     *adaptPrediction `json:"prediction_before,omitempty"`
+	After      adaptPrediction  `json:"prediction_after"`
+	// MarginalEntropyBefore is the marginal entropy of the selected views with the initial prompt.
+	MarginalEntropyBefore float64 `json:"marginal_entropy_before"`
+	Backend               string  `json:"backend"`
+	Device                string  `json:"device"`
+}
+
+func runAdapt(args []string) error { return adaptMain(args, os.Stdout, os.Stderr) }
+
+func adaptMain(args []string, stdout, stderr io.Writer) error {
+	if scanFlag(args, "method") == "" {
+		args = append([]string{"--method", "tpt"}, args...) // the default method
+	}
+	fs, m, mflags := newMethodFlags("adapt", "[--method tpt] --weights FILE --vocab FILE --classes A,B,... (--views-npy V.npy | --image FILE) --out DIR [flags]",
+		adaptDescription, args)
+	fs.SetOutput(stderr)
+	methodName := fs.String("method", "tpt", "the method (see Methods below)")
+	weightsFile := fs.String("weights", "", "CLIP weights (safetensors, OpenAI or Hugging Face names)")
+	vocab := fs.String("vocab", "", "CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)")
+	dtype := fs.String("dtype", "f32", "compute dtype of the model: f32 or bf16")
+	classes := fs.String("classes", "", "comma-separated class names, in logit order")
+	viewsNPY := fs.String("views-npy", "", "preprocessed views, float32 NCHW [N, 3, R, R], view 0 first")
+	imagePath := fs.String("image", "", "an image file; the method's view maker makes the views")
+	seed := fs.Int64("seed", 0, "seed of the views made from --image")
+	out := fs.String("out", "", "output folder (created)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if m == nil {
+		_, err := lookupMethod(*methodName)
+		return err
+	}
+	if *weightsFile == "" || *classes == "" || *out == "" {
+		return fmt.Errorf("--weights, --classes and --out are required")
+	}
+	if (*viewsNPY == "") == (*imagePath == "") {
+		return fmt.Errorf("give exactly one of --views-npy and --image")
+	}
+	var names []string
+	for _, c := range strings.Split(*classes, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			names = append(names, c)
+		}
+	}
+	dt, err := parseDType(*dtype)
+	if err != nil {
+		return err
+	}
+	b, _, err := backend.New()
+	if err != nil {
+		return err
+	}
+	env := &methodEnv{Backend: b, Models: []modelSpec{{Family: "clip", Path: *weightsFile}}, DType: dt, Vocab: *vocab,
+		Classes: names}
+	adapter, vm, err := m.build(env, mflags)
+	if err != nil {
+		return fmt.Errorf("method %s: %w", m.name, err)
+	}
+	var views *tta.Views
+	source := *viewsNPY
+	if *viewsNPY != "" {
+		if views, err = readViewsNPY(*viewsNPY); err != nil {
+			return err
+		}
+	} else {
+		source = *imagePath
+		img, err := datasets.Decode(*imagePath)
+		if err != nil {
+			return err
+		}
+		if views, err = vm.MakeViews(img, filepath.Base(*imagePath), *seed); err != nil {
+			return err
+		}
+	}
+	if err := adapter.Reset(); err != nil {
+		return err
+	}
+	pred, err := adapter.Adapt(views)
+	if err != nil {
+		return err
+	}
+	rep := adaptReport{Method: adapter.Name(), Config: adapter.Config(), Classes: names,
+		Views: views.Images.Shape().Dimensions[0], Source: source, Seed: *seed, Selected: pred.Selected,
+		Steps: pred.Steps, After: predictionOf(pred.Logits, names), MarginalEntropyBefore: pred.EntropyBefore}
+	rep.Backend, rep.Device = backendNames(b)
+	for _, s := range pred.Steps {
+		rep.Losses = append(rep.Losses, s.Loss)
+	}
+	if len(rep.Losses) > 0 {
+		rep.LossBefore = &rep.Losses[0]
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	write := func(name string, shape []int, data []float32) error {
+		if data == nil {
+			return nil
+		}
+		return weights.WriteNPY(filepath.Join(*out, name), shape, data)
+	}
+	if err := write("logits_view0_after.npy", []int{len(pred.Logits)}, pred.Logits); err != nil {
+		return err
+	}
+	if ta, ok := adapter.(*tpt.Adapter); ok {
+		tr := ta.LastTrace()
+		rep.Entropies = tr.Entropies
+		before := predictionOf(tr.LogitsBefore[0], names)
+		rep.Before = &before
+		for _, f := range []struct {
+			name  string
+			shape []int
+			data  []float32
+		}{
+			{"logits_view0_before.npy", []int{len(names)}, tr.LogitsBefore[0]},
+			{"ctx_before.npy", tr.CtxShape, tr.CtxBefore},
+			{"ctx_grad.npy", tr.CtxShape, tr.CtxGrad},
+			{"ctx_after.npy", tr.CtxShape, tr.CtxAfter},
+		} {
+			if err := write(f.name, f.shape, f.data); err != nil {
+				return err
+			}
+		}
+	}
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "report.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	if rep.Before != nil {
+		fmt.Fprintf(stdout, "before: %s (%.3f)\n", rep.Before.Class, rep.Before.Probability)
+	}
+	fmt.Fprintf(stdout, "after:  %s (%.3f); selected views %v; wrote %s\n", rep.After.Class, rep.After.Probability,
+		rep.Selected, *out)
+	return nil
+}
+
+// predictionOf summarises logits [C].
+func predictionOf(logits []float32, names []string) adaptPrediction {
+	lp := tta.LogSoftmaxHost(logits)
+	idx := make([]int, len(lp))
+	for i := range idx {
+		idx[i] = i
+	}
+	for i := 1; i < len(idx); i++ { // insertion sort by descending log-probability, stable
+		for j := i; j > 0 && lp[idx[j]] > lp[idx[j-1]]; j-- {
+			idx[j], idx[j-1] = idx[j-1], idx[j]
+		}
+	}
+	p := adaptPrediction{Index: idx[0], Top5: idx[:min(5, len(idx))], Entropy: tta.EntropyOfLogits(logits)}
+	p.Probability = expf(lp[idx[0]])
+	if idx[0] < len(names) {
+		p.Class = names[idx[0]]
+	}
+	return p
+}
+
+// readViewsNPY reads float32 NCHW views and returns them NHWC.
+func readViewsNPY(path string) (*tta.Views, error) {
+	data, shape, err := weights.ReadNPYFloat32(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(shape) != 4 || shape[1] != 3 || shape[0] < 1 {
+		return nil, fmt.Errorf("%s: views must be float32 [N, 3, R, R] (NCHW), got %v", path, shape)
+	}
+	n, c, h, w := shape[0], shape[1], shape[2], shape[3]
+	out := make([]float32, len(data))
+	for i := 0; i < n; i++ {
+		for ch := 0; ch < c; ch++ {
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					out[((i*h+y)*w+x)*c+ch] = data[((i*c+ch)*h+y)*w+x]
+				}
+			}
+		}
+	}
+	return &tta.Views{ExampleID: filepath.Base(path), Images: tensors.FromFlatDataAndDimensions(out, n, h, w, c)}, nil
+}
+
+func expf(x float64) float64 { return math.Exp(x) }
