@@ -36,5 +36,11 @@
 //
 // Numerics: LayerNorm eps 1e-5 (statistics in float32), BatchNorm in inference form (running statistics, eps
 // 1e-5), attention scale 1/sqrt(head_dim), QuickGELU, additive causal mask precomputed per context length.
-// Compute is float32 by default; LoadOpts.DType = BFloat16 is an option.
+// Compute is float32 by default; LoadOpts.DType = BFloat16 is an option. On XLA GPUs float32 dots use TF32 by
+// default (about 1e-3 relative error); NVIDIA_TF32_OVERRIDE=0 with XLA_FLAGS=--xla_gpu_enable_triton_gemm=false gave
+// float32 results within the golden tolerances on an H100.
+//
+// The ViT patch embedding (conv1, kernel = stride = patch) is computed as a matmul over flattened patches, which is
+// exact; GoMLX v0.26.0's native Convolve gradient misplaces the input gradient for even kernel sizes (its reverse
+// padding assumes a centred kernel), which gave wrong d/d(images) on XLA with a native 8x8 stride-8 convolution.
 package clip

@@ -121,9 +121,8 @@ func (m *Model) visionTransformer(ctx *context.Context, x *Node) *Node {
 	cfg := m.Config
 	g := x.Graph()
 	p, w := cfg.VisionPatchSize, cfg.VisionWidth
-	x = nn.Conv2D(x, param(ctx.In("conv1"), g, "weight"), nn.ConvOpts{Stride: p}) // [N, grid, grid, width]
-	n, grid := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
-	x = graph.Reshape(x, n, grid*grid, w) // [N, grid**2, width]
+	x = patchEmbed(x, param(ctx.In("conv1"), g, "weight"), p) // [N, grid**2, width]
+	n, grid := x.Shape().Dimensions[0], cfg.ImageResolution/p
 	cls := graph.BroadcastToDims(graph.Reshape(param(ctx, g, "class_embedding"), 1, 1, w), n, 1, w)
 	x = graph.Concatenate([]*Node{cls, x}, 1) // [N, grid**2 + 1, width]
 	x = graph.Add(x, graph.Reshape(param(ctx, g, "positional_embedding"), 1, grid*grid+1, w))
@@ -132,6 +131,25 @@ func (m *Model) visionTransformer(ctx *context.Context, x *Node) *Node {
 	x = graph.Reshape(nn.SliceAxis(x, 1, 0, 1), n, w) // class token [N, width]
 	x = layerNorm(ctx.In("ln_post"), x)
 	return graph.Dot(x, param(ctx, g, "proj")) // [N, EmbedDim]
+}
+
+// patchEmbed is the ViT's conv1 (kernel = stride = patch, no padding, no bias) computed exactly as a matmul over
+// flattened patches: x [N, R, R, 3], kernel [p, p, 3, width] -> [N, (R/p)**2, width] in row-major patch order (as
+// torch's conv output flattened). One DotGeneral instead of a convolution: fast on every backend, and its gradient
+// is right everywhere (GoMLX v0.26.0's native Convolve gradient misplaces the input gradient of even-sized kernels,
+// measured on XLA; see the package doc).
+func patchEmbed(x, kernel *Node, p int) *Node {
+	n, r, c := x.Shape().Dimensions[0], x.Shape().Dimensions[1], x.Shape().Dimensions[3]
+	width := kernel.Shape().Dimensions[3]
+	if r%p != 0 || kernel.Shape().Dimensions[0] != p || kernel.Shape().Dimensions[1] != p || kernel.Shape().Dimensions[2] != c {
+		panicf("clip.patchEmbed: images %s do not fit patch kernel %s", x.Shape(), kernel.Shape())
+	}
+	grid := r / p
+	x = graph.Reshape(x, n, grid, p, grid, p, c)               // [N, gy, py, gx, px, 3]
+	x = graph.TransposeAllAxes(x, 0, 1, 3, 2, 4, 5)            // [N, gy, gx, py, px, 3]
+	x = graph.Reshape(x, n*grid*grid, p*p*c)                   // [N*grid**2, p*p*3]
+	k := graph.Reshape(kernel, p*p*c, width)                   // [p*p*3, width]
+	return graph.Reshape(graph.Dot(x, k), n, grid*grid, width) // [N, grid**2, width]
 }
 
 // TokenEmbeddingTable returns CLIP's token embedding table [VocabSize, TextWidth] (TPT embeds its prompts with it).
