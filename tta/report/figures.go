@@ -1,0 +1,149 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/gotta-ml/gotta/plots"
+	"github.com/gotta-ml/gotta/tta/eval"
+)
+
+// Figure is one rendered plot of the report.
+type Figure struct {
+	// ID is file-safe ("ablation-views", "reliability-tpt", "time", "bars").
+	ID, Title string
+	// SVG is the figure (plots' deterministic SVG bytes).
+	SVG []byte
+	// Note says what is missing from it, if anything.
+	Note string
+}
+
+// AblationFigures draws one line chart per ablation: mean top-1 over the ablation datasets against the swept value,
+// one line per series; series without records are left out and named in the note.
+func AblationFigures(res *Results) ([]Figure, error) {
+	var figs []Figure
+	for _, a := range res.Suite.Ablations {
+		l := plots.Line{Title: a.Title, XLabel: a.XLabel, YLabel: a.YLabel, LogX: a.LogX}
+		var missing []string
+		for _, ser := range a.Series {
+			ys := ablationY(res, a, ser)
+			has := false
+			for _, y := range ys {
+				has = has || !math.IsNaN(y)
+			}
+			if !has {
+				missing = append(missing, ser.Name)
+				continue
+			}
+			l.Series = append(l.Series, plots.Series{Name: ser.Name, X: a.Values, Y: ys})
+		}
+		svg, err := l.SVG()
+		if err != nil {
+			return nil, fmt.Errorf("report: ablation %s: %w", a.ID, err)
+		}
+		f := Figure{ID: "ablation-" + a.ID, Title: a.Title, SVG: svg}
+		if len(missing) > 0 {
+			f.Note = "no records (not available) for: " + strings.Join(missing, ", ")
+		}
+		figs = append(figs, f)
+	}
+	return figs, nil
+}
+
+// pooledShifted returns row e's records over the shifted datasets (all datasets when none is shifted).
+func pooledShifted(res *Results, e Experiment) []*eval.Record {
+	var recs []*eval.Record
+	for _, id := range meanOver(res.Suite) {
+		if c := res.Cell(e, id); c != nil {
+			recs = append(recs, c.Records...)
+		}
+	}
+	return recs
+}
+
+// ReliabilityFigures draws the reliability diagram of each row in Suite.Reliability, records pooled over the
+// shifted datasets, with its ECE in the title; rows without records are skipped and named in the last return.
+func ReliabilityFigures(res *Results) ([]Figure, []string, error) {
+	var figs []Figure
+	var missing []string
+	for _, id := range res.Suite.Reliability {
+		e, ok := res.Suite.Row(id)
+		if !ok {
+			return nil, nil, fmt.Errorf("report: reliability row %q is not in suite %s", id, res.Suite.Name)
+		}
+		m := eval.ComputeMetrics(pooledShifted(res, e))
+		if m.N == 0 {
+			missing = append(missing, e.Name)
+			continue
+		}
+		r := plots.Reliability{Title: e.Name, BinAccuracy: m.Reliability.BinAccuracy,
+			BinConfidence: m.Reliability.BinConfidence, BinCount: m.Reliability.BinCount, ECE: m.ECE,
+			Width: plots.DefaultWidth * 2 / 3, Height: plots.DefaultHeight * 3 / 4}
+		svg, err := r.SVG()
+		if err != nil {
+			return nil, nil, fmt.Errorf("report: reliability of %s: %w", id, err)
+		}
+		figs = append(figs, Figure{ID: "reliability-" + id, Title: r.FullTitle(), SVG: svg})
+	}
+	return figs, missing, nil
+}
+
+// TimeFigure is accuracy (mean over the shifted sets) against seconds per example, one labelled point per row.
+func TimeFigure(res *Results) (Figure, error) {
+	s := plots.Scatter{Title: "Accuracy vs time per example", XLabel: "seconds per example (log)",
+		YLabel: "top-1 (%), mean over the shifted sets", LogX: true}
+	var missing []string
+	for _, rs := range Summaries(res) {
+		if math.IsNaN(rs.Mean) || math.IsNaN(rs.SecondsPerExample) || rs.SecondsPerExample <= 0 {
+			missing = append(missing, rs.Experiment.Name)
+			continue
+		}
+		s.Points = append(s.Points, plots.Point{Label: rs.Experiment.Name, X: rs.SecondsPerExample, Y: rs.Mean})
+	}
+	svg, err := s.SVG()
+	if err != nil {
+		return Figure{}, fmt.Errorf("report: time figure: %w", err)
+	}
+	f := Figure{ID: "time", Title: s.Title, SVG: svg}
+	if len(missing) > 0 {
+		f.Note = "not shown (no records): " + strings.Join(missing, ", ")
+	}
+	return f, nil
+}
+
+// BarsFigure is the grouped bar chart of top-1 per dataset for Suite.BarRows (every row with records when empty).
+func BarsFigure(res *Results) (Figure, error) {
+	s := res.Suite
+	b := plots.Bars{Title: "Top-1 accuracy per dataset", XLabel: "dataset", YLabel: "top-1 (%)", YMin: 0, YMax: 100,
+		Width: plots.DefaultWidth * 3 / 2, Height: plots.DefaultHeight * 5 / 4}
+	for _, d := range s.Datasets {
+		b.Groups = append(b.Groups, d.ID)
+	}
+	want := map[string]bool{}
+	for _, id := range s.BarRows {
+		want[id] = true
+	}
+	for _, rs := range Summaries(res) {
+		if len(want) > 0 && !want[rs.Experiment.ID] {
+			continue
+		}
+		vals := make([]float64, len(s.Datasets))
+		has := false
+		for i, d := range s.Datasets {
+			vals[i] = rs.Top1[d.ID]
+			has = has || !math.IsNaN(vals[i])
+		}
+		if has {
+			b.Series = append(b.Series, plots.BarSeries{Name: rs.Experiment.Name, Values: vals})
+		}
+	}
+	if len(b.Series) == 0 {
+		return Figure{ID: "bars", Title: b.Title, Note: "no records yet"}, nil
+	}
+	svg, err := b.SVG()
+	if err != nil {
+		return Figure{}, fmt.Errorf("report: bar chart: %w", err)
+	}
+	return Figure{ID: "bars", Title: b.Title, SVG: svg}, nil
+}

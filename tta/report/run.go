@@ -1,0 +1,334 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gotta-ml/gotta/datasets"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/eval"
+)
+
+// Options configure Run.
+type Options struct {
+	// Dir is the records folder; default "results".
+	Dir string
+	// Seed of the views (eval.Options.Seed); default 0.
+	Seed int64
+	// Log receives one line per cell (started, resumed, done with accuracy and time); nil prints nothing.
+	Log io.Writer
+	// Terminal receives eval's in-place progress bar (a terminal); nil draws none.
+	Terminal io.Writer
+	// Progress is called after every evaluated example with the cell and eval's progress (notebooks update a
+	// line with it); nil for none.
+	Progress func(c *Cell, p eval.Progress)
+	// Only, when non-empty, restricts the run to these row IDs (and the ablations to series among them); records of
+	// other rows already in Dir are still read and shown.
+	Only []string
+	// SkipAblations leaves the ablations out.
+	SkipAblations bool
+}
+
+// Cell is one (experiment, dataset) evaluation.
+type Cell struct {
+	Experiment Experiment
+	Dataset    string
+	// N is the number of examples asked for.
+	N int
+	// Path is the records file.
+	Path string
+	// Records are the cell's records (first N indices), nil when it could not run.
+	Records []*eval.Record
+	// Err says why the cell has no records: wraps ErrNotAvailable for a method or model this build or machine lacks.
+	Err error
+	// Computed counts the examples evaluated by this run (the rest were read from Path).
+	Computed int
+	// Seconds is this run's wall time on the cell, building the adapter included.
+	Seconds float64
+}
+
+// Metrics are the cell's eval metrics (NaN accuracies when it has no records).
+func (c *Cell) Metrics() eval.Metrics { return eval.ComputeMetrics(c.Records) }
+
+// NotAvailable says whether the cell's method or model is unavailable (as opposed to failed).
+func (c *Cell) NotAvailable() bool { return c.Err != nil && errors.Is(c.Err, ErrNotAvailable) }
+
+// Results are a suite's cells after Run (or Load).
+type Results struct {
+	Suite *Suite
+	// Env describes the models and backend.
+	EnvDescription, Backend, Device string
+	// Cells by experiment key (Experiment.Key) and dataset ID.
+	Cells map[string]map[string]*Cell
+	// Elapsed is Run's wall time.
+	Elapsed time.Duration
+	// Computed is the number of examples evaluated by this run (not read from records).
+	Computed int
+	modelsID string
+}
+
+// Cell returns the cell of experiment e on dataset ds (nil when the suite has none).
+func (r *Results) Cell(e Experiment, ds string) *Cell {
+	return r.Cells[e.Key(r.modelsID)][ds]
+}
+
+// cellsToRun lists the suite's cells: the rows on every dataset, then the ablation points on the ablation datasets
+// (a point equal to a row shares its cell).
+func cellsToRun(s *Suite, modelsID, dir string, only []string, skipAbl bool) (map[string]map[string]*Cell, []*Cell) {
+	cells := map[string]map[string]*Cell{}
+	var order []*Cell
+	want := func(id string) bool {
+		if len(only) == 0 {
+			return true
+		}
+		for _, o := range only {
+			if o == id {
+				return true
+			}
+		}
+		return false
+	}
+	add := func(e Experiment, d DatasetSpec, n int, run bool) {
+		key := e.Key(modelsID)
+		if cells[key] == nil {
+			cells[key] = map[string]*Cell{}
+		}
+		if c, ok := cells[key][d.ID]; ok {
+			if n > c.N {
+				c.N = n
+			}
+			return
+		}
+		c := &Cell{Experiment: e, Dataset: d.ID, N: n,
+			Path: filepath.Join(dir, s.RecordsKey, key, d.ID+".jsonl")}
+		cells[key][d.ID] = c
+		if run {
+			order = append(order, c)
+		}
+	}
+	for _, e := range s.Rows {
+		for _, d := range s.Datasets {
+			add(e, d, d.N, want(e.ID))
+		}
+	}
+	if !skipAbl {
+		for _, a := range s.Ablations {
+			for _, ser := range a.Series {
+				for _, pt := range a.Points(ser) {
+					for _, id := range s.AblationDatasets {
+						d, ok := s.Dataset(id)
+						if !ok {
+							continue
+						}
+						n := s.AblationN
+						if n == 0 || (d.N > 0 && n > d.N) {
+							n = d.N
+						}
+						add(pt, d, n, want(ser.ID))
+					}
+				}
+			}
+		}
+	}
+	return cells, order
+}
+
+// Run evaluates every cell of the suite that Dir does not already hold complete, in order (rows first, then the
+// ablations), and returns all cells. A cell whose method or model is not available, or whose adapter fails to
+// build, keeps its error and the run goes on; an error is returned only for a broken records file or dataset.
+func Run(s *Suite, env *Env, opts Options) (*Results, error) {
+	start := time.Now()
+	if opts.Dir == "" {
+		opts.Dir = "results"
+	}
+	cells, order := cellsToRun(s, env.ModelsID, opts.Dir, opts.Only, opts.SkipAblations)
+	res := &Results{Suite: s, Cells: cells, EnvDescription: env.Description, Backend: env.BackendName,
+		Device: env.Device, modelsID: env.ModelsID}
+	logf := func(format string, args ...any) {
+		if opts.Log != nil {
+			fmt.Fprintf(opts.Log, format+"\n", args...)
+		}
+	}
+	opened := map[string]datasets.Dataset{}
+	openDS := func(id string) (datasets.Dataset, error) {
+		if ds, ok := opened[id]; ok {
+			return ds, nil
+		}
+		spec, _ := s.Dataset(id)
+		ds, err := spec.Open()
+		if err != nil {
+			return nil, fmt.Errorf("report: dataset %s: %w", id, err)
+		}
+		opened[id] = ds
+		return ds, nil
+	}
+	type built struct {
+		a   tta.Adapter
+		vm  tta.ViewMaker
+		err error
+	}
+	adapters := map[string]*built{} // by experiment key + class list
+	for i, c := range order {
+		cellStart := time.Now()
+		prefix := fmt.Sprintf("[%d/%d] %s on %s", i+1, len(order), c.Experiment.Name, c.Dataset)
+		have, err := readComplete(c.Path, c.N)
+		if err != nil {
+			return nil, err
+		}
+		if have != nil {
+			c.Records = have
+			m := c.Metrics()
+			logf("%s: %d records reused from %s (top-1 %.2f%%)", prefix, len(have), c.Path, m.Top1)
+			continue
+		}
+		ds, err := openDS(c.Dataset)
+		if err != nil {
+			return nil, err
+		}
+		classes := ds.Classes()
+		bkey := c.Experiment.Key(env.ModelsID) + "\x00" + strings.Join(classes, "\x00")
+		b, ok := adapters[bkey]
+		if !ok {
+			a, vm, err := Build(env, c.Experiment, classes)
+			b = &built{a: a, vm: vm, err: err}
+			adapters[bkey] = b
+		}
+		if b.err != nil {
+			c.Err = b.err
+			// Records of an earlier run with this method (partial) are still shown.
+			if recs, _, rerr := eval.ReadRecords(c.Path); rerr == nil && len(recs) > 0 {
+				c.Records = firstN(recs, c.N)
+			}
+			logf("%s: %s", prefix, describeErr(c.Err))
+			continue
+		}
+		eo := eval.Options{Out: c.Path, Seed: opts.Seed, Limit: c.N, Backend: env.BackendName, Device: env.Device,
+			Terminal: opts.Terminal}
+		if opts.Progress != nil {
+			eo.Progress = func(p eval.Progress) { opts.Progress(c, p) }
+		}
+		before := 0
+		if recs, _, rerr := eval.ReadRecords(c.Path); rerr == nil {
+			before = len(firstN(recs, c.N))
+		}
+		if err := writeExperimentFile(c); err != nil {
+			return nil, err
+		}
+		recs, err := eval.Run(ds, b.a, b.vm, eo)
+		if err != nil {
+			c.Err = err
+			logf("%s: FAILED: %v", prefix, err)
+			continue
+		}
+		c.Records = firstN(recs, c.N)
+		c.Computed = len(c.Records) - before
+		res.Computed += c.Computed
+		c.Seconds = time.Since(cellStart).Seconds()
+		m := c.Metrics()
+		logf("%s: %d examples (%d computed) top-1 %.2f%% in %.1f s", prefix, len(c.Records), c.Computed, m.Top1,
+			c.Seconds)
+	}
+	// Cells not run (other rows with --only) show whatever records they have.
+	for _, byDS := range cells {
+		for _, c := range byDS {
+			if c.Records == nil && c.Err == nil {
+				if recs, _, err := eval.ReadRecords(c.Path); err == nil {
+					c.Records = firstN(recs, c.N)
+				}
+			}
+		}
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// Load returns the suite's cells from the records in dir without computing anything (cells without records are
+// empty, with an error saying so).
+func Load(s *Suite, modelsID, dir string) (*Results, error) {
+	if dir == "" {
+		dir = "results"
+	}
+	cells, _ := cellsToRun(s, modelsID, dir, nil, false)
+	for _, byDS := range cells {
+		for _, c := range byDS {
+			recs, _, err := eval.ReadRecords(c.Path)
+			switch {
+			case errors.Is(err, os.ErrNotExist):
+				c.Err = fmt.Errorf("%w: no records in %s", ErrNotAvailable, c.Path)
+			case err != nil:
+				return nil, err
+			default:
+				c.Records = firstN(recs, c.N)
+			}
+		}
+	}
+	return &Results{Suite: s, Cells: cells, modelsID: modelsID}, nil
+}
+
+// readComplete returns the first n records of path when it has all of indices 0..n-1 (n = 0: any records), nil
+// when the file is missing or incomplete.
+func readComplete(path string, n int) ([]*eval.Record, error) {
+	recs, _, err := eval.ReadRecords(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	first := firstN(recs, n)
+	if n == 0 || len(first) < n {
+		return nil, nil
+	}
+	return first, nil
+}
+
+// firstN keeps one record per index < n (n = 0: all), sorted by index.
+func firstN(recs []*eval.Record, n int) []*eval.Record {
+	seen := map[int]bool{}
+	var out []*eval.Record
+	for _, r := range recs {
+		if (n > 0 && r.Index >= n) || seen[r.Index] {
+			continue
+		}
+		seen[r.Index] = true
+		out = append(out, r)
+	}
+	sortByIndex(out)
+	return out
+}
+
+func sortByIndex(recs []*eval.Record) {
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Index < recs[j].Index })
+}
+
+// writeExperimentFile writes experiment.json beside the cell's records: the method and params that made them.
+func writeExperimentFile(c *Cell) error {
+	dir := filepath.Dir(c.Path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	path := filepath.Join(dir, "experiment.json")
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	data, err := json.MarshalIndent(map[string]any{"method": c.Experiment.Method, "params": c.Experiment.Params,
+		"name": c.Experiment.Name}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func describeErr(err error) string {
+	if errors.Is(err, ErrNotAvailable) {
+		return "not available (" + strings.Replace(err.Error(), ErrNotAvailable.Error()+": ", "", 1) + ")"
+	}
+	return "failed: " + err.Error()
+}

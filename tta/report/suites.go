@@ -1,0 +1,146 @@
+package report
+
+import (
+	"fmt"
+	"image"
+	"strings"
+
+	"github.com/gotta-ml/gotta/datasets"
+	"github.com/gotta-ml/gotta/datasets/corrupt"
+	"github.com/gotta-ml/gotta/datasets/imagenet"
+	"github.com/gotta-ml/gotta/datasets/mnist"
+)
+
+// Embedded suite sizes (the full report must finish in 20 minutes on a 2-core CPU, --quick in 3).
+const (
+	// EmbeddedSeverity is the MNIST-C severity of the shifted sets (1..5).
+	EmbeddedSeverity = 3
+	// EmbeddedN is the number of test examples per set in the full report; EmbeddedQuickN in --quick.
+	EmbeddedN      = 100
+	EmbeddedQuickN = 20
+	// EmbeddedAblationN is the number of examples per ablation set in the full report; quick: EmbeddedQuickN/2.
+	EmbeddedAblationN = 50
+	// CorruptionSeed seeds the corruptions' randomness.
+	CorruptionSeed = 0
+)
+
+// EmbeddedCorruptions are the MNIST-C corruptions of the full report (a noise, a blur, two geometric ones and an
+// occlusion); the quick report keeps the first two.
+func EmbeddedCorruptions() []string {
+	return []string{"mnistc/shot_noise", "mnistc/glass_blur", "mnistc/rotate", "mnistc/shear", "mnistc/zigzag"}
+}
+
+// OpenShiftedMNIST opens the first n MNIST test images under an MNIST-C corruption at a severity ("" for clean).
+// It is a variable so that callers can swap in another source of the same sets.
+var OpenShiftedMNIST = func(corruption string, severity, n int, seed int64) (datasets.Dataset, error) {
+	set, err := mnist.Load(mnist.Test)
+	if err != nil {
+		return nil, err
+	}
+	if corruption != "" {
+		if _, err := corrupt.ByName(corruption); err != nil {
+			return nil, err
+		}
+	}
+	return &shifted{set: set, corruption: corruption, severity: severity, n: min(n, set.Len()), seed: seed}, nil
+}
+
+type shifted struct {
+	set        *mnist.Set
+	corruption string
+	severity   int
+	n          int
+	seed       int64
+}
+
+func (s *shifted) Name() string {
+	if s.corruption == "" {
+		return fmt.Sprintf("mnist-test-clean-n%d", s.n)
+	}
+	return fmt.Sprintf("mnist-test-%s-s%d-n%d-seed%d", strings.ReplaceAll(s.corruption, "/", "-"), s.severity, s.n,
+		s.seed)
+}
+func (s *shifted) Len() int          { return s.n }
+func (s *shifted) Classes() []string { return s.set.Classes() }
+func (s *shifted) Example(i int) (datasets.Example, error) {
+	ex, err := s.set.Example(i)
+	if err != nil || s.corruption == "" {
+		return ex, err
+	}
+	var img image.Image
+	if img, err = corrupt.Apply(s.corruption, ex.Image, s.severity, s.seed, i); err != nil {
+		return ex, fmt.Errorf("%s example %d: %w", s.Name(), i, err)
+	}
+	ex.Image = img
+	ex.ID = fmt.Sprintf("%s/%s", ex.ID, s.corruption)
+	return ex, nil
+}
+
+// EmbeddedSuite is the report on the embedded models: clean MNIST test and MNIST-C corruptions at
+// EmbeddedSeverity (EmbeddedCorruptions; the first EmbeddedN test images each), every row of SeedRows, and the
+// ablations (views 8-64, rho, TPT steps 1-4, learning rate) on two corruptions with EmbeddedAblationN examples.
+// quick keeps two corruptions, EmbeddedQuickN examples, views 8/16/64 and EmbeddedQuickN/2 ablation examples on
+// one corruption.
+func EmbeddedSuite(quick bool) *Suite {
+	corrs := EmbeddedCorruptions()
+	n, abN, views := EmbeddedN, EmbeddedAblationN, []float64{8, 16, 32, 64}
+	name := "embedded"
+	if quick {
+		corrs, n, abN, views, name = corrs[:2], EmbeddedQuickN, EmbeddedQuickN/2, []float64{8, 16, 64}, "embedded (quick)"
+	}
+	s := &Suite{Name: name, RecordsKey: "embedded", Rows: SeedRows(), Ablations: PaperAblations(views), AblationN: abN,
+		Reliability: []string{"zero-shot", "tpt", "tpt-ens-sel", "resnet", "memo-topk", "crop-ens-topk",
+			"memo-tpt-simple"},
+		BarRows: []string{"zero-shot", "tpt", "tpt-ens-sel", "resnet", "memo", "crop-ens-topk", "memo-tpt-simple"}}
+	open := func(c string, n int) func() (datasets.Dataset, error) {
+		return func() (datasets.Dataset, error) { return OpenShiftedMNIST(c, EmbeddedSeverity, n, CorruptionSeed) }
+	}
+	s.Datasets = append(s.Datasets, DatasetSpec{ID: "clean", N: n, Open: open("", n)})
+	var short []string
+	for _, c := range corrs {
+		id := c[strings.LastIndex(c, "/")+1:]
+		short = append(short, id)
+		// The dataset holds the full report's EmbeddedN examples so quick and full runs share record files.
+		s.Datasets = append(s.Datasets, DatasetSpec{ID: id, N: n, Open: open(c, EmbeddedN), Shifted: true})
+	}
+	s.Datasets[0].Open = open("", EmbeddedN)
+	s.AblationDatasets = short[:2]
+	if quick {
+		s.AblationDatasets = short[:1]
+	}
+	s.Description = fmt.Sprintf("embedded CLIP (ViT, 32x32) and ResNet trained on MNIST; MNIST test, clean and under "+
+		"MNIST-C %s at severity %d, the first %d images each; ablations on %s with %d images each (views %v)",
+		strings.Join(short, ", "), EmbeddedSeverity, n, strings.Join(s.AblationDatasets, ", "), abN, views)
+	return s
+}
+
+// ImageNetSuite is the seed project's report on real data: the datasets in dirs (ID "imagenet-a" and/or
+// "imagenet-v2" to their root folders), n examples each (0: all), every row of SeedRows, and the ablations on
+// the first dataset with abN examples (views 8-64).
+func ImageNetSuite(dirs map[string]string, order []string, n, abN int) (*Suite, error) {
+	s := &Suite{Name: "imagenet", RecordsKey: "imagenet", Rows: SeedRows(),
+		Ablations: PaperAblations([]float64{8, 16, 32, 64}), AblationN: abN,
+		Reliability: []string{"zero-shot", "tpt", "tpt-ens-sel", "resnet", "memo-topk", "crop-ens-topk",
+			"memo-tpt-simple"}}
+	for _, id := range order {
+		dir := dirs[id]
+		var did imagenet.ID
+		switch id {
+		case "imagenet-a", "a":
+			did, id = imagenet.ImageNetA, "imagenet-a"
+		case "imagenet-v2", "v2":
+			did, id = imagenet.ImageNetV2, "imagenet-v2"
+		default:
+			did = imagenet.ID(id)
+		}
+		s.Datasets = append(s.Datasets, DatasetSpec{ID: id, N: n, Shifted: true,
+			Open: func() (datasets.Dataset, error) { return imagenet.Open(did, dir) }})
+	}
+	if len(s.Datasets) == 0 {
+		return nil, fmt.Errorf("report: no dataset given (want imagenet-a=DIR and/or imagenet-v2=DIR)")
+	}
+	s.AblationDatasets = []string{s.Datasets[0].ID}
+	s.Description = fmt.Sprintf("%d examples per set (0 = all); ablations on %s with %d examples", n,
+		s.Datasets[0].ID, abN)
+	return s, nil
+}
