@@ -60,7 +60,7 @@ func (t Table) HTML() string {
 		sb.WriteString("<tr>")
 		for i, c := range r {
 			cls := ""
-			if i > 0 {
+			if i > 0 && (c == "n/a" || strings.IndexAny(c[:min(1, len(c))], "0123456789+-") == 0) {
 				cls = ` class="num"`
 			}
 			sb.WriteString("<td" + cls + ">" + html.EscapeString(c) + "</td>")

@@ -1,0 +1,272 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"image"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gotta-ml/gotta/datasets"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/eval"
+)
+
+// toyDataset has n 2x2 gray images; label i%3; the example id carries index and label.
+type toyDataset struct {
+	name string
+	n    int
+}
+
+func (d toyDataset) Name() string      { return d.name }
+func (d toyDataset) Len() int          { return d.n }
+func (d toyDataset) Classes() []string { return []string{"a", "b", "c"} }
+func (d toyDataset) Example(i int) (datasets.Example, error) {
+	return datasets.Example{Image: image.NewGray(image.Rect(0, 0, 2, 2)), Label: i % 3,
+		ID: fmt.Sprintf("%s/%d/%d", d.name, i, i%3)}, nil
+}
+
+// toyAdapter is right on example i iff i%8 < views/8 (so accuracy grows with the views param).
+type toyAdapter struct{ views int }
+
+func (a *toyAdapter) Name() string           { return "toy" }
+func (a *toyAdapter) Config() map[string]any { return map[string]any{"views": a.views} }
+func (a *toyAdapter) Reset() error           { return nil }
+func (a *toyAdapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
+	parts := strings.Split(v.ExampleID, "/")
+	i, _ := strconv.Atoi(parts[1])
+	label, _ := strconv.Atoi(parts[2])
+	pred := label
+	if i%8 >= a.views/8 {
+		pred = (label + 1) % 3
+	}
+	logits := []float32{0, 0, 0}
+	logits[pred] = 2
+	return &tta.Prediction{Logits: logits, EntropyBefore: math.NaN()}, nil
+}
+
+type toyViews struct{}
+
+func (toyViews) MakeViews(img image.Image, id string, seed int64) (*tta.Views, error) {
+	return &tta.Views{ExampleID: id, Seed: seed}, nil
+}
+
+var toyBuilds atomic.Int32
+
+func init() {
+	RegisterMethod("toy", []string{"views", "select", "steps", "lr"}, func(env *Env, classes []string, p Params) (tta.Adapter, tta.ViewMaker, error) {
+		toyBuilds.Add(1)
+		return &toyAdapter{views: p.Int("views", 8)}, toyViews{}, nil
+	})
+	declareMissing("toy-missing", "tta/toy has not landed")
+}
+
+func toySuite(n int) *Suite {
+	open := func(name string) func() (datasets.Dataset, error) {
+		return func() (datasets.Dataset, error) { return toyDataset{name: name, n: 100}, nil }
+	}
+	base := Experiment{ID: "base", Name: "Toy baseline", Method: "toy", Group: "toy", Params: Params{"views": 8}}
+	better := Experiment{ID: "better", Name: "Toy better", Method: "toy", Group: "toy", Baseline: "base",
+		Params: Params{"views": 32}}
+	missing := Experiment{ID: "missing", Name: "Toy missing", Method: "toy-missing", Group: "toy", Baseline: "base"}
+	return &Suite{Name: "toy", RecordsKey: "toy", Description: "toy suite",
+		Datasets: []DatasetSpec{{ID: "clean", N: n, Open: open("clean")},
+			{ID: "fog", N: n, Open: open("fog"), Shifted: true}, {ID: "zigzag", N: n, Open: open("zigzag"), Shifted: true}},
+		Rows: []Experiment{base, better, missing},
+		Ablations: []Ablation{{ID: "views", Title: "Accuracy vs views", XLabel: "views", YLabel: "top-1 (%)",
+			Param: "views", Values: []float64{8, 16, 64}, Series: []Experiment{better, missing}, LogX: true}},
+		AblationDatasets: []string{"fog"}, AblationN: n / 2,
+		Reliability:      []string{"base", "better", "missing"}}
+}
+
+// independent accuracy of the toy adapter on the first n examples: i%8 < views/8.
+func toyAccuracy(views, n int) float64 {
+	c := 0
+	for i := range n {
+		if i%8 < views/8 {
+			c++
+		}
+	}
+	return 100 * float64(c) / float64(n)
+}
+
+func TestRunTablesAndResume(t *testing.T) {
+	dir := t.TempDir()
+	env := &Env{ModelsID: "toy-models", Description: "toy models", BackendName: "none"}
+	var log bytes.Buffer
+	toyBuilds.Store(0)
+	res, err := Run(toySuite(16), env, Options{Dir: dir, Log: &log})
+	require.NoError(t, err)
+	// Cells: 3 rows x 3 datasets + ablation points on fog: better views 8, 16 (views 32 is not swept), 64 -> new
+	// cells for views 8/16/64 of "better" (views 8 equals the baseline's params: shared).
+	assert.Equal(t, 2*3*16+2*8, res.Computed, "examples computed: two rows x 3 sets x 16, views 16 and 64 on fog x 8")
+	assert.Contains(t, log.String(), "not available (tta/toy has not landed)")
+
+	sum := Summaries(res)
+	require.Len(t, sum, 3)
+	for _, ds := range []string{"clean", "fog", "zigzag"} {
+		assert.InDelta(t, toyAccuracy(8, 16), sum[0].Top1[ds], 1e-9, ds)
+		assert.InDelta(t, toyAccuracy(32, 16), sum[1].Top1[ds], 1e-9, ds)
+		assert.True(t, math.IsNaN(sum[2].Top1[ds]))
+	}
+	assert.InDelta(t, toyAccuracy(32, 16)-toyAccuracy(8, 16), sum[1].Delta, 1e-9)
+	assert.True(t, math.IsNaN(sum[0].Delta), "a row without baseline has no delta")
+	assert.Contains(t, sum[2].Status, "not available")
+
+	tab := MainTable(res)
+	assert.Equal(t, []string{"method", "model", "clean", "fog", "zigzag", "mean (shifted)", "Δ", "ECE", "s/example"},
+		tab.Header)
+	assert.Equal(t, "Toy better", tab.Rows[1][0])
+	assert.Equal(t, fmt.Sprintf("%.2f", toyAccuracy(32, 16)), tab.Rows[1][5])
+	assert.Equal(t, fmt.Sprintf("%+.2f", toyAccuracy(32, 16)-toyAccuracy(8, 16)), tab.Rows[1][6])
+	assert.Equal(t, "Toy missing †", tab.Rows[2][0])
+	assert.Equal(t, "n/a", tab.Rows[2][3])
+	require.Len(t, tab.Notes, 1)
+	assert.Contains(t, tab.Notes[0], "tta/toy has not landed")
+	assert.Contains(t, tab.Text(), "Toy better")
+	assert.Contains(t, tab.Markdown(), "| Toy better | toy | ")
+
+	abl := AblationTable(res, res.Suite.Ablations[0])
+	require.Len(t, abl.Rows, 2)
+	assert.Equal(t, []string{"Toy better", fmt.Sprintf("%.2f", toyAccuracy(8, 8)), fmt.Sprintf("%.2f",
+		toyAccuracy(16, 8)), fmt.Sprintf("%.2f", toyAccuracy(64, 8))}, abl.Rows[0])
+
+	t.Run("second run reuses the records", func(t *testing.T) {
+		builds := toyBuilds.Load()
+		again, err := Run(toySuite(16), env, Options{Dir: dir})
+		require.NoError(t, err)
+		assert.Equal(t, 0, again.Computed)
+		assert.Equal(t, builds, toyBuilds.Load(), "no adapter is built when every cell is complete")
+		assert.Equal(t, MainTable(res), MainTable(again))
+	})
+	t.Run("a larger run only computes the new examples", func(t *testing.T) {
+		more, err := Run(toySuite(24), env, Options{Dir: dir, SkipAblations: true})
+		require.NoError(t, err)
+		assert.Equal(t, 2*3*8, more.Computed)
+		assert.InDelta(t, toyAccuracy(32, 24), Summaries(more)[1].Top1["fog"], 1e-9)
+	})
+	t.Run("Load reads without computing", func(t *testing.T) {
+		loaded, err := Load(toySuite(16), "toy-models", dir)
+		require.NoError(t, err)
+		assert.Equal(t, MainTable(res).Rows, MainTable(loaded).Rows)
+	})
+	t.Run("records live under the experiment key", func(t *testing.T) {
+		c := res.Cell(res.Suite.Rows[1], "fog")
+		require.NotNil(t, c)
+		assert.Equal(t, filepath.Join(dir, "toy", res.Suite.Rows[1].Key("toy-models"), "fog.jsonl"), c.Path)
+		recs, _, err := eval.ReadRecords(c.Path)
+		require.NoError(t, err)
+		assert.Len(t, recs, 24)
+	})
+}
+
+func TestHTMLHasEveryTableAndFigure(t *testing.T) {
+	dir := t.TempDir()
+	res, err := Run(toySuite(16), &Env{ModelsID: "toy-models", BackendName: "none"}, Options{Dir: dir})
+	require.NoError(t, err)
+	rep, err := Make(res)
+	require.NoError(t, err)
+	page := rep.HTML(PageInfo{Title: "Toy report", Command: "gotta report --toy"})
+
+	// The page parses as XML-ish HTML: count the tables and the inline SVGs, and collect ids.
+	ids := map[string]bool{}
+	svgs := 0
+	dec := xml.NewDecoder(bytes.NewReader(page))
+	dec.Strict = false
+	dec.AutoClose = xml.HTMLAutoClose
+	dec.Entity = xml.HTMLEntity
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		if e, ok := tok.(xml.StartElement); ok {
+			if e.Name.Local == "svg" {
+				svgs++
+			}
+			for _, a := range e.Attr {
+				if a.Name.Local == "id" {
+					ids[a.Value] = true
+				}
+			}
+		}
+	}
+	for _, id := range []string{"main-table", "ablation-views", "configs-table", "fig-bars", "fig-ablation-views",
+		"fig-reliability-base", "fig-reliability-better", "fig-time"} {
+		assert.True(t, ids[id], "the page has #%s", id)
+	}
+	// bars + 1 ablation + 2 reliability diagrams (the missing row has none) + time.
+	assert.Equal(t, 1+1+2+1, svgs)
+	assert.Contains(t, string(page), "Toy better (ECE ")
+	assert.Contains(t, string(page), "No records (not available): Toy missing")
+	assert.False(t, strings.Contains(string(page), "<?xml"), "SVGs are inlined without their XML declaration")
+	noNS := strings.NewReplacer(`xmlns="http://www.w3.org/2000/svg"`, "", `xmlns:xlink="http://www.w3.org/1999/xlink"`,
+		"").Replace(string(page))
+	assert.False(t, strings.Contains(noNS, "http://") || strings.Contains(noNS, "https://"),
+		"no external resource besides the SVG namespaces")
+	assert.Contains(t, rep.Text(), "Accuracy vs views")
+}
+
+func TestParamsAndKeys(t *testing.T) {
+	e := Experiment{Method: "tpt", Params: Params{"views": 64, "select": 0.1}}
+	assert.Equal(t, e.Key("m"), Experiment{ID: "other", Method: "tpt", Params: Params{"select": 0.1, "views": 64}}.Key("m"))
+	assert.NotEqual(t, e.Key("m"), e.With("views", 8).Key("m"))
+	assert.NotEqual(t, e.Key("m"), e.Key("other-models"))
+	assert.Equal(t, 64, e.Params.Int("views", 1))
+	assert.Equal(t, 0.1, e.Params.Float("select", 1))
+	assert.True(t, Params{}.Bool("x", true))
+
+	t.Run("unknown params are errors", func(t *testing.T) {
+		_, _, err := Build(&Env{}, Experiment{ID: "x", Method: "toy", Params: Params{"viewz": 1}}, nil)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `"viewz"`)
+	})
+	t.Run("every seed row and ablation point uses known params", func(t *testing.T) {
+		for _, s := range []*Suite{EmbeddedSuite(false), EmbeddedSuite(true)} {
+			var exps []Experiment
+			exps = append(exps, s.Rows...)
+			for _, a := range s.Ablations {
+				for _, ser := range a.Series {
+					exps = append(exps, a.Points(ser)...)
+				}
+			}
+			for _, e := range exps {
+				methodsMu.Lock()
+				m := methods[e.Method]
+				methodsMu.Unlock()
+				require.NotNil(t, m, e.Method)
+				if m.build == nil {
+					continue
+				}
+				for k := range e.Params {
+					assert.Contains(t, m.keys, k, "%s: %s", e.ID, k)
+				}
+			}
+		}
+	})
+	t.Run("ablation points share the table's records", func(t *testing.T) {
+		rows := SeedRows()
+		tptRow := rows[1]
+		require.Equal(t, "tpt", tptRow.ID)
+		for _, a := range PaperAblations([]float64{8, 64}) {
+			for _, ser := range a.Series {
+				if ser.ID != "tpt" {
+					continue
+				}
+				shared := false
+				for _, pt := range a.Points(ser) {
+					shared = shared || pt.Key("m") == tptRow.Key("m")
+				}
+				assert.True(t, shared, "ablation %s has the TPT row as a point", a.ID)
+			}
+		}
+	})
+}
