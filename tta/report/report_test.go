@@ -84,7 +84,7 @@ func toySuite(n int) *Suite {
 		Ablations: []Ablation{{ID: "views", Title: "Accuracy vs views", XLabel: "views", YLabel: "top-1 (%)",
 			Param: "views", Values: []float64{8, 16, 64}, Series: []Experiment{better, missing}, LogX: true}},
 		AblationDatasets: []string{"fog"}, AblationN: n / 2,
-		Reliability:      []string{"base", "better", "missing"}}
+		Reliability: []string{"base", "better", "missing"}}
 }
 
 // independent accuracy of the toy adapter on the first n examples: i%8 < views/8.
