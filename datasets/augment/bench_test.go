@@ -2,7 +2,6 @@ package augment
 
 import (
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
@@ -14,7 +13,8 @@ import (
 )
 
 // BenchmarkViews64 makes TPT's 64 views (CLIP(224) base + 63 random resized crops with flips) of a
-// 500x375 image (ImageNet's typical JPEG size). Run with -cpu 1,N for views/s per core and on all cores.
+// 500x375 image (ImageNet's typical JPEG size). Run with -cpu 1,N for views/s on one core and on N (the host
+// path's worker count is GOMAXPROCS).
 //
 //	host:           Views.GenerateInto on Workers = GOMAXPROCS goroutines (PIL-exact, uint8 passes)
 //	graph:          CropRegions on the host + one image upload + CropResizeRegionsGraph + NormalizeGraph on the
@@ -27,7 +27,6 @@ func BenchmarkViews64(b *testing.B) {
 	report := func(b *testing.B, start time.Time, n int) {
 		perSec := float64(n*v.N) / time.Since(start).Seconds()
 		b.ReportMetric(perSec, "views/s")
-		b.ReportMetric(perSec/float64(runtime.GOMAXPROCS(0)), "views/s/core")
 	}
 	b.Run("host", func(b *testing.B) {
 		dst := make([]float32, v.N*S*S*3)
@@ -94,5 +93,4 @@ func BenchmarkViews64AugMix(b *testing.B) {
 	}
 	perSec := float64(n*v.N) / time.Since(start).Seconds()
 	b.ReportMetric(perSec, "views/s")
-	b.ReportMetric(perSec/float64(runtime.GOMAXPROCS(0)), "views/s/core")
 }

@@ -20,7 +20,19 @@
 //	v := augment.Views{N: 64, Kind: augment.RandomResizedCrop, Seed: 0, Preprocess: augment.CLIP(224)}
 //	batch, err := v.Generate(img, "imagenet-a/val/123.jpg")  // float32 [64, 224, 224, 3]
 //
-// For a GPU, [SampleCropBoxes] draws the same crops on the host, [CropResizeWeights] turns them into
-// per-view interpolation matrices, and [CropResizeGraph] makes all views from one uploaded image with two
-// batched matmuls.
+// For a GPU, [SampleCropBoxes] draws the same crops on the host and [Views.CropRegions] turns the views of
+// Kind RandomResizedCrop or Identity into N x 8 floats; [CropResizeRegionsGraph] builds PIL's antialiased
+// weight matrices [N, S, W] and [N, S, H] from them in the graph and [CropResizeGraph] applies them as two
+// batched matmuls (horizontal pass, clip, vertical pass, clip): one image upload, all views out, within about
+// 1 level of the host path (which rounds to uint8 after each pass as PIL does). [Views.CropResizeWeights]
+// builds the same matrices on the host instead.
+//
+//	regions, _ := v.CropRegions(img.W, img.H, id)                  // [N, 2, 4]
+//	base, view := v.GraphFilters()
+//	// in the graph: img [H, W, 3] float 0..255, regions [N, 2, 4]
+//	views := augment.NormalizeGraph(augment.CropResizeRegionsGraph(img, regions, 224, base, view),
+//		v.Preprocess.Mean, v.Preprocess.Std)                       // [N, 224, 224, 3]
+//
+// The tests compare against Pillow 9.4 / torchvision 0.14 outputs in testdata/ (gen_golden.py): Resize and
+// Preprocess are bit-exact, AugMix ops within 1 level.
 package augment

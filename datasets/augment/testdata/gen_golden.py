@@ -57,7 +57,8 @@ for name, (sw, sh, resize, crop, fname, mean, std, normalize) in {
         "clip64_up": (61, 47, 64, 64, "bicubic", CLIP_MEAN, CLIP_STD, True),
         "imnet_72_64": (161, 230, 72, 64, "bilinear", IN_MEAN, IN_STD, True),
         "clip224_full": (500, 375, 224, 224, "bicubic", CLIP_MEAN, CLIP_STD, False),
-        "imnet256_224_full": (375, 500, 256, 224, "bilinear", IN_MEAN, IN_STD, False)}.items():
+        "imnet256_224_full": (375, 500, 256, 224, "bilinear", IN_MEAN, IN_STD, False),
+        "pad_20_32": (61, 47, 20, 32, "bicubic", CLIP_MEAN, CLIP_STD, False)}.items():
     src = Image.fromarray(pattern(sw, sh))
     pil = T.Compose([T.Resize(resize, interpolation=TV_FILTERS[fname]), T.CenterCrop(crop)])(src)
     if normalize:
