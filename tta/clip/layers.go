@@ -5,6 +5,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gotta-ml/gotta/tta/nn"
 	"github.com/pkg/errors"
 )
 
@@ -81,7 +82,7 @@ func linearWith(x, w, b *Node) *Node {
 		panicf("clip.linear: input %s does not end in %d (weight %s)", x.Shape(), in, w.Shape())
 	}
 	rows := x.Shape().Size() / in
-	y := graph.Dot(graph.Reshape(x, rows, in), w) // [rows, out]
+	y := nn.MatMul(graph.Reshape(x, rows, in), w) // [rows, out]
 	if b != nil {
 		y = graph.Add(y, graph.Reshape(b, 1, out))
 	}
@@ -111,15 +112,17 @@ func attention(ctx *context.Context, query, kv *Node, heads int, mask *Node) *No
 	k := linearWith(kv, param(ctx, g, "k_weight"), param(ctx, g, "k_bias"))
 	v := linearWith(kv, param(ctx, g, "v_weight"), param(ctx, g, "v_bias"))
 	q = graph.MulScalar(q, 1/math.Sqrt(float64(hd)))
-	q = graph.Reshape(q, batch, lq, heads, hd)      // [batch, lq, heads, head_dim]
-	k = graph.Reshape(k, batch, lk, heads, hd)      // [batch, lk, heads, head_dim]
-	v = graph.Reshape(v, batch, lk, heads, hd)      // [batch, lk, heads, head_dim]
-	scores := graph.Einsum("bqhd,bkhd->bhqk", q, k) // [batch, heads, lq, lk]
+	q = graph.Reshape(q, batch, lq, heads, hd) // [batch, lq, heads, head_dim]
+	k = graph.Reshape(k, batch, lk, heads, hd) // [batch, lk, heads, head_dim]
+	v = graph.Reshape(v, batch, lk, heads, hd) // [batch, lk, heads, head_dim]
+	// nn.DotGeneral: GoMLX's own DotGeneral gradient materialises a broadcast product on the pure-Go backend.
+	scores := nn.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2}) // [batch, heads, lq, lk]
 	if mask != nil {
 		scores = graph.Add(scores, graph.Reshape(graph.ConvertDType(mask, scores.DType()), 1, 1, lq, lk))
 	}
 	p := graph.Softmax(scores, -1)
-	o := graph.Einsum("bhqk,bkhd->bqhd", p, v) // [batch, lq, heads, head_dim]
+	o := nn.DotGeneral(p, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2}) // [batch, heads, lq, head_dim]
+	o = graph.TransposeAllAxes(o, 0, 2, 1, 3)                              // [batch, lq, heads, head_dim]
 	o = graph.Reshape(o, batch, lq, width)
 	return linearWith(o, param(ctx, g, "out_weight"), param(ctx, g, "out_bias"))
 }

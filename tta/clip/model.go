@@ -130,7 +130,7 @@ func (m *Model) visionTransformer(ctx *context.Context, x *Node) *Node {
 	x = transformer(ctx.In("transformer"), x, cfg.VisionLayers[0], cfg.VisionHeads, nil)
 	x = graph.Reshape(nn.SliceAxis(x, 1, 0, 1), n, w) // class token [N, width]
 	x = layerNorm(ctx.In("ln_post"), x)
-	return graph.Dot(x, param(ctx, g, "proj")) // [N, EmbedDim]
+	return nn.MatMul(x, param(ctx, g, "proj")) // [N, EmbedDim]
 }
 
 // patchEmbed is the ViT's conv1 (kernel = stride = patch, no padding, no bias) computed exactly as a matmul over
@@ -149,7 +149,7 @@ func patchEmbed(x, kernel *Node, p int) *Node {
 	x = graph.TransposeAllAxes(x, 0, 1, 3, 2, 4, 5)            // [N, gy, gx, py, px, 3]
 	x = graph.Reshape(x, n*grid*grid, p*p*c)                   // [N*grid**2, p*p*3]
 	k := graph.Reshape(kernel, p*p*c, width)                   // [p*p*3, width]
-	return graph.Reshape(graph.Dot(x, k), n, grid*grid, width) // [N, grid**2, width]
+	return graph.Reshape(nn.MatMul(x, k), n, grid*grid, width) // [N, grid**2, width]
 }
 
 // TokenEmbeddingTable returns CLIP's token embedding table [VocabSize, TextWidth] (TPT embeds its prompts with it).
@@ -198,10 +198,10 @@ func (m *Model) EncodeTextEmbeddings(ctx *context.Context, embeds, eotIndex *Nod
 	}
 	x = graph.Add(x, graph.Reshape(graph.ConvertDType(pos, m.DType), 1, l, cfg.TextWidth))
 	x = transformer(c.In("transformer"), x, cfg.TextLayers, cfg.TextHeads, causalMask(g, l, m.DType))
-	x = layerNorm(c.In("ln_final"), x)               // [T, L, width]
-	sel := graph.OneHot(eotIndex, l, x.DType())      // [T, L]
-	x = graph.Einsum("tl,tlw->tw", sel, x)           // [T, width]
-	x = graph.Dot(x, param(c, g, "text_projection")) // [T, EmbedDim]
+	x = layerNorm(c.In("ln_final"), x)                                // [T, L, width]
+	sel := graph.OneHot(eotIndex, l, x.DType())                       // [T, L]
+	x = nn.DotGeneral(sel, []int{1}, []int{0}, x, []int{1}, []int{0}) // [T, width]
+	x = nn.MatMul(x, param(c, g, "text_projection"))                  // [T, EmbedDim]
 	return graph.ConvertDType(x, f32)
 }
 
@@ -233,5 +233,5 @@ func Normalize(features *Node) *Node {
 func (m *Model) Logits(ctx *context.Context, imageFeatures, textFeatures *Node) *Node {
 	img := Normalize(graph.ConvertDType(imageFeatures, f32))
 	txt := Normalize(graph.ConvertDType(textFeatures, f32))
-	return graph.Mul(m.LogitScale(ctx, imageFeatures.Graph()), graph.Einsum("ne,te->nt", img, txt))
+	return graph.Mul(m.LogitScale(ctx, imageFeatures.Graph()), nn.DotGeneral(img, []int{1}, nil, txt, []int{1}, nil))
 }
