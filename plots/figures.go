@@ -134,10 +134,6 @@ func (s Scatter) Plot() (*plot.Plot, error) {
 	p.X.Label.Text = s.XLabel
 	p.Y.Label.Text = s.YLabel
 	p.Add(plotter.NewGrid())
-	if s.LogX {
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-	}
 	var xys plotter.XYs
 	var labels []string
 	for _, pt := range s.Points {
@@ -151,7 +147,11 @@ func (s Scatter) Plot() (*plot.Plot, error) {
 		labels = append(labels, pt.Label)
 	}
 	if len(xys) == 0 {
-		return p, nil
+		return p, nil // an empty figure, on a linear axis (a log axis needs data)
+	}
+	if s.LogX {
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	sc, err := plotter.NewScatter(xys)
 	if err != nil {

@@ -49,7 +49,8 @@ func (l Line) Plot() (*plot.Plot, error) {
 	p.X.Label.Text = l.XLabel
 	p.Y.Label.Text = l.YLabel
 	p.Add(plotter.NewGrid())
-	if l.LogX {
+	// A log axis needs positive data: with no point at all it stays linear (an empty figure).
+	if l.LogX && hasPoints(l.Series) {
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
@@ -106,4 +107,16 @@ func render(build func() (*plot.Plot, error), w, h vg.Length, format string) ([]
 		return nil, fmt.Errorf("plots: rendering %q as %s: %w", p.Title.Text, format, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// hasPoints says whether any series has a point with no NaN coordinate.
+func hasPoints(series []Series) bool {
+	for _, s := range series {
+		for j := range min(len(s.X), len(s.Y)) {
+			if !math.IsNaN(s.X[j]) && !math.IsNaN(s.Y[j]) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -236,8 +236,26 @@ func Build(env *Env, e Experiment, classes []string) (tta.Adapter, tta.ViewMaker
 		}
 	}
 	a, vm, err := m.build(env, classes, e.Params)
+	if errors.Is(err, ErrNotAvailable) {
+		return nil, nil, err // the same reason for every experiment of the method
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s (%s): %w", e.ID, e.Method, err)
 	}
 	return a, vm, nil
+}
+
+// EmbeddedEnv is the Env of the embedded default: the CLIP and ResNet the project trains on MNIST (tta/embedded),
+// with the prompt "a photo of the number" and the embedded ResNet's preprocessing.
+func EmbeddedEnv(b backends.Backend) *Env {
+	e := &Env{Backend: b, BackendName: b.Name(), ModelsID: "embedded", CLIPPrompt: "a photo of the number",
+		Description: "embedded CLIP (ViT on 32x32 MNIST) and ResNet trained on MNIST (tta/embedded)",
+		ResNetPreprocess: resnet.Preprocessing()}
+	e.LoadCLIP = func() (*CLIPModel, error) {
+		return nil, fmt.Errorf("%w: the embedded CLIP weights (tta/embedded) have not landed in this build", ErrNotAvailable)
+	}
+	e.LoadResNet = func() (*ResNetModel, error) {
+		return nil, fmt.Errorf("%w: the embedded ResNet weights (tta/embedded) have not landed in this build", ErrNotAvailable)
+	}
+	return e
 }

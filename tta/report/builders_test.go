@@ -1,0 +1,73 @@
+package report
+
+import (
+	"image"
+	"image/color"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gotta-ml/gotta/datasets"
+	"github.com/gotta-ml/gotta/datasets/augment"
+	"github.com/gotta-ml/gotta/tta/backend"
+)
+
+// noiseDataset has n random 40x40 RGB images over 10 classes (label i%10).
+type noiseDataset struct{ n int }
+
+func (d noiseDataset) Name() string { return "noise" }
+func (d noiseDataset) Len() int     { return d.n }
+func (d noiseDataset) Classes() []string {
+	return []string{"goldfish", "shark", "hen", "ostrich", "frog", "turtle", "lizard", "snake", "spider", "crab"}
+}
+func (d noiseDataset) Example(i int) (datasets.Example, error) {
+	r := rand.New(rand.NewPCG(uint64(i), 7))
+	img := image.NewRGBA(image.Rect(0, 0, 40, 40))
+	for y := range 40 {
+		for x := range 40 {
+			img.Set(x, y, color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255})
+		}
+	}
+	return datasets.Example{Image: img, Label: i % 10, ID: filepath.Join("noise", string(rune('a'+i)))}, nil
+}
+
+// TestBuildersOnTinyModels (64x64 inputs: MEMO predicts view 0 alone with the BN prior, which needs the last stage
+// to be larger than 1x1) runs the real TPT and MEMO builders end to end through Run on the tiny random models of
+// tta/clip and tta/resnet's testdata (accuracies are meaningless; the records, resume and timing paths are real).
+func TestBuildersOnTinyModels(t *testing.T) {
+	b := backend.MustNew()
+	env := FileEnv(b, "../clip/testdata/tiny_vit.safetensors", "../../../shared/clip/bpe_simple_vocab_16e6.txt.gz",
+		"../resnet/testdata/tiny_basic.safetensors")
+	env.ResNetPreprocess = augment.Preprocess{Size: 64, Resize: 64, Filter: augment.Bilinear,
+		Mean: augment.ImageNetMean, Std: augment.ImageNetStd}
+	env.ClassSubset = func([]string) ([]int, error) { return nil, nil }
+	rows := []Experiment{
+		{ID: "zero-shot", Name: "CLIP zero-shot", Method: "tpt", Params: Params{"views": 1, "select": 1.0, "ensemble": true}},
+		{ID: "tpt", Name: "TPT", Method: "tpt", Baseline: "zero-shot", Params: Params{"views": 8, "select": 0.25, "steps": 1}},
+		{ID: "resnet", Name: "ResNet", Method: "memo-ensemble", Params: Params{"views": 1, "select": 1.0, "mode": "crop"}},
+		{ID: "memo", Name: "MEMO", Method: "memo", Baseline: "resnet", Params: Params{"views": 4, "select": 1.0}},
+		{ID: "dropout", Name: "Dropout", Method: "memo-ensemble", Baseline: "resnet",
+			Params: Params{"views": 4, "select": 1.0, "mode": "dropout"}},
+	}
+	s := &Suite{Name: "tiny", RecordsKey: "tiny", Rows: rows,
+		Datasets: []DatasetSpec{{ID: "noise", N: 2, Shifted: true,
+			Open: func() (datasets.Dataset, error) { return noiseDataset{n: 2}, nil }}}}
+	dir := t.TempDir()
+	res, err := Run(s, env, Options{Dir: dir})
+	require.NoError(t, err)
+	for _, rs := range Summaries(res) {
+		assert.Empty(t, rs.Status, rs.Experiment.ID)
+		assert.Equal(t, 2, rs.N["noise"], rs.Experiment.ID)
+		assert.Greater(t, rs.SecondsPerExample, 0.0, rs.Experiment.ID)
+		c := res.Cell(rs.Experiment, "noise")
+		require.NotNil(t, c)
+		assert.Equal(t, b.Name(), c.Records[0].Backend)
+	}
+	assert.Equal(t, 2*len(rows), res.Computed)
+	again, err := Run(s, env, Options{Dir: dir})
+	require.NoError(t, err)
+	assert.Equal(t, 0, again.Computed, "the second run reads every record")
+}
