@@ -249,7 +249,7 @@ func Build(env *Env, e Experiment, classes []string) (tta.Adapter, tta.ViewMaker
 // with the prompt "a photo of the number" and the embedded ResNet's preprocessing.
 func EmbeddedEnv(b backends.Backend) *Env {
 	e := &Env{Backend: b, BackendName: b.Name(), ModelsID: "embedded", CLIPPrompt: "a photo of the number",
-		Description: "embedded CLIP (ViT on 32x32 MNIST) and ResNet trained on MNIST (tta/embedded)",
+		Description:      "embedded CLIP (ViT on 32x32 MNIST) and ResNet trained on MNIST (tta/embedded)",
 		ResNetPreprocess: resnet.Preprocessing()}
 	e.LoadCLIP = func() (*CLIPModel, error) {
 		return nil, fmt.Errorf("%w: the embedded CLIP weights (tta/embedded) have not landed in this build", ErrNotAvailable)
