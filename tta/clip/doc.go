@@ -9,17 +9,19 @@
 //
 //	m, err := clip.Load("open_clip_model.safetensors", clip.LoadOpts{}) // config derived from tensor shapes
 //	if err != nil { return err }
-//	b := backend.MustNew()
-//	images, err := m.PreprocessFiles([]string{"cat.jpg"})             // [N, R, R, 3] float32, NHWC
-//	exec, err := context.NewExec(b, m.Ctx, func(ctx *context.Context, x *graph.Node) *graph.Node {
-//		return m.EncodeImage(ctx, x)                                 // [N, EmbedDim]
+//	tok, err := tokenizer.Load("bpe_simple_vocab_16e6.txt.gz")           // tta/clip/tokenizer
+//	zs := clip.NewZeroShot(backend.MustNew(), m, tok)
+//	text, err := zs.TextFeatures(classNames, []string{"a photo of a {}."}) // [C][EmbedDim], L2-normalised
+//	images, err := m.PreprocessFiles([]string{"cat.jpg", "dog.jpg"})     // [N, R, R, 3] float32, NHWC
+//	feats, err := zs.ImageFeatures(images)                                 // [N][EmbedDim]
+//	scale, err := m.LogitScaleValue()
+//	logits := clip.HostLogits(feats, text, scale)                          // [N][C]
+//
+// In a graph (an adapter's step), the towers are methods taking the context that holds the variables:
+//
+//	exec, err := context.NewExec(b, m.Ctx, func(ctx *context.Context, images, tokens *graph.Node) *graph.Node {
+//		return m.Logits(ctx, m.EncodeImage(ctx, images), m.EncodeText(ctx, tokens)) // [N, T]
 //	})
-//	feats, err := exec.Exec(images)
-//	tok, _ := tokenizer.Load("bpe_simple_vocab_16e6.txt.gz")
-//	zs := clip.NewZeroShot(b, m, tok)
-//	text, err := zs.TextFeatures(classNames, []string{"a photo of a {}."}) // [C][EmbedDim], normalised
-//	scale, _ := m.LogitScaleValue()
-//	logits := clip.HostLogits(rows(feats), text, scale)             // [N][C]
 //
 // Architecture: Config is derived from tensor shapes exactly as OpenAI's build_model does (ViT when `visual.proj`
 // is present; heads = width/64, for the ResNet attnpool width*32/64), and a file's `__metadata__` may override any

@@ -374,3 +374,35 @@ func TestPreprocessFiles(t *testing.T) {
 	_, err = m.PreprocessFiles([]string{filepath.Join(t.TempDir(), "missing.png")})
 	require.ErrorContains(t, err, "missing.png")
 }
+
+// TestBF16File loads a bfloat16 file and the float32 file of the same (bf16-rounded) values: same features.
+func TestBF16File(t *testing.T) {
+	f, err := weights.Open(td("tiny_vit.safetensors"))
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	var bf, rounded []weights.RawTensor
+	for _, n := range f.Names() {
+		data, shape, err := f.Float32s(n)
+		require.NoError(t, err)
+		r := make([]float32, len(data))
+		for i, v := range data {
+			r[i] = weights.BF16FromFloat32(v).Float32()
+		}
+		bf = append(bf, weights.RawTensor{Name: n, DType: dtypes.BFloat16, Shape: shape, Float32s: data})
+		rounded = append(rounded, weights.RawTensor{Name: n, DType: dtypes.Float32, Shape: shape, Float32s: r})
+	}
+	dir := t.TempDir()
+	pathBF, pathF32 := filepath.Join(dir, "bf16.safetensors"), filepath.Join(dir, "f32.safetensors")
+	require.NoError(t, weights.WriteRaw(pathBF, bf, f.Metadata()))
+	require.NoError(t, weights.WriteRaw(pathF32, rounded, f.Metadata()))
+	imgData, imgShape := readNPY(t, "tiny_vit_images_nchw.npy")
+	images, tokens := nchwToNHWC(imgData, imgShape), readTokens(t, "tiny_vit_tokens.npy")
+	var outs [2][]float32
+	for i, p := range []string{pathBF, pathF32} {
+		m, err := Load(p, LoadOpts{})
+		require.NoError(t, err)
+		img, txt, _ := features(t, m, images, tokens)
+		outs[i] = append(img, txt...)
+	}
+	assertClose(t, "bf16 file vs f32 file of the same values", outs[1], outs[0], 1e-6, 1e-7)
+}
