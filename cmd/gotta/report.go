@@ -140,15 +140,9 @@ func reportSuite(f reportFlags) (*report.Suite, error) {
 			}
 		}
 	} else {
-		dirs := map[string]string{}
-		var order []string
-		for _, kv := range strings.Split(f.data, ",") {
-			id, dir, ok := strings.Cut(strings.TrimSpace(kv), "=")
-			if !ok || id == "" || dir == "" {
-				return nil, fmt.Errorf("--data %q: want ID=DIR,... (imagenet-a=DIR, imagenet-v2=DIR)", f.data)
-			}
-			dirs[id] = dir
-			order = append(order, id)
+		dirs, order, err := report.ParseData(f.data)
+		if err != nil {
+			return nil, err
 		}
 		n, abN := f.n, f.ablationN
 		if f.quick {
@@ -161,7 +155,6 @@ func reportSuite(f reportFlags) (*report.Suite, error) {
 		} else if abN == 0 {
 			abN = 1000
 		}
-		var err error
 		if s, err = report.ImageNetSuite(dirs, order, n, abN); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,108 @@
+package report
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+)
+
+// Environment variables read by Setup (the notebooks' settings).
+const (
+	// EnvCLIP, EnvVocab and EnvResNet point to real weights (CLIP safetensors, its BPE vocabulary, a torchvision
+	// ResNet); unset means the embedded models.
+	EnvCLIP   = "GOTTA_CLIP"
+	EnvVocab  = "GOTTA_VOCAB"
+	EnvResNet = "GOTTA_RESNET"
+	// EnvData lists real datasets as "imagenet-a=DIR,imagenet-v2=DIR"; unset means embedded MNIST / MNIST-C.
+	EnvData = "GOTTA_DATA"
+	// EnvQuick = "1" selects the quick suite.
+	EnvQuick = "GOTTA_QUICK"
+	// EnvResults is the records folder; default "results" relative to the working directory.
+	EnvResults = "GOTTA_RESULTS"
+	// EnvN overrides the number of examples per dataset.
+	EnvN = "GOTTA_N"
+)
+
+// Setup returns the suite, the environment and the run options the environment variables describe (getenv is
+// usually os.Getenv): the embedded suite and models by default, the ImageNet suite on real weights when EnvData and
+// EnvCLIP / EnvResNet are set, the quick suite when EnvQuick is "1". defaultResults is the records folder when
+// EnvResults is unset (notebooks pass "../results" to share the records of `gotta report` run at the repo root).
+func Setup(b backends.Backend, getenv func(string) string, defaultResults string) (*Suite, *Env, Options, error) {
+	quick := getenv(EnvQuick) == "1" || strings.EqualFold(getenv(EnvQuick), "true")
+	n := 0
+	if v := getenv(EnvN); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			return nil, nil, Options{}, fmt.Errorf("report: %s=%q: %w", EnvN, v, err)
+		}
+	}
+	opts := Options{Dir: getenv(EnvResults)}
+	if opts.Dir == "" {
+		opts.Dir = defaultResults
+	}
+	var s *Suite
+	var env *Env
+	if data := getenv(EnvData); data != "" {
+		dirs, order, err := ParseData(data)
+		if err != nil {
+			return nil, nil, Options{}, err
+		}
+		abN := 1000
+		if quick {
+			abN = 100
+			if n == 0 {
+				n = 200
+			}
+		}
+		if s, err = ImageNetSuite(dirs, order, n, abN); err != nil {
+			return nil, nil, Options{}, err
+		}
+		env = FileEnv(b, getenv(EnvCLIP), getenv(EnvVocab), getenv(EnvResNet))
+	} else {
+		s = EmbeddedSuite(quick)
+		if n > 0 {
+			for i := range s.Datasets {
+				s.Datasets[i].N = n
+			}
+		}
+		env = EmbeddedEnv(b)
+	}
+	return s, env, opts, nil
+}
+
+// ParseData parses "imagenet-a=DIR,imagenet-v2=DIR" into folders by ID and the IDs in order.
+func ParseData(data string) (map[string]string, []string, error) {
+	dirs := map[string]string{}
+	var order []string
+	for _, kv := range strings.Split(data, ",") {
+		id, dir, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || id == "" || dir == "" {
+			return nil, nil, fmt.Errorf("report: datasets %q: want ID=DIR,... (imagenet-a=DIR, imagenet-v2=DIR)", data)
+		}
+		dirs[id] = dir
+		order = append(order, id)
+	}
+	return dirs, order, nil
+}
+
+// SubTable is MainTable restricted to the rows with the given IDs (in the suite's order), titled title.
+func SubTable(res *Results, title string, ids []string) Table {
+	sub := *res
+	suite := *res.Suite
+	suite.Rows = nil
+	for _, e := range res.Suite.Rows {
+		for _, id := range ids {
+			if e.ID == id {
+				suite.Rows = append(suite.Rows, e)
+			}
+		}
+	}
+	sub.Suite = &suite
+	t := MainTable(&sub)
+	if title != "" {
+		t.Title = title
+	}
+	return t
+}
