@@ -115,7 +115,12 @@ type goldenFile struct {
 		} `json:"ops"`
 	} `json:"augmix_space"`
 	AugMixSpace500 map[string][]float64 `json:"augmix_space_500x375"`
-	AugMixPlans    []struct {
+	JPEG           []struct {
+		JPG         string `json:"jpg"`
+		NPY         string `json:"npy"`
+		Subsampling int    `json:"subsampling"`
+	} `json:"jpeg"`
+	AugMixPlans []struct {
 		M      [2]float64 `json:"m"`
 		W      []float64  `json:"w"`
 		Chains [][]struct {

@@ -18,8 +18,15 @@ func NewRGB(w, h int) *RGB {
 	return &RGB{W: w, H: h, Pix: make([]uint8, w*h*3)}
 }
 
-// FromImage converts any image.Image to RGB (alpha is dropped, as PIL's convert("RGB") does for opaque images).
+// FromImage converts any image.Image to RGB (alpha is dropped, as PIL's convert("RGB") does for opaque
+// images). A *image.YCbCr from image/jpeg (4:4:4, 4:2:2, 4:2:0, 4:4:0) is converted as libjpeg-turbo does
+// for PIL (fancy chroma upsampling, fixed-point colour conversion) rather than by Go's color package.
 func FromImage(img image.Image) *RGB {
+	if m, ok := img.(*image.YCbCr); ok {
+		if out, ok := fromYCbCr(m); ok {
+			return out
+		}
+	}
 	b := img.Bounds()
 	out := NewRGB(b.Dx(), b.Dy())
 	nrgba, ok := img.(*image.NRGBA)

@@ -3,6 +3,9 @@ package augment
 import (
 	"image"
 	"image/color"
+	"image/jpeg"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -33,4 +36,29 @@ func TestFromImage(t *testing.T) {
 		require.Equal(t, color.NRGBA{0, 0, 0, 255}, c.At(0, 0))
 		require.Equal(t, src.At(0, 0), c.At(1, 1))
 	})
+}
+
+// TestFromImageJPEGMatchesPIL decodes JPEGs with image/jpeg + FromImage and compares with PIL's decoding
+// (libjpeg-turbo): the chroma upsampling and colour conversion are libjpeg's, the IDCT is Go's, so pixels
+// may differ by up to 4 levels, and at least 90% must be identical. (Go's own YCbCr conversion is off by up
+// to ~100 levels at chroma edges of a 4:2:0 JPEG.)
+func TestFromImageJPEGMatchesPIL(t *testing.T) {
+	g := readGolden(t)
+	require.NotEmpty(t, g.JPEG)
+	for _, c := range g.JPEG {
+		t.Run(c.JPG, func(t *testing.T) {
+			f, err := os.Open(filepath.Join("testdata", c.JPG))
+			require.NoError(t, err)
+			defer func() { _ = f.Close() }()
+			img, err := jpeg.Decode(f)
+			require.NoError(t, err)
+			want := readNPY(t, c.NPY)
+			got := FromImage(img)
+			require.Equal(t, []int{got.H, got.W, 3}, want.Shape)
+			maxDiff, exact := diffStats(got.Pix, want.Data)
+			t.Logf("%s (%T): max |diff| %d, %.2f%% exact", c.JPG, img, maxDiff, 100*exact)
+			require.LessOrEqual(t, maxDiff, 4)
+			require.GreaterOrEqual(t, exact, 0.90)
+		})
+	}
 }

@@ -156,5 +156,18 @@ for case in range(4):
     golden["augmix_plans"].append({"m": m.tolist(), "w": ws.tolist(), "chains": chains, "index": case})
 np.save("augmix_mix.npy", np.stack(outs).astype(np.uint8))
 
+
+# 6. JPEG decoding: PIL's decode (libjpeg-turbo, islow IDCT, fancy upsampling) of JPEGs it encoded from
+#    `pattern`, for each chroma subsampling (0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0), odd and even sizes.
+from PIL import features
+golden["versions"]["libjpeg_turbo"] = features.version("libjpeg_turbo")
+golden["jpeg"] = []
+for (w, h) in [(61, 47), (96, 64)]:
+    for sub in (0, 1, 2):
+        name = f"jpeg_{w}x{h}_s{sub}"
+        Image.fromarray(pattern(w, h)).save(name + ".jpg", quality=90, subsampling=sub)
+        np.save(name + ".npy", np.asarray(Image.open(name + ".jpg").convert("RGB")))
+        golden["jpeg"].append({"jpg": name + ".jpg", "npy": name + ".npy", "subsampling": sub})
+
 with open("golden.json", "w") as fp:
     json.dump(golden, fp, indent=1)
