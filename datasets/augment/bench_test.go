@@ -17,7 +17,7 @@ import (
 // path's worker count is GOMAXPROCS).
 //
 //	host:           Views.GenerateInto on Workers = GOMAXPROCS goroutines (PIL-exact, uint8 passes)
-//	graph:          CropRegions on the host + one image upload + CropResizeRegionsGraph + NormalizeGraph on the
+//	graph:          CropRegions on the host + one uint8 image upload + CropResizeRegionsGraph + NormalizeGraph on the
 //	                GOMLX_BACKEND backend; views stay on the device (a scalar sum is fetched to wait for them)
 //	graph+download: the same, fetching all views [64, 224, 224, 3] to the host
 func BenchmarkViews64(b *testing.B) {
@@ -37,11 +37,6 @@ func BenchmarkViews64(b *testing.B) {
 		}
 		report(b, start, n)
 	})
-	be := backend.MustNew()
-	pix := make([]float32, len(img.Pix))
-	for i, p := range img.Pix {
-		pix[i] = float32(p)
-	}
 	baseFilter, viewFilter := v.GraphFilters()
 	for _, download := range []bool{false, true} {
 		name := "graph"
@@ -49,6 +44,8 @@ func BenchmarkViews64(b *testing.B) {
 			name = "graph+download"
 		}
 		b.Run(name, func(b *testing.B) {
+			be := backend.MustNew() // created here, so the host benchmark runs without a backend's threads
+			defer be.Finalize()
 			exec, err := graph.NewExec(be, func(im, reg *graph.Node) *graph.Node {
 				views := NormalizeGraph(CropResizeRegionsGraph(im, reg, S, baseFilter, viewFilter),
 					v.Preprocess.Mean, v.Preprocess.Std) // [64, 224, 224, 3]
@@ -61,7 +58,7 @@ func BenchmarkViews64(b *testing.B) {
 			run := func(n int) {
 				regions, err := v.CropRegions(img.W, img.H, fmt.Sprint(n))
 				require.NoError(b, err)
-				out, err := exec.Exec1(tensors.FromFlatDataAndDimensions(pix, img.H, img.W, 3),
+				out, err := exec.Exec1(tensors.FromFlatDataAndDimensions(img.Pix, img.H, img.W, 3), // uint8 upload
 					tensors.FromFlatDataAndDimensions(regions, v.N, 2, 4))
 				require.NoError(b, err)
 				_ = tensors.MustCopyFlatData[float32](out)

@@ -3,6 +3,7 @@ package augment
 import (
 	"fmt"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/pkg/errors"
@@ -103,7 +104,8 @@ func (v Views) CropResizeWeights(w, h int, exampleID string) (wy, wx []float32, 
 // CropResizeGraph makes all views of one image with two batched matmuls, PIL's order (horizontal pass, clip
 // to [0, 255], vertical pass, clip):
 //
-//	img: float [H, W, 3] with pixel values 0..255;  wy: [N, S, H];  wx: [N, S, W]  ->  [N, S, S, 3]
+//	img: [H, W, 3] pixel values 0..255 (any dtype, e.g. uint8; converted to wx's);
+//	wy: float [N, S, H];  wx: float [N, S, W]  ->  [N, S, S, 3] in wx's dtype
 //
 // wy and wx come from Views.CropResizeWeights. Unlike PIL, nothing is rounded to uint8 between or after the
 // passes, so results differ from the host path by up to about one level.
@@ -120,6 +122,9 @@ func CropResizeGraph(img, wy, wx *graph.Node) *graph.Node {
 		panicf("augment.CropResizeGraph: wx must be [N=%d, S, W=%d], got %s", N, W, wx.Shape())
 	}
 	_ = S
+	if img.DType() != wx.DType() { // e.g. uint8 pixels: upload 1 byte per channel, compute in wx's dtype
+		img = graph.ConvertDType(img, wx.DType())
+	}
 	t := graph.Einsum("njx,yxc->nyjc", wx, img) // [N, H, S, 3]
 	t = graph.ClipScalar(t, 0, 255)
 	out := graph.Einsum("niy,nyjc->nijc", wy, t) // [N, S, S, 3]
@@ -253,7 +258,8 @@ func AxisWeightsGraph(regions *graph.Node, n, size int, filter Filter) *graph.No
 
 // CropResizeRegionsGraph makes all views of one image in the graph from their regions alone:
 //
-//	img: float [H, W, 3] (0..255);  regions: float [N, 2, 4] (Views.CropRegions)  ->  [N, size, size, 3]
+//	img: [H, W, 3] (0..255; uint8 is computed in float32);  regions: float [N, 2, 4] (Views.CropRegions)
+//	->  [N, size, size, 3]
 //
 // View 0 is resampled with baseFilter (Views.Preprocess.Filter) and views 1..N-1 with viewFilter
 // (Views.CropFilter, or Preprocess.Filter for Identity); 0 means Bicubic. It builds the weight matrices with
@@ -267,6 +273,9 @@ func CropResizeRegionsGraph(img, regions *graph.Node, size int, baseFilter, view
 	}
 	N := regions.Shape().Dimensions[0]
 	H, W := img.Shape().Dimensions[0], img.Shape().Dimensions[1]
+	if !img.DType().IsFloat() {
+		img = graph.ConvertDType(img, dtypes.Float32)
+	}
 	regions = graph.ConvertDType(regions, img.DType())
 	weights := func(axis, n int) *graph.Node { // [N, size, n]
 		r := graph.Reshape(graph.Slice(regions, graph.AxisRange(), graph.AxisElem(axis)), N, 4)

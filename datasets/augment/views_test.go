@@ -240,7 +240,8 @@ func TestCropResizeGraphMatchesHost(t *testing.T) {
 			out, err := graph.ExecOnce(be, func(im, reg *graph.Node) *graph.Node {
 				baseFilter, viewFilter := v.GraphFilters()
 				return CropResizeRegionsGraph(im, reg, S, baseFilter, viewFilter)
-			}, tensors.FromFlatDataAndDimensions(pix, img.H, img.W, 3), tensors.FromFlatDataAndDimensions(regions, v.N, 2, 4))
+			}, tensors.FromFlatDataAndDimensions(img.Pix, img.H, img.W, 3), // uint8 pixels
+				tensors.FromFlatDataAndDimensions(regions, v.N, 2, 4))
 			require.NoError(t, err)
 			fromRegions := tensors.MustCopyFlatData[float32](out)
 			maxReg := 0.0
