@@ -19,6 +19,11 @@ import (
 // GOTTA_BENCH_BATCH overrides it, GOTTA_BENCH_BF16=1 computes in bfloat16. Skipped under -short.
 //
 //	go test -run '^$' -bench EncodeImage -benchtime 1x ./tta/clip
+//
+// Measured 2026-11-27: one H100 (GoMLX XLA over jax-cuda13-pjrt's plugin, batch 256, 20 runs): RN50 10,201 img/s
+// float32 (TF32) and 18,526 img/s bfloat16, ViT-B/16 3,734 and 7,079 img/s, compile + first run 1.2-6.0 s (PyTorch
+// fp16 anchors: 8,013 and 5,749 img/s). Pure Go on the 2-core dev machine, batch 1: RN50 1.8 s, ViT-B/16 4.6-5.5 s
+// per image (matmul-bound).
 func BenchmarkEncodeImage(b *testing.B) {
 	if testing.Short() {
 		b.Skip("CLIP-size image towers take seconds per image on the pure-Go backend")

@@ -20,7 +20,7 @@ type Tokenizer interface {
 }
 
 // ZeroShot is CLIP's zero-shot classification head: class text features from prompt templates (cached) and
-// logits exp(logit_scale) * norm(image) @ text^T.
+// logits exp(logit_scale) * norm(image) @ text^T. Its methods are safe for concurrent use (they serialise).
 type ZeroShot struct {
 	// Model is the CLIP model.
 	Model *Model
@@ -82,7 +82,7 @@ func (z *ZeroShot) TextFeatures(classNames, templates []string) ([][]float32, er
 			ids = append(ids, tok)
 		}
 	}
-	feats, err := z.EncodeTokenIDs(ids)
+	feats, err := z.encodeTokenIDs(ids)
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +123,13 @@ func norm(f []float32) float64 {
 // returns the unnormalised features [len(ids)][EmbedDim]. The context is cut to the longest prompt (exact under
 // the causal mask) and the prompts run in batches of BatchSize.
 func (z *ZeroShot) EncodeTokenIDs(ids [][]int) ([][]float32, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.encodeTokenIDs(ids)
+}
+
+// encodeTokenIDs is EncodeTokenIDs with z.mu held.
+func (z *ZeroShot) encodeTokenIDs(ids [][]int) ([][]float32, error) {
 	cfg := z.Model.Config
 	l := 1
 	for i, row := range ids {
