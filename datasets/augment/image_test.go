@@ -62,3 +62,24 @@ func TestFromImageJPEGMatchesPIL(t *testing.T) {
 		})
 	}
 }
+
+func TestNames(t *testing.T) {
+	for _, f := range []Filter{Nearest, Bilinear, Bicubic} {
+		got, err := ParseFilter(f.String())
+		require.NoError(t, err)
+		require.Equal(t, f, got)
+	}
+	_, err := ParseFilter("lanczos")
+	require.Error(t, err)
+	for _, k := range []Kind{Identity, RandomResizedCrop, AugMix, CropAugMix} {
+		got, err := ParseKind(k.String())
+		require.NoError(t, err)
+		require.Equal(t, k, got)
+	}
+	k, err := ParseKind("rrc")
+	require.NoError(t, err)
+	require.Equal(t, RandomResizedCrop, k)
+	_, err = ParseKind("mixup")
+	require.Error(t, err)
+	require.Equal(t, "Sharpness", Sharpness.String())
+}
