@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gotta-ml/gotta/tta/nn"
 	"github.com/stretchr/testify/require"
 )
 
@@ -77,14 +78,41 @@ func BenchmarkEncodeImage(b *testing.B) {
 	}
 }
 
-// BenchmarkTextGrad times TPT's text path, forward + gradient w.r.t. the token embeddings, on a small text tower
-// (width 128, 4 layers, 4 heads, 64 prompts x 16 tokens) and reports prompts/s.
+// BenchmarkTextGrad times TPT's text path, forward + gradient w.r.t. the token embeddings, and reports prompts/s
+// and the compile (+ first run) time. Default: a small tower (width 128, 4 layers, 4 heads), 64 prompts x 16 tokens.
+// GOTTA_BENCH_TEXT="prompts,tokens,width,layers" changes the sizes (heads = width/64, at least 1; e.g.
+// "200,20,512,12" is CLIP's text tower with TPT's 200 ImageNet-A prompts cut to 20 tokens); GOTTA_BENCH_IMPL=portable
+// or native picks tta/nn's implementation (default auto); GOTTA_BENCH_BF16=1 computes in bfloat16.
 func BenchmarkTextGrad(b *testing.B) {
+	prompts, l, width, layers := 64, 16, 128, 4
+	if s := os.Getenv("GOTTA_BENCH_TEXT"); s != "" {
+		var v [4]int
+		for i, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			require.NoError(b, err)
+			v[i] = n
+		}
+		prompts, l, width, layers = v[0], v[1], v[2], v[3]
+	}
+	heads := max(1, width/64)
+	if width == 128 {
+		heads = 4
+	}
 	c := Config{Vision: ViT, EmbedDim: 64, ImageResolution: 32, VisionLayers: []int{1}, VisionWidth: 64,
-		VisionPatchSize: 16, VisionHeads: 1, ContextLength: 77, VocabSize: 1000, TextWidth: 128, TextHeads: 4, TextLayers: 4}
-	m, err := NewRandom(context.New(), c, 1, LoadOpts{})
+		VisionPatchSize: 16, VisionHeads: 1, ContextLength: 77, VocabSize: 1000, TextWidth: width, TextHeads: heads,
+		TextLayers: layers}
+	opts := LoadOpts{}
+	if os.Getenv("GOTTA_BENCH_BF16") == "1" {
+		opts.DType = dtypes.BFloat16
+	}
+	m, err := NewRandom(context.New(), c, 1, opts)
 	require.NoError(b, err)
-	const prompts, l = 64, 16
+	switch os.Getenv("GOTTA_BENCH_IMPL") {
+	case "portable":
+		m.Impl = nn.ImplPortable
+	case "native":
+		m.Impl = nn.ImplNative
+	}
 	exec, err := context.NewExec(be(), m.Ctx, func(ctx *context.Context, tokens *Node) []*Node {
 		emb := m.TokenEmbedding(ctx, tokens)
 		eot := graph.ArgMax(tokens, -1, dtypes.Int32)
@@ -97,13 +125,18 @@ func BenchmarkTextGrad(b *testing.B) {
 		ids[i] = int32(1 + i%900)
 	}
 	tok := tensors.FromFlatDataAndDimensions(ids, prompts, l)
-	_, err = exec.Exec(tok)
+	t0 := time.Now()
+	out, err := exec.Exec(tok)
 	require.NoError(b, err)
+	_ = tensors.MustCopyFlatData[float32](out[1])
+	compile := time.Since(t0)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		out, err := exec.Exec(tok)
 		require.NoError(b, err)
 		_ = tensors.MustCopyFlatData[float32](out[1])
 	}
+	b.StopTimer()
 	b.ReportMetric(float64(prompts*b.N)/b.Elapsed().Seconds(), "prompts/s")
+	b.ReportMetric(compile.Seconds(), "compile+first_s")
 }

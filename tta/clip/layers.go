@@ -61,10 +61,10 @@ func layerNorm(ctx *context.Context, x *Node) *Node {
 
 // linear applies x @ weight + bias with the variables of ctx: weight [in, out], bias [out] (bias optional:
 // pass hasBias=false); x: [..., in] -> [..., out].
-func linear(ctx *context.Context, x *Node, hasBias bool) *Node {
+func linear(im nn.Impl, ctx *context.Context, x *Node, hasBias bool) *Node {
 	g := x.Graph()
 	w := param(ctx, g, "weight")
-	return linearWith(x, w, biasOrNil(ctx, g, hasBias))
+	return linearWith(im, x, w, biasOrNil(ctx, g, hasBias))
 }
 
 func biasOrNil(ctx *context.Context, g *graph.Graph, hasBias bool) *Node {
@@ -75,14 +75,14 @@ func biasOrNil(ctx *context.Context, g *graph.Graph, hasBias bool) *Node {
 }
 
 // linearWith computes x @ w + b for x [..., in], w [in, out], b [out] or nil -> [..., out].
-func linearWith(x, w, b *Node) *Node {
+func linearWith(im nn.Impl, x, w, b *Node) *Node {
 	in, out := w.Shape().Dimensions[0], w.Shape().Dimensions[1]
 	dims := x.Shape().Dimensions
 	if dims[len(dims)-1] != in {
 		panicf("clip.linear: input %s does not end in %d (weight %s)", x.Shape(), in, w.Shape())
 	}
 	rows := x.Shape().Size() / in
-	y := nn.MatMul(graph.Reshape(x, rows, in), w) // [rows, out]
+	y := im.MatMul(graph.Reshape(x, rows, in), w) // [rows, out]
 	if b != nil {
 		y = graph.Add(y, graph.Reshape(b, 1, out))
 	}
@@ -100,7 +100,7 @@ func quickGELU(x *Node) *Node {
 // v_bias [width] (in->out layout), out_weight [width, outDim], out_bias [outDim].
 //
 // query: [batch, lq, width]; kv: [batch, lk, width]; mask: additive [lq, lk] or nil -> [batch, lq, outDim].
-func attention(ctx *context.Context, query, kv *Node, heads int, mask *Node) *Node {
+func attention(im nn.Impl, ctx *context.Context, query, kv *Node, heads int, mask *Node) *Node {
 	g := query.Graph()
 	batch, lq, width := query.Shape().Dimensions[0], query.Shape().Dimensions[1], query.Shape().Dimensions[2]
 	lk := kv.Shape().Dimensions[1]
@@ -108,40 +108,40 @@ func attention(ctx *context.Context, query, kv *Node, heads int, mask *Node) *No
 		panicf("clip.attention: width %d is not divisible by %d heads", width, heads)
 	}
 	hd := width / heads
-	q := linearWith(query, param(ctx, g, "q_weight"), param(ctx, g, "q_bias"))
-	k := linearWith(kv, param(ctx, g, "k_weight"), param(ctx, g, "k_bias"))
-	v := linearWith(kv, param(ctx, g, "v_weight"), param(ctx, g, "v_bias"))
+	q := linearWith(im, query, param(ctx, g, "q_weight"), param(ctx, g, "q_bias"))
+	k := linearWith(im, kv, param(ctx, g, "k_weight"), param(ctx, g, "k_bias"))
+	v := linearWith(im, kv, param(ctx, g, "v_weight"), param(ctx, g, "v_bias"))
 	q = graph.MulScalar(q, 1/math.Sqrt(float64(hd)))
 	q = graph.Reshape(q, batch, lq, heads, hd) // [batch, lq, heads, head_dim]
 	k = graph.Reshape(k, batch, lk, heads, hd) // [batch, lk, heads, head_dim]
 	v = graph.Reshape(v, batch, lk, heads, hd) // [batch, lk, heads, head_dim]
 	// nn.DotGeneral: GoMLX's own DotGeneral gradient materialises a broadcast product on the pure-Go backend.
-	scores := nn.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2}) // [batch, heads, lq, lk]
+	scores := im.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2}) // [batch, heads, lq, lk]
 	if mask != nil {
 		scores = graph.Add(scores, graph.Reshape(graph.ConvertDType(mask, scores.DType()), 1, 1, lq, lk))
 	}
 	p := graph.Softmax(scores, -1)
-	o := nn.DotGeneral(p, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2}) // [batch, heads, lq, head_dim]
+	o := im.DotGeneral(p, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2}) // [batch, heads, lq, head_dim]
 	o = graph.TransposeAllAxes(o, 0, 2, 1, 3)                              // [batch, lq, heads, head_dim]
 	o = graph.Reshape(o, batch, lq, width)
-	return linearWith(o, param(ctx, g, "out_weight"), param(ctx, g, "out_bias"))
+	return linearWith(im, o, param(ctx, g, "out_weight"), param(ctx, g, "out_bias"))
 }
 
 // residualBlock is CLIP's ResidualAttentionBlock: x + attn(ln_1(x)), then + mlp(ln_2(x)) with QuickGELU.
 // x: [batch, tokens, width] -> same; mask additive [tokens, tokens] or nil.
-func residualBlock(ctx *context.Context, x *Node, heads int, mask *Node) *Node {
+func residualBlock(im nn.Impl, ctx *context.Context, x *Node, heads int, mask *Node) *Node {
 	h := layerNorm(ctx.In("ln_1"), x)
-	x = graph.Add(x, attention(ctx.In("attn"), h, h, heads, mask))
+	x = graph.Add(x, attention(im, ctx.In("attn"), h, h, heads, mask))
 	h = layerNorm(ctx.In("ln_2"), x)
-	h = quickGELU(linear(ctx.In("mlp").In("c_fc"), h, true))
-	h = linear(ctx.In("mlp").In("c_proj"), h, true)
+	h = quickGELU(linear(im, ctx.In("mlp").In("c_fc"), h, true))
+	h = linear(im, ctx.In("mlp").In("c_proj"), h, true)
 	return graph.Add(x, h)
 }
 
 // transformer runs the resblocks of ctx's "resblocks" scope; x: [batch, tokens, width] -> same.
-func transformer(ctx *context.Context, x *Node, layers, heads int, mask *Node) *Node {
+func transformer(im nn.Impl, ctx *context.Context, x *Node, layers, heads int, mask *Node) *Node {
 	for i := 0; i < layers; i++ {
-		x = residualBlock(ctx.In("resblocks").Inf("%d", i), x, heads, mask)
+		x = residualBlock(im, ctx.In("resblocks").Inf("%d", i), x, heads, mask)
 	}
 	return x
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gotta-ml/gotta/tta/nn"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
@@ -47,6 +48,10 @@ type Model struct {
 	Scope string
 	// DType is the dtype of the variables and of the computation.
 	DType dtypes.DType
+	// Impl is the tta/nn implementation of the convolutions, pools, slices and matrix products; default
+	// nn.ImplAuto (portable gradients on the pure-Go backend, native ops elsewhere). nn.ImplPortable on XLA uses
+	// two-matmul gradients instead of GoMLX's broadcast-product DotGeneral gradient.
+	Impl nn.Impl
 }
 
 // Load reads a CLIP weights file (safetensors, OpenAI/open_clip or Hugging Face CLIPModel names; F32, F16 or BF16)

@@ -36,9 +36,9 @@ func (m *Model) EncodeImage(ctx *context.Context, images *Node) *Node {
 
 // convBN is conv (no bias) then inference BatchNorm, with the variables of ctx's convName and bnName scopes.
 // x: [N, H, W, Cin] -> [N, H', W', Cout].
-func convBN(ctx *context.Context, convName, bnName string, x *Node, stride, padding int) *Node {
+func convBN(im nn.Impl, ctx *context.Context, convName, bnName string, x *Node, stride, padding int) *Node {
 	g := x.Graph()
-	x = nn.Conv2D(x, param(ctx.In(convName), g, "weight"), nn.ConvOpts{Stride: stride, Padding: padding})
+	x = im.Conv2D(x, param(ctx.In(convName), g, "weight"), nn.ConvOpts{Stride: stride, Padding: padding})
 	b := ctx.In(bnName)
 	return nn.BatchNorm(x, param(b, g, "weight"), param(b, g, "bias"), param(b, g, "running_mean"),
 		param(b, g, "running_var"), batchNormEps)
@@ -47,11 +47,11 @@ func convBN(ctx *context.Context, convName, bnName string, x *Node, stride, padd
 // modifiedResNet is OpenAI's ModifiedResNet: 3-conv stem, avgpool 2, 4 stages of Bottlenecks with anti-aliased
 // (avgpool) strides, AttentionPool2d. x: [N, R, R, 3] -> [N, EmbedDim].
 func (m *Model) modifiedResNet(ctx *context.Context, x *Node) *Node {
-	cfg := m.Config
-	x = activations.Relu(convBN(ctx, "conv1", "bn1", x, 2, 1)) // [N, R/2, R/2, width/2]
-	x = activations.Relu(convBN(ctx, "conv2", "bn2", x, 1, 1))
-	x = activations.Relu(convBN(ctx, "conv3", "bn3", x, 1, 1)) // [N, R/2, R/2, width]
-	x = nn.AvgPool2D(x, 2, 2, 0)                               // [N, R/4, R/4, width]
+	cfg, im := m.Config, m.Impl
+	x = activations.Relu(convBN(im, ctx, "conv1", "bn1", x, 2, 1)) // [N, R/2, R/2, width/2]
+	x = activations.Relu(convBN(im, ctx, "conv2", "bn2", x, 1, 1))
+	x = activations.Relu(convBN(im, ctx, "conv3", "bn3", x, 1, 1)) // [N, R/2, R/2, width]
+	x = im.AvgPool2D(x, 2, 2, 0)                                   // [N, R/4, R/4, width]
 	inplanes := cfg.VisionWidth
 	for stage := 0; stage < 4; stage++ {
 		planes := cfg.VisionWidth << stage
@@ -65,30 +65,30 @@ func (m *Model) modifiedResNet(ctx *context.Context, x *Node) *Node {
 				s = stride
 			}
 			down := b == 0 && (stride > 1 || inplanes != 4*planes)
-			x = bottleneck(ctx.Inf("layer%d", stage+1).Inf("%d", b), x, s, down)
+			x = bottleneck(im, ctx.Inf("layer%d", stage+1).Inf("%d", b), x, s, down)
 			inplanes = 4 * planes
 		}
 	} // [N, R/32, R/32, 32*width]
-	return attentionPool(ctx.In("attnpool"), x, cfg.VisionHeads)
+	return attentionPool(im, ctx.In("attnpool"), x, cfg.VisionHeads)
 }
 
 // bottleneck is OpenAI's Bottleneck (expansion 4): 1x1, 3x3, avgpool(stride), 1x1, with a downsample branch
 // avgpool(stride) + 1x1 conv + BN. x: [N, H, W, Cin] -> [N, H/stride, W/stride, 4*planes].
-func bottleneck(ctx *context.Context, x *Node, stride int, downsample bool) *Node {
-	out := activations.Relu(convBN(ctx, "conv1", "bn1", x, 1, 0))
-	out = activations.Relu(convBN(ctx, "conv2", "bn2", out, 1, 1))
+func bottleneck(im nn.Impl, ctx *context.Context, x *Node, stride int, downsample bool) *Node {
+	out := activations.Relu(convBN(im, ctx, "conv1", "bn1", x, 1, 0))
+	out = activations.Relu(convBN(im, ctx, "conv2", "bn2", out, 1, 1))
 	if stride > 1 {
-		out = nn.AvgPool2D(out, stride, stride, 0)
+		out = im.AvgPool2D(out, stride, stride, 0)
 	}
-	out = convBN(ctx, "conv3", "bn3", out, 1, 0)
+	out = convBN(im, ctx, "conv3", "bn3", out, 1, 0)
 	identity := x
 	if downsample {
 		if stride > 1 {
-			identity = nn.AvgPool2D(identity, stride, stride, 0)
+			identity = im.AvgPool2D(identity, stride, stride, 0)
 		}
 		ds := ctx.In("downsample")
 		g := x.Graph()
-		identity = nn.Conv2D(identity, param(ds.In("0"), g, "weight"), nn.ConvOpts{})
+		identity = im.Conv2D(identity, param(ds.In("0"), g, "weight"), nn.ConvOpts{})
 		b := ds.In("1")
 		identity = nn.BatchNorm(identity, param(b, g, "weight"), param(b, g, "bias"), param(b, g, "running_mean"),
 			param(b, g, "running_var"), batchNormEps)
@@ -99,7 +99,7 @@ func bottleneck(ctx *context.Context, x *Node, stride int, downsample bool) *Nod
 // attentionPool is OpenAI's AttentionPool2d: tokens = [mean of the HW tokens, HW tokens] + positional embedding,
 // multi-head attention with the mean token as the only query, then c_proj.
 // x: [N, H, W, C] -> [N, outDim].
-func attentionPool(ctx *context.Context, x *Node, heads int) *Node {
+func attentionPool(im nn.Impl, ctx *context.Context, x *Node, heads int) *Node {
 	g := x.Graph()
 	n, h, w, c := x.Shape().Dimensions[0], x.Shape().Dimensions[1], x.Shape().Dimensions[2], x.Shape().Dimensions[3]
 	pos := param(ctx, g, "positional_embedding") // [HW+1, C]
@@ -110,27 +110,28 @@ func attentionPool(ctx *context.Context, x *Node, heads int) *Node {
 	mean := graph.ReduceAndKeep(tokens, graph.ReduceMean, 1) // [N, 1, C]
 	kv := graph.Concatenate([]*Node{mean, tokens}, 1)        // [N, HW+1, C]
 	kv = graph.Add(kv, graph.Reshape(graph.ConvertDType(pos, kv.DType()), 1, h*w+1, c))
-	query := graph.Add(mean, graph.Reshape(nn.SliceAxis(graph.ConvertDType(pos, kv.DType()), 0, 0, 1), 1, 1, c)) // [N, 1, C]
-	out := attention(ctx, query, kv, heads, nil)                                                                 // [N, 1, outDim]
+	pos0 := im.SliceAxis(graph.ConvertDType(pos, kv.DType()), 0, 0, 1, 1) // [1, C]
+	query := graph.Add(mean, graph.Reshape(pos0, 1, 1, c))                // [N, 1, C]
+	out := attention(im, ctx, query, kv, heads, nil)                      // [N, 1, outDim]
 	return graph.Reshape(out, n, out.Shape().Dimensions[2])
 }
 
 // visionTransformer is OpenAI's VisionTransformer: patch conv, class token, positional embedding, ln_pre,
 // resblocks, ln_post of the class token, proj. x: [N, R, R, 3] -> [N, EmbedDim].
 func (m *Model) visionTransformer(ctx *context.Context, x *Node) *Node {
-	cfg := m.Config
+	cfg, im := m.Config, m.Impl
 	g := x.Graph()
 	p, w := cfg.VisionPatchSize, cfg.VisionWidth
-	x = patchEmbed(x, param(ctx.In("conv1"), g, "weight"), p) // [N, grid**2, width]
+	x = patchEmbed(im, x, param(ctx.In("conv1"), g, "weight"), p) // [N, grid**2, width]
 	n, grid := x.Shape().Dimensions[0], cfg.ImageResolution/p
 	cls := graph.BroadcastToDims(graph.Reshape(param(ctx, g, "class_embedding"), 1, 1, w), n, 1, w)
 	x = graph.Concatenate([]*Node{cls, x}, 1) // [N, grid**2 + 1, width]
 	x = graph.Add(x, graph.Reshape(param(ctx, g, "positional_embedding"), 1, grid*grid+1, w))
 	x = layerNorm(ctx.In("ln_pre"), x)
-	x = transformer(ctx.In("transformer"), x, cfg.VisionLayers[0], cfg.VisionHeads, nil)
-	x = graph.Reshape(nn.SliceAxis(x, 1, 0, 1), n, w) // class token [N, width]
+	x = transformer(im, ctx.In("transformer"), x, cfg.VisionLayers[0], cfg.VisionHeads, nil)
+	x = graph.Reshape(im.SliceAxis(x, 1, 0, 1, 1), n, w) // class token [N, width]
 	x = layerNorm(ctx.In("ln_post"), x)
-	return nn.MatMul(x, param(ctx, g, "proj")) // [N, EmbedDim]
+	return im.MatMul(x, param(ctx, g, "proj")) // [N, EmbedDim]
 }
 
 // patchEmbed is the ViT's conv1 (kernel = stride = patch, no padding, no bias) computed exactly as a matmul over
@@ -138,7 +139,7 @@ func (m *Model) visionTransformer(ctx *context.Context, x *Node) *Node {
 // torch's conv output flattened). One DotGeneral instead of a convolution: fast on every backend, and its gradient
 // is right everywhere (GoMLX v0.26.0's native Convolve gradient misplaces the input gradient of even-sized kernels,
 // measured on XLA; see the package doc).
-func patchEmbed(x, kernel *Node, p int) *Node {
+func patchEmbed(im nn.Impl, x, kernel *Node, p int) *Node {
 	n, r, c := x.Shape().Dimensions[0], x.Shape().Dimensions[1], x.Shape().Dimensions[3]
 	width := kernel.Shape().Dimensions[3]
 	if r%p != 0 || kernel.Shape().Dimensions[0] != p || kernel.Shape().Dimensions[1] != p || kernel.Shape().Dimensions[2] != c {
@@ -149,7 +150,7 @@ func patchEmbed(x, kernel *Node, p int) *Node {
 	x = graph.TransposeAllAxes(x, 0, 1, 3, 2, 4, 5)            // [N, gy, gx, py, px, 3]
 	x = graph.Reshape(x, n*grid*grid, p*p*c)                   // [N*grid**2, p*p*3]
 	k := graph.Reshape(kernel, p*p*c, width)                   // [p*p*3, width]
-	return graph.Reshape(nn.MatMul(x, k), n, grid*grid, width) // [N, grid**2, width]
+	return graph.Reshape(im.MatMul(x, k), n, grid*grid, width) // [N, grid**2, width]
 }
 
 // TokenEmbeddingTable returns CLIP's token embedding table [VocabSize, TextWidth] (TPT embeds its prompts with it).
@@ -180,7 +181,7 @@ func (m *Model) EncodeText(ctx *context.Context, tokens *Node) *Node {
 // ContextLength; the first L positional embeddings are added), eotIndex [T] integer positions of the EOT token ->
 // text features [T, EmbedDim], float32. TPT feeds learned context embeddings here.
 func (m *Model) EncodeTextEmbeddings(ctx *context.Context, embeds, eotIndex *Node) *Node {
-	cfg := m.Config
+	cfg, im := m.Config, m.Impl
 	if embeds.Rank() != 3 || embeds.Shape().Dimensions[2] != cfg.TextWidth || embeds.Shape().Dimensions[1] > cfg.ContextLength {
 		panicf("clip.EncodeTextEmbeddings: embeds must be [T, L<=%d, %d], got %s", cfg.ContextLength,
 			cfg.TextWidth, embeds.Shape())
@@ -194,14 +195,14 @@ func (m *Model) EncodeTextEmbeddings(ctx *context.Context, embeds, eotIndex *Nod
 	x := graph.ConvertDType(embeds, m.DType)
 	pos := param(c, g, "positional_embedding") // [ContextLength, width]
 	if l < cfg.ContextLength {
-		pos = nn.SliceAxis(pos, 0, 0, l) // [L, width]
+		pos = im.SliceAxis(pos, 0, 0, l, 1) // [L, width]
 	}
 	x = graph.Add(x, graph.Reshape(graph.ConvertDType(pos, m.DType), 1, l, cfg.TextWidth))
-	x = transformer(c.In("transformer"), x, cfg.TextLayers, cfg.TextHeads, causalMask(g, l, m.DType))
+	x = transformer(im, c.In("transformer"), x, cfg.TextLayers, cfg.TextHeads, causalMask(g, l, m.DType))
 	x = layerNorm(c.In("ln_final"), x)                                // [T, L, width]
 	sel := graph.OneHot(eotIndex, l, x.DType())                       // [T, L]
-	x = nn.DotGeneral(sel, []int{1}, []int{0}, x, []int{1}, []int{0}) // [T, width]
-	x = nn.MatMul(x, param(c, g, "text_projection"))                  // [T, EmbedDim]
+	x = im.DotGeneral(sel, []int{1}, []int{0}, x, []int{1}, []int{0}) // [T, width]
+	x = im.MatMul(x, param(c, g, "text_projection"))                  // [T, EmbedDim]
 	return graph.ConvertDType(x, f32)
 }
 
@@ -233,5 +234,5 @@ func Normalize(features *Node) *Node {
 func (m *Model) Logits(ctx *context.Context, imageFeatures, textFeatures *Node) *Node {
 	img := Normalize(graph.ConvertDType(imageFeatures, f32))
 	txt := Normalize(graph.ConvertDType(textFeatures, f32))
-	return graph.Mul(m.LogitScale(ctx, imageFeatures.Graph()), nn.DotGeneral(img, []int{1}, nil, txt, []int{1}, nil))
+	return graph.Mul(m.LogitScale(ctx, imageFeatures.Graph()), m.Impl.DotGeneral(img, []int{1}, nil, txt, []int{1}, nil))
 }
