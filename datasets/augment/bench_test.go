@@ -2,6 +2,7 @@ package augment
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -13,10 +14,9 @@ import (
 )
 
 // BenchmarkViews64 makes TPT's 64 views (CLIP(224) base + 63 random resized crops with flips) of a
-// 500x375 image (ImageNet's typical JPEG size). Run with -cpu 1,N for views/s on one core and on N (the host
-// path's worker count is GOMAXPROCS).
+// 500x375 image (ImageNet's typical JPEG size).
 //
-//	host:           Views.GenerateInto on Workers = GOMAXPROCS goroutines (PIL-exact, uint8 passes)
+//	host/workers=k: Views.GenerateInto on k goroutines (1 and runtime.NumCPU()), PIL-exact uint8 passes
 //	graph:          CropRegions on the host + one uint8 image upload + CropResizeRegionsGraph + NormalizeGraph on the
 //	                GOMLX_BACKEND backend; views stay on the device (a scalar sum is fetched to wait for them)
 //	graph+download: the same, fetching all views [64, 224, 224, 3] to the host
@@ -28,15 +28,19 @@ func BenchmarkViews64(b *testing.B) {
 		perSec := float64(n*v.N) / time.Since(start).Seconds()
 		b.ReportMetric(perSec, "views/s")
 	}
-	b.Run("host", func(b *testing.B) {
-		dst := make([]float32, v.N*S*S*3)
-		start, n := time.Now(), 0
-		for b.Loop() {
-			require.NoError(b, v.GenerateInto(dst, img, fmt.Sprint(n)))
-			n++
-		}
-		report(b, start, n)
-	})
+	for _, workers := range []int{1, runtime.NumCPU()} {
+		b.Run(fmt.Sprintf("host/workers=%d", workers), func(b *testing.B) {
+			v := v
+			v.Workers = workers
+			dst := make([]float32, v.N*S*S*3)
+			start, n := time.Now(), 0
+			for b.Loop() {
+				require.NoError(b, v.GenerateInto(dst, img, fmt.Sprint(n)))
+				n++
+			}
+			report(b, start, n)
+		})
+	}
 	baseFilter, viewFilter := v.GraphFilters()
 	for _, download := range []bool{false, true} {
 		name := "graph"
@@ -81,13 +85,16 @@ func BenchmarkViews64(b *testing.B) {
 // Resize(224, BICUBIC) + CenterCrop(224) (Kind AugMix).
 func BenchmarkViews64AugMix(b *testing.B) {
 	img := pattern(500, 375)
-	v := Views{N: 64, Kind: AugMix, Seed: 1, Preprocess: CLIP(224)}
-	dst := make([]float32, v.N*224*224*3)
-	start, n := time.Now(), 0
-	for b.Loop() {
-		require.NoError(b, v.GenerateInto(dst, img, fmt.Sprint(n)))
-		n++
+	for _, workers := range []int{1, runtime.NumCPU()} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			v := Views{N: 64, Kind: AugMix, Seed: 1, Preprocess: CLIP(224), Workers: workers}
+			dst := make([]float32, v.N*224*224*3)
+			start, n := time.Now(), 0
+			for b.Loop() {
+				require.NoError(b, v.GenerateInto(dst, img, fmt.Sprint(n)))
+				n++
+			}
+			b.ReportMetric(float64(n*v.N)/time.Since(start).Seconds(), "views/s")
+		})
 	}
-	perSec := float64(n*v.N) / time.Since(start).Seconds()
-	b.ReportMetric(perSec, "views/s")
 }
