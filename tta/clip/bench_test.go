@@ -82,7 +82,7 @@ func BenchmarkEncodeImage(b *testing.B) {
 // and the compile (+ first run) time. Default: a small tower (width 128, 4 layers, 4 heads), 64 prompts x 16 tokens.
 // GOTTA_BENCH_TEXT="prompts,tokens,width,layers" changes the sizes (heads = width/64, at least 1; e.g.
 // "200,20,512,12" is CLIP's text tower with TPT's 200 ImageNet-A prompts cut to 20 tokens); GOTTA_BENCH_IMPL=portable
-// or native picks tta/nn's implementation (default auto); GOTTA_BENCH_BF16=1 computes in bfloat16.
+// or native picks tta/nn's implementation (default: Model's defaults; native also sets NativeMatMulGradient); GOTTA_BENCH_BF16=1 computes in bfloat16.
 func BenchmarkTextGrad(b *testing.B) {
 	prompts, l, width, layers := 64, 16, 128, 4
 	if s := os.Getenv("GOTTA_BENCH_TEXT"); s != "" {
@@ -111,7 +111,7 @@ func BenchmarkTextGrad(b *testing.B) {
 	case "portable":
 		m.Impl = nn.ImplPortable
 	case "native":
-		m.Impl = nn.ImplNative
+		m.Impl, m.NativeMatMulGradient = nn.ImplNative, true
 	}
 	exec, err := context.NewExec(be(), m.Ctx, func(ctx *context.Context, tokens *Node) []*Node {
 		emb := m.TokenEmbedding(ctx, tokens)

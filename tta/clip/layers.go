@@ -61,7 +61,7 @@ func layerNorm(ctx *context.Context, x *Node) *Node {
 
 // linear applies x @ weight + bias with the variables of ctx: weight [in, out], bias [out] (bias optional:
 // pass hasBias=false); x: [..., in] -> [..., out].
-func linear(im nn.Impl, ctx *context.Context, x *Node, hasBias bool) *Node {
+func linear(im ops, ctx *context.Context, x *Node, hasBias bool) *Node {
 	g := x.Graph()
 	w := param(ctx, g, "weight")
 	return linearWith(im, x, w, biasOrNil(ctx, g, hasBias))
@@ -75,7 +75,7 @@ func biasOrNil(ctx *context.Context, g *graph.Graph, hasBias bool) *Node {
 }
 
 // linearWith computes x @ w + b for x [..., in], w [in, out], b [out] or nil -> [..., out].
-func linearWith(im nn.Impl, x, w, b *Node) *Node {
+func linearWith(im ops, x, w, b *Node) *Node {
 	in, out := w.Shape().Dimensions[0], w.Shape().Dimensions[1]
 	dims := x.Shape().Dimensions
 	if dims[len(dims)-1] != in {
@@ -100,7 +100,7 @@ func quickGELU(x *Node) *Node {
 // v_bias [width] (in->out layout), out_weight [width, outDim], out_bias [outDim].
 //
 // query: [batch, lq, width]; kv: [batch, lk, width]; mask: additive [lq, lk] or nil -> [batch, lq, outDim].
-func attention(im nn.Impl, ctx *context.Context, query, kv *Node, heads int, mask *Node) *Node {
+func attention(im ops, ctx *context.Context, query, kv *Node, heads int, mask *Node) *Node {
 	g := query.Graph()
 	batch, lq, width := query.Shape().Dimensions[0], query.Shape().Dimensions[1], query.Shape().Dimensions[2]
 	lk := kv.Shape().Dimensions[1]
@@ -115,7 +115,8 @@ func attention(im nn.Impl, ctx *context.Context, query, kv *Node, heads int, mas
 	q = graph.Reshape(q, batch, lq, heads, hd) // [batch, lq, heads, head_dim]
 	k = graph.Reshape(k, batch, lk, heads, hd) // [batch, lk, heads, head_dim]
 	v = graph.Reshape(v, batch, lk, heads, hd) // [batch, lk, heads, head_dim]
-	// nn.DotGeneral: GoMLX's own DotGeneral gradient materialises a broadcast product on the pure-Go backend.
+	// tta/nn's DotGeneral: GoMLX's own DotGeneral gradient is a broadcast product (slow on pure Go, minutes of XLA
+	// compile for the text tower's gradient).
 	scores := im.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2}) // [batch, heads, lq, lk]
 	if mask != nil {
 		scores = graph.Add(scores, graph.Reshape(graph.ConvertDType(mask, scores.DType()), 1, 1, lq, lk))
@@ -129,7 +130,7 @@ func attention(im nn.Impl, ctx *context.Context, query, kv *Node, heads int, mas
 
 // residualBlock is CLIP's ResidualAttentionBlock: x + attn(ln_1(x)), then + mlp(ln_2(x)) with QuickGELU.
 // x: [batch, tokens, width] -> same; mask additive [tokens, tokens] or nil.
-func residualBlock(im nn.Impl, ctx *context.Context, x *Node, heads int, mask *Node) *Node {
+func residualBlock(im ops, ctx *context.Context, x *Node, heads int, mask *Node) *Node {
 	h := layerNorm(ctx.In("ln_1"), x)
 	x = graph.Add(x, attention(im, ctx.In("attn"), h, h, heads, mask))
 	h = layerNorm(ctx.In("ln_2"), x)
@@ -139,11 +140,44 @@ func residualBlock(im nn.Impl, ctx *context.Context, x *Node, heads int, mask *N
 }
 
 // transformer runs the resblocks of ctx's "resblocks" scope; x: [batch, tokens, width] -> same.
-func transformer(im nn.Impl, ctx *context.Context, x *Node, layers, heads int, mask *Node) *Node {
+func transformer(im ops, ctx *context.Context, x *Node, layers, heads int, mask *Node) *Node {
 	for i := 0; i < layers; i++ {
 		x = residualBlock(im, ctx.In("resblocks").Inf("%d", i), x, heads, mask)
 	}
 	return x
+}
+
+// ops routes the graph's matrix products and its convolutions, pools and slices to tta/nn implementations.
+type ops struct {
+	// mm computes matrix products (DotGeneral, MatMul).
+	mm nn.Impl
+	// other computes convolutions, pools and slices.
+	other nn.Impl
+}
+
+// ops returns the implementations the model's graphs use: see Model.Impl and Model.NativeMatMulGradient.
+func (m *Model) ops() ops {
+	o := ops{mm: nn.ImplPortable, other: m.Impl}
+	if m.NativeMatMulGradient {
+		o.mm = m.Impl
+	}
+	return o
+}
+
+func (o ops) MatMul(x, w *Node) *Node { return o.mm.MatMul(x, w) }
+
+func (o ops) DotGeneral(lhs *Node, lc, lb []int, rhs *Node, rc, rb []int) *Node {
+	return o.mm.DotGeneral(lhs, lc, lb, rhs, rc, rb)
+}
+
+func (o ops) Conv2D(x, kernel *Node, opts nn.ConvOpts) *Node { return o.other.Conv2D(x, kernel, opts) }
+
+func (o ops) AvgPool2D(x *Node, window, stride, padding int) *Node {
+	return o.other.AvgPool2D(x, window, stride, padding)
+}
+
+func (o ops) SliceAxis(x *Node, axis, start, end, stride int) *Node {
+	return o.other.SliceAxis(x, axis, start, end, stride)
 }
 
 // panicf panics with an error carrying a stack trace (GoMLX's graph-building convention); the message names the

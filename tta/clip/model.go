@@ -36,7 +36,7 @@ func (m *Model) EncodeImage(ctx *context.Context, images *Node) *Node {
 
 // convBN is conv (no bias) then inference BatchNorm, with the variables of ctx's convName and bnName scopes.
 // x: [N, H, W, Cin] -> [N, H', W', Cout].
-func convBN(im nn.Impl, ctx *context.Context, convName, bnName string, x *Node, stride, padding int) *Node {
+func convBN(im ops, ctx *context.Context, convName, bnName string, x *Node, stride, padding int) *Node {
 	g := x.Graph()
 	x = im.Conv2D(x, param(ctx.In(convName), g, "weight"), nn.ConvOpts{Stride: stride, Padding: padding})
 	b := ctx.In(bnName)
@@ -47,7 +47,7 @@ func convBN(im nn.Impl, ctx *context.Context, convName, bnName string, x *Node, 
 // modifiedResNet is OpenAI's ModifiedResNet: 3-conv stem, avgpool 2, 4 stages of Bottlenecks with anti-aliased
 // (avgpool) strides, AttentionPool2d. x: [N, R, R, 3] -> [N, EmbedDim].
 func (m *Model) modifiedResNet(ctx *context.Context, x *Node) *Node {
-	cfg, im := m.Config, m.Impl
+	cfg, im := m.Config, m.ops()
 	x = activations.Relu(convBN(im, ctx, "conv1", "bn1", x, 2, 1)) // [N, R/2, R/2, width/2]
 	x = activations.Relu(convBN(im, ctx, "conv2", "bn2", x, 1, 1))
 	x = activations.Relu(convBN(im, ctx, "conv3", "bn3", x, 1, 1)) // [N, R/2, R/2, width]
@@ -74,7 +74,7 @@ func (m *Model) modifiedResNet(ctx *context.Context, x *Node) *Node {
 
 // bottleneck is OpenAI's Bottleneck (expansion 4): 1x1, 3x3, avgpool(stride), 1x1, with a downsample branch
 // avgpool(stride) + 1x1 conv + BN. x: [N, H, W, Cin] -> [N, H/stride, W/stride, 4*planes].
-func bottleneck(im nn.Impl, ctx *context.Context, x *Node, stride int, downsample bool) *Node {
+func bottleneck(im ops, ctx *context.Context, x *Node, stride int, downsample bool) *Node {
 	out := activations.Relu(convBN(im, ctx, "conv1", "bn1", x, 1, 0))
 	out = activations.Relu(convBN(im, ctx, "conv2", "bn2", out, 1, 1))
 	if stride > 1 {
@@ -99,7 +99,7 @@ func bottleneck(im nn.Impl, ctx *context.Context, x *Node, stride int, downsampl
 // attentionPool is OpenAI's AttentionPool2d: tokens = [mean of the HW tokens, HW tokens] + positional embedding,
 // multi-head attention with the mean token as the only query, then c_proj.
 // x: [N, H, W, C] -> [N, outDim].
-func attentionPool(im nn.Impl, ctx *context.Context, x *Node, heads int) *Node {
+func attentionPool(im ops, ctx *context.Context, x *Node, heads int) *Node {
 	g := x.Graph()
 	n, h, w, c := x.Shape().Dimensions[0], x.Shape().Dimensions[1], x.Shape().Dimensions[2], x.Shape().Dimensions[3]
 	pos := param(ctx, g, "positional_embedding") // [HW+1, C]
@@ -119,7 +119,7 @@ func attentionPool(im nn.Impl, ctx *context.Context, x *Node, heads int) *Node {
 // visionTransformer is OpenAI's VisionTransformer: patch conv, class token, positional embedding, ln_pre,
 // resblocks, ln_post of the class token, proj. x: [N, R, R, 3] -> [N, EmbedDim].
 func (m *Model) visionTransformer(ctx *context.Context, x *Node) *Node {
-	cfg, im := m.Config, m.Impl
+	cfg, im := m.Config, m.ops()
 	g := x.Graph()
 	p, w := cfg.VisionPatchSize, cfg.VisionWidth
 	x = patchEmbed(im, x, param(ctx.In("conv1"), g, "weight"), p) // [N, grid**2, width]
@@ -139,7 +139,7 @@ func (m *Model) visionTransformer(ctx *context.Context, x *Node) *Node {
 // torch's conv output flattened). One DotGeneral instead of a convolution: fast on every backend, and its gradient
 // is right everywhere (GoMLX v0.26.0's native Convolve gradient misplaces the input gradient of even-sized kernels,
 // measured on XLA; see the package doc).
-func patchEmbed(im nn.Impl, x, kernel *Node, p int) *Node {
+func patchEmbed(im ops, x, kernel *Node, p int) *Node {
 	n, r, c := x.Shape().Dimensions[0], x.Shape().Dimensions[1], x.Shape().Dimensions[3]
 	width := kernel.Shape().Dimensions[3]
 	if r%p != 0 || kernel.Shape().Dimensions[0] != p || kernel.Shape().Dimensions[1] != p || kernel.Shape().Dimensions[2] != c {
@@ -181,7 +181,7 @@ func (m *Model) EncodeText(ctx *context.Context, tokens *Node) *Node {
 // ContextLength; the first L positional embeddings are added), eotIndex [T] integer positions of the EOT token ->
 // text features [T, EmbedDim], float32. TPT feeds learned context embeddings here.
 func (m *Model) EncodeTextEmbeddings(ctx *context.Context, embeds, eotIndex *Node) *Node {
-	cfg, im := m.Config, m.Impl
+	cfg, im := m.Config, m.ops()
 	if embeds.Rank() != 3 || embeds.Shape().Dimensions[2] != cfg.TextWidth || embeds.Shape().Dimensions[1] > cfg.ContextLength {
 		panicf("clip.EncodeTextEmbeddings: embeds must be [T, L<=%d, %d], got %s", cfg.ContextLength,
 			cfg.TextWidth, embeds.Shape())
@@ -234,5 +234,5 @@ func Normalize(features *Node) *Node {
 func (m *Model) Logits(ctx *context.Context, imageFeatures, textFeatures *Node) *Node {
 	img := Normalize(graph.ConvertDType(imageFeatures, f32))
 	txt := Normalize(graph.ConvertDType(textFeatures, f32))
-	return graph.Mul(m.LogitScale(ctx, imageFeatures.Graph()), m.Impl.DotGeneral(img, []int{1}, nil, txt, []int{1}, nil))
+	return graph.Mul(m.LogitScale(ctx, imageFeatures.Graph()), m.ops().DotGeneral(img, []int{1}, nil, txt, []int{1}, nil))
 }
