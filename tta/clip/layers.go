@@ -41,7 +41,7 @@ func layerNorm(ctx *context.Context, x *Node) *Node {
 	g := x.Graph()
 	dt := x.DType()
 	xf := x
-	if dt != x.DType() || dt.Size() < 4 {
+	if dt != f32 {
 		xf = graph.ConvertDType(x, f32)
 	}
 	rank := x.Rank()
