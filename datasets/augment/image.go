@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
+
+	"github.com/gotta-ml/gotta/datasets"
 )
 
 // RGB is an 8-bit RGB image (PIL mode "RGB"): Pix holds [H, W, 3] bytes, row-major.
@@ -18,26 +19,14 @@ func NewRGB(w, h int) *RGB {
 	return &RGB{W: w, H: h, Pix: make([]uint8, w*h*3)}
 }
 
-// FromImage converts any image.Image to RGB (alpha is dropped, as PIL's convert("RGB") does for opaque
-// images). A *image.YCbCr from image/jpeg (4:4:4, 4:2:2, 4:2:0, 4:4:0) is converted as libjpeg-turbo does
-// for PIL (fancy chroma upsampling, fixed-point colour conversion) rather than by Go's color package.
+// FromImage converts any image.Image to RGB with datasets.ToRGB, i.e. as PIL's convert("RGB") does: alpha is
+// dropped, and a *image.YCbCr from image/jpeg (4:4:4, 4:2:2, 4:2:0, 4:4:0) is converted as libjpeg-turbo does for
+// PIL (fancy chroma upsampling, fixed-point colour conversion) rather than by Go's color package.
 func FromImage(img image.Image) *RGB {
-	if m, ok := img.(*image.YCbCr); ok {
-		if out, ok := fromYCbCr(m); ok {
-			return out
-		}
-	}
-	b := img.Bounds()
-	out := NewRGB(b.Dx(), b.Dy())
-	nrgba, ok := img.(*image.NRGBA)
-	if !ok {
-		nrgba = image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		draw.Draw(nrgba, nrgba.Bounds(), img, b.Min, draw.Src)
-	} else if b.Min != (image.Point{}) {
-		nrgba = nrgba.SubImage(b).(*image.NRGBA)
-	}
+	rgba := datasets.ToRGB(img) // PIL's convert("RGB"): libjpeg's YCbCr conversion, alpha dropped, CMYK, gray.
+	out := NewRGB(rgba.Rect.Dx(), rgba.Rect.Dy())
 	for y := 0; y < out.H; y++ {
-		row := nrgba.Pix[y*nrgba.Stride:]
+		row := rgba.Pix[y*rgba.Stride:]
 		o := out.Pix[y*out.W*3:]
 		for x := 0; x < out.W; x++ {
 			o[3*x], o[3*x+1], o[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
