@@ -130,25 +130,41 @@ func iotaFrom(start, n int) []int {
 // y is returned through an identity whose custom gradient records v and passes it on to a zero-valued scalar
 // link (a Where on a false constant, exact even for inf/NaN inputs) that depends on identities of a and b; their
 // custom gradients, run later in the reverse pass (graph.Gradient visits nodes from the last created to the first,
-// and the identities of a and b are created before y's), return gradA(v) and gradB(v). A gradient that is not
+// and the identities of a and b are created before y's), return gradB(v) and then gradA(v). A gradient that is not
 // needed (an input that does not lead to any of graph.Gradient's targets) is not built.
+//
+// gradA's input is made to depend on gradB's result (a zero-valued scalar added to v), so that the two products
+// run one after the other: the pure-Go backend of GoMLX v0.26.0 can deadlock when more than 2*NumCPU DotGenerals
+// are ready at once (each holds a worker while waiting for another), see Portable's documentation.
 func withVJP2(y, a, b *graph.Node, gradA, gradB func(v *graph.Node) *graph.Node) *graph.Node {
-	var v *graph.Node
+	var v, gb *graph.Node
 	recorded := func(name string) *graph.Node {
 		if v == nil {
 			panicf("nn: internal error, the gradient of %s was requested before the output's gradient was seen", name)
 		}
 		return v
 	}
-	ia := graph.IdentityWithCustomGradient(a, func(_, _ *graph.Node) *graph.Node { return gradA(recorded("lhs")) })
-	ib := graph.IdentityWithCustomGradient(b, func(_, _ *graph.Node) *graph.Node { return gradB(recorded("rhs")) })
-	g := y.Graph()
-	link := graph.Add(firstElement(ia), firstElement(ib))
-	link = graph.Where(graph.Const(g, false), link, graph.ZerosLike(link)) // exactly 0, carries the dependency.
+	ia := graph.IdentityWithCustomGradient(a, func(_, _ *graph.Node) *graph.Node {
+		va := recorded("lhs")
+		if gb != nil {
+			va = graph.Add(va, zeroLink(firstElement(gb)))
+		}
+		return gradA(va)
+	})
+	ib := graph.IdentityWithCustomGradient(b, func(_, _ *graph.Node) *graph.Node {
+		gb = gradB(recorded("rhs"))
+		return gb
+	})
+	link := zeroLink(graph.Add(firstElement(ia), firstElement(ib)))
 	return graph.IdentityWithCustomGradient(graph.Add(y, link), func(_, vy *graph.Node) *graph.Node {
-		v = vy
+		v, gb = vy, nil
 		return vy
 	})
+}
+
+// zeroLink returns a scalar 0 (exactly, whatever s holds) that depends on the scalar s.
+func zeroLink(s *graph.Node) *graph.Node {
+	return graph.Where(graph.Const(s.Graph(), false), s, graph.ZerosLike(s))
 }
 
 // firstElement returns x's first element as a scalar, through a Gather (whose gradient runs everywhere).

@@ -70,6 +70,7 @@ var inputOrder = map[string][]string{
 	"batch_norm":       {"x", "scale", "offset", "mean", "variance"},
 	"batch_norm_prior": {"x", "scale", "offset", "run_mean", "run_var"},
 	"slice_axis":       {"x"},
+	"dot_general":      {"lhs", "rhs"},
 }
 
 // build returns the graph function of case c with implementation impl.
@@ -101,6 +102,17 @@ func (c refCase) build(impl Impl) func(in []*graph.Node) *graph.Node {
 	case "batch_norm_prior":
 		return func(in []*graph.Node) *graph.Node {
 			return BatchNormPrior(in[0], in[1], in[2], in[3], in[4], c.Params["prior"].(float64), c.Params["eps"].(float64))
+		}
+	case "dot_general":
+		axes := func(name string) []int {
+			var out []int
+			for _, a := range c.Params[name].([]any) {
+				out = append(out, int(a.(float64)))
+			}
+			return out
+		}
+		return func(in []*graph.Node) *graph.Node {
+			return impl.DotGeneral(in[0], axes("lc"), axes("lb"), in[1], axes("rc"), axes("rb"))
 		}
 	case "slice_axis":
 		return func(in []*graph.Node) *graph.Node {

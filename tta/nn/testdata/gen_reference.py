@@ -167,6 +167,35 @@ slice_case("slice_tokens_0_5", (3, 7, 4), 1, 0, 5, 1)
 slice_case("slice_last_axis", (2, 3, 8), 2, 2, 7, 2)
 slice_case("slice_first_axis", (5, 3), 0, 1, 4, 1)
 
+
+
+def dot_case(name, lshape, lc, lb, rshape, rc, rb):
+    """GoMLX DotGeneral semantics: output axes are batch, lhs free (ascending), rhs free (ascending)."""
+    letters = iter("abcdefghijklmnop")
+    ls = [None] * len(lshape)
+    rs = [None] * len(rshape)
+    for i, j in zip(lb, rb):
+        ls[i] = rs[j] = next(letters)
+    for i, j in zip(lc, rc):
+        ls[i] = rs[j] = next(letters)
+    for i in range(len(ls)):
+        if ls[i] is None:
+            ls[i] = next(letters)
+    for j in range(len(rs)):
+        if rs[j] is None:
+            rs[j] = next(letters)
+    out = [ls[i] for i in lb] + [ls[i] for i in range(len(ls)) if i not in lc and i not in lb] + \
+          [rs[j] for j in range(len(rs)) if j not in rc and j not in rb]
+    eq = "".join(ls) + "," + "".join(rs) + "->" + "".join(out)
+    add(name, "dot_general", {"lc": lc, "lb": lb, "rc": rc, "rb": rb, "einsum": eq},
+        {"lhs": rnd(*lshape), "rhs": rnd(*rshape)}, lambda lhs, rhs: torch.einsum(eq, lhs, rhs), ["lhs", "rhs"])
+
+
+dot_case("matmul", (5, 7), [1], [], (7, 4), [0], [])
+dot_case("dense_rank3", (2, 3, 6), [2], [], (6, 5), [0], [])
+dot_case("batched_attention_like", (2, 3, 5, 4), [3], [0, 1], (2, 3, 6, 4), [3], [0, 1])
+dot_case("mixed_axes", (4, 3, 2, 5), [3, 1], [2], (5, 2, 6, 3), [0, 3], [1])
+
 with open("torch_reference.json", "w") as f:
     json.dump({"generator": "gen_reference.py", "torch": torch.__version__, "cases": cases}, f)
 print(len(cases), "cases, torch", torch.__version__)
