@@ -1,0 +1,445 @@
+// Package ensemble is the seed project's multi-model test-time ensemble (DavidC001/MEMO-TPT-DL2024, Ensemble/; see
+// reference/seed-project.md section 4): members of any kind (a MEMO ResNet, a TPT CLIP, a zero-shot CLIP), each
+// with its own preprocessing and its own views of the same image (tta.Views.PerModel), combined into one
+// distribution whose entropy is minimised jointly, every member stepping its own optimizer. The methods it combines
+// are MEMO (Zhang, Levine, Finn, NeurIPS 2022) and TPT (Shu et al., NeurIPS 2022).
+//
+// Combination, for member i with selected-view logits z_i [k_i, C] and temperature T_i:
+//
+//	a_i    = log mean_v softmax(z_iv)             (SeedCompatible: logsumexp_v z_iv - log k_i, raw logits)
+//	logp_i = log_softmax(a_i / T_i)
+//	w_i    = (1/H(logp_i)) / sum_j (1/H(logp_j))  (constants for the gradient)
+//	m      = sum_i w_i logp_i, renormalised: m -= logsumexp(m)   (SeedCompatible: not renormalised)
+//	loss   = -sum_c exp(m_c) m_c
+//
+// Joint mode (the seed's "Ensemble"), per example: reset every member; Steps times: each member's views are
+// forwarded, its floor(N rho) lowest-entropy views selected (recomputed every step), the loss computed, and its
+// gradient pushed back into each member, which steps its own optimizer; then the prediction is the combination of
+// every member's view 0 alone. Simple mode (the seed's "Simple Ensemble"): the combination of the selected views at
+// the initial weights, no gradient.
+//
+// The joint step is computed in three kinds of executables, so that members never share a graph or a context: each
+// member's forward (views -> logits), the combination with its gradient with respect to each member's selected-view
+// logits, and each member's update (the vector-Jacobian product of its logits with that gradient, then its
+// optimizer). The gradient is the same as the seed's joint backward.
+//
+// Seed quirks: SeedCompatible reproduces the raw-logit view average and the unnormalised combination. It does not
+// reproduce the gradient leakage (the seed's members keep the gradient of their own single-model step, which is
+// added to the first joint step) because it is a bug that mixes each member's own objective, at another batch-norm
+// prior, into the ensemble's; nor the UnboundLocalError without the simple ensemble. The seed's batch-norm prior of 1
+// for MEMO members in the ensemble is the member's setting (memo.Options.MemberPrior = 1), and its single-model
+// predictions are separate runs of the members' own adapters.
+//
+// Usage:
+//
+//	a, err := ensemble.New(backend.MustNew(), []ensemble.Entry{
+//		{Name: "rn50", Member: memoRN50, Temperature: 1.55},
+//		{Name: "tpt", Member: tptRN50, Temperature: 0.7},
+//	}, ensemble.Options{Select: 0.1})
+//	vm := ensemble.ViewMaker{Members: []ensemble.MemberViews{{Name: "rn50", Views: rnViews}, {Name: "tpt", Views: clipViews}}}
+//	recs, err := eval.Run(ds, a, vm, eval.Options{Out: "ensemble.jsonl"})
+package ensemble
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph-building style.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/pkg/errors"
+
+	"github.com/gotta-ml/gotta/tta"
+)
+
+// Member is what a model must provide to join the ensemble. memo.Adapter implements it; a TPT adapter implements it
+// with its prompt-context variables and AdamW, a zero-shot CLIP with no trainable variables.
+type Member interface {
+	// Context holds the member's variables and its optimizer's state.
+	Context() *context.Context
+	// ViewLogits builds the member's logits of a batch of its views inside a graph built on Context():
+	// views [n, H, W, 3] (preprocessed for the member) -> [n, classes]. Every member must use the same classes in
+	// the same order. It is called for several graphs (all views, view 0 alone) and must depend only on the
+	// variables of the context and the views.
+	ViewLogits(ctx *context.Context, views *Node) *Node
+	// Trainable lists the variables the joint entropy minimisation adapts; empty for a frozen member.
+	Trainable() []*context.Variable
+	// Optimizer updates Trainable (may be nil when Trainable is empty).
+	Optimizer() tta.Optimizer
+	// Reset restores Trainable and the optimizer state to their values before any adaptation.
+	Reset() error
+}
+
+// Entry is a member with its name and temperature.
+type Entry struct {
+	// Name keys the member's views in tta.Views.PerModel. Required, unique.
+	Name string
+	// Member is the model.
+	Member Member
+	// Temperature divides the member's averaged log-distribution before renormalisation (T > 1 softens); 0 means 1.
+	// The seed used [1, 1] (RN50 + RNXT), [1.55, 0.7] (MEMO + TPT), [1, 1, 0.7] (RN50 + RNXT + TPT).
+	Temperature float64
+}
+
+// Mode is Joint or Simple.
+type Mode int
+
+const (
+	// Joint minimises the entropy of the combination jointly over every member's trainable variables, then
+	// predicts from every member's view 0 (the seed's "Ensemble").
+	Joint Mode = iota
+	// Simple combines the members' selected views at their initial weights, without gradient (the seed's "Simple
+	// Ensemble").
+	Simple
+)
+
+// String is the method name used in records: "ensemble" or "simple-ensemble".
+func (m Mode) String() string {
+	if m == Simple {
+		return "simple-ensemble"
+	}
+	return "ensemble"
+}
+
+// Options configure the ensemble.
+type Options struct {
+	// Mode is Joint (default) or Simple.
+	Mode Mode
+	// Select is the confidence-selection fraction rho applied to every member's views; 0 means 0.1 (the seed's).
+	Select float64
+	// Steps is the number of joint steps (Joint only); 0 means 1 (the seed's, whose niter knob was never changed).
+	Steps int
+	// SeedCompatible reproduces the seed's combination: raw-logit averaging over views and no renormalisation.
+	// Default false: per-view log-softmax before averaging and a renormalised combination.
+	SeedCompatible bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.Select == 0 {
+		o.Select = 0.1
+	}
+	if o.Steps == 0 {
+		o.Steps = 1
+	}
+	return o
+}
+
+// Adapter is the multi-model ensemble; it implements tta.Adapter.
+type Adapter struct {
+	opts    Options
+	backend backends.Backend
+	entries []Entry
+	temps   []float64
+	fwd     []*context.Exec // member views -> logits
+	update  []*context.Exec // member views, selected [k] int32, dLoss/dLogits [k, C] -> update
+	combine *Exec           // members' selected logits -> loss, m, weights, gradients
+}
+
+// New returns the ensemble of entries.
+func New(b backends.Backend, entries []Entry, opts Options) (*Adapter, error) {
+	opts = opts.withDefaults()
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("ensemble: no members")
+	}
+	if opts.Select <= 0 || opts.Select > 1 || opts.Steps < 0 || opts.Mode < Joint || opts.Mode > Simple {
+		return nil, fmt.Errorf("ensemble: invalid options %+v", opts)
+	}
+	a := &Adapter{opts: opts, backend: b, entries: entries}
+	seen := map[string]bool{}
+	for i, e := range entries {
+		if e.Name == "" || seen[e.Name] {
+			return nil, fmt.Errorf("ensemble: member %d needs a unique name, got %q", i, e.Name)
+		}
+		seen[e.Name] = true
+		if e.Member == nil {
+			return nil, fmt.Errorf("ensemble: member %q is nil", e.Name)
+		}
+		if len(e.Member.Trainable()) > 0 && e.Member.Optimizer() == nil {
+			return nil, fmt.Errorf("ensemble: member %q has trainable variables but no optimizer", e.Name)
+		}
+		t := e.Temperature
+		if t == 0 {
+			t = 1
+		}
+		if t < 0 {
+			return nil, fmt.Errorf("ensemble: member %q has temperature %g", e.Name, t)
+		}
+		a.temps = append(a.temps, t)
+		m := e.Member
+		fwd, err := context.NewExec(b, m.Context(), func(ctx *context.Context, views *Node) *Node {
+			return m.ViewLogits(ctx, views)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("ensemble: member %q: %w", e.Name, err)
+		}
+		a.fwd = append(a.fwd, fwd)
+		var upd *context.Exec
+		if len(m.Trainable()) > 0 {
+			if upd, err = context.NewExec(b, m.Context(), func(ctx *context.Context, views, sel, grad *Node) *Node {
+				return updateGraph(ctx, m, views, sel, grad)
+			}); err != nil {
+				return nil, fmt.Errorf("ensemble: member %q: %w", e.Name, err)
+			}
+		}
+		a.update = append(a.update, upd)
+	}
+	var err error
+	a.combine, err = NewExec(b, func(logits []*Node) []*Node {
+		m, w := Combine(logits, a.temps, opts.SeedCompatible)
+		loss := EntropyOf(m)
+		return append([]*Node{loss, m, w}, Gradient(loss, logits...)...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ensemble: %w", err)
+	}
+	return a, nil
+}
+
+// updateGraph backpropagates grad [k, C], the loss's gradient with respect to the member's logits of the views
+// sel [k] (int32), through the member, and applies the member's optimizer. Returns the surrogate sum(grad * logits).
+func updateGraph(ctx *context.Context, m Member, views, sel, grad *Node) *Node {
+	g := views.Graph()
+	vars := m.Trainable()
+	params := make([]*Node, len(vars))
+	for i, v := range vars {
+		params[i] = v.ValueGraph(g)
+	}
+	logits := m.ViewLogits(ctx, views) // [N, C]
+	k := sel.Shape().Dimensions[0]
+	z := Gather(logits, Reshape(sel, k, 1)) // [k, C]
+	surrogate := ReduceAllSum(Mul(z, grad))
+	m.Optimizer().Step(ctx, vars, Gradient(surrogate, params...))
+	return surrogate
+}
+
+// Combine is the ensemble's combination inside a graph: memberLogits[i] [k_i, C] are member i's selected-view
+// logits, temps[i] its temperature. It returns the combined log-distribution m [C] (normalised unless
+// seedCompatible) and the members' weights [M] (proportional to 1/entropy, gradient stopped). See the package doc.
+func Combine(memberLogits []*Node, temps []float64, seedCompatible bool) (m, weights *Node) {
+	if len(memberLogits) == 0 || len(memberLogits) != len(temps) {
+		panicf("ensemble.Combine: %d members, %d temperatures", len(memberLogits), len(temps))
+	}
+	c := memberLogits[0].Shape().Dimensions[memberLogits[0].Rank()-1]
+	logps := make([]*Node, len(memberLogits))
+	ents := make([]*Node, len(memberLogits))
+	for i, z := range memberLogits {
+		if z.Rank() != 2 || z.Shape().Dimensions[1] != c {
+			panicf("ensemble.Combine: member %d logits must be [views, %d], got %s", i, c, z.Shape())
+		}
+		var a *Node
+		if seedCompatible {
+			n := z.Shape().Dimensions[0]
+			a = AddScalar(tta.ReduceLogSumExp(z, 0), -math.Log(float64(n))) // [C]
+		} else {
+			a = tta.MeanLogProbs(z) // [C]
+		}
+		a = MaxScalar(a, lowest(a))
+		logps[i] = LogSoftmax(DivScalar(a, temps[i]), -1)       // [C]
+		ents[i] = StopGradient(tta.EntropyOfLogProbs(logps[i])) // scalar
+	}
+	inv := Inverse(Stack(ents, 0))                                 // [M]
+	weights = Div(inv, ReduceAllSum(inv))                          // [M]
+	m = ReduceSum(Mul(ExpandDims(weights, 1), Stack(logps, 0)), 0) // [C]
+	if !seedCompatible {
+		m = Sub(m, tta.ReduceLogSumExp(m, 0))
+	}
+	return m, weights
+}
+
+// EntropyOf is the seed's entropy of a combined log-distribution m [C]: -sum exp(m) m (m clamped to the lowest
+// finite value), without renormalising m.
+func EntropyOf(m *Node) *Node { return tta.EntropyOfLogProbs(m) }
+
+func lowest(x *Node) float64 {
+	if x.DType().Size() == 8 {
+		return -math.MaxFloat64
+	}
+	return -math.MaxFloat32
+}
+
+// Name implements tta.Adapter: "ensemble" or "simple-ensemble".
+func (a *Adapter) Name() string { return a.opts.Mode.String() }
+
+// Config implements tta.Adapter: the options and every member's name, temperature and, when the member has one,
+// its Config().
+func (a *Adapter) Config() map[string]any {
+	members := make([]any, len(a.entries))
+	for i, e := range a.entries {
+		mc := map[string]any{"name": e.Name, "temperature": a.temps[i]}
+		if c, ok := e.Member.(interface{ Config() map[string]any }); ok {
+			mc["config"] = c.Config()
+		}
+		if o := e.Member.Optimizer(); o != nil && len(e.Member.Trainable()) > 0 {
+			mc["optimizer"] = o.Config()
+		}
+		members[i] = mc
+	}
+	return map[string]any{"mode": a.opts.Mode.String(), "select": a.opts.Select, "steps": a.opts.Steps,
+		"seed_compatible": a.opts.SeedCompatible, "members": members}
+}
+
+// Reset implements tta.Adapter: every member resets.
+func (a *Adapter) Reset() error {
+	for _, e := range a.entries {
+		if err := e.Member.Reset(); err != nil {
+			return fmt.Errorf("ensemble: resetting member %q: %w", e.Name, err)
+		}
+	}
+	return nil
+}
+
+// Result is what one combination gave.
+type Result struct {
+	// Loss is the entropy of the combination; M the combined log-distribution [C]; Weights the members' weights.
+	Loss    float64
+	M       []float32
+	Weights []float32
+	// Selected are each member's selected views (ascending entropy).
+	Selected [][]int
+}
+
+// memberViews returns member i's views: PerModel[name], or Images when PerModel is nil.
+func (a *Adapter) memberViews(v *tta.Views, i int) (*tensors.Tensor, error) {
+	if v.PerModel == nil {
+		if v.Images == nil {
+			return nil, fmt.Errorf("ensemble: example %q has no views", v.ExampleID)
+		}
+		return v.Images, nil
+	}
+	x, ok := v.PerModel[a.entries[i].Name]
+	if !ok || x == nil {
+		return nil, fmt.Errorf("ensemble: example %q has no views for member %q", v.ExampleID, a.entries[i].Name)
+	}
+	return x, nil
+}
+
+// Forward forwards every member's views, selects each member's views (rho, or all when rho is 1), combines them
+// and, when update is true, backpropagates the combination's entropy into every trainable member and steps its
+// optimizer.
+func (a *Adapter) Forward(v *tta.Views, rho float64, update bool) (*Result, error) {
+	n := len(a.entries)
+	xs := make([]*tensors.Tensor, n)
+	sels := make([][]int, n)
+	args := make([]any, n)
+	for i := range a.entries {
+		x, err := a.memberViews(v, i)
+		if err != nil {
+			return nil, err
+		}
+		xs[i] = x
+		outs, err := a.fwd[i].Exec(x)
+		if err != nil {
+			return nil, fmt.Errorf("ensemble: member %q on %q: %w", a.entries[i].Name, v.ExampleID, err)
+		}
+		logits := outs[0].Value().([][]float32)
+		sels[i] = tta.ConfidenceSelect(tta.EntropiesHost(logits), rho)
+		sel := make([][]float32, len(sels[i]))
+		for j, s := range sels[i] {
+			sel[j] = logits[s]
+		}
+		args[i] = sel
+	}
+	outs, err := a.combine.Exec(args...)
+	if err != nil {
+		return nil, fmt.Errorf("ensemble: combining %q: %w", v.ExampleID, err)
+	}
+	r := &Result{Loss: float64(tensors.ToScalar[float32](outs[0])), M: outs[1].Value().([]float32),
+		Weights: outs[2].Value().([]float32), Selected: sels}
+	if !update {
+		return r, nil
+	}
+	for i := range a.entries {
+		if a.update[i] == nil {
+			continue
+		}
+		sel := make([]int32, len(sels[i]))
+		for j, s := range sels[i] {
+			sel[j] = int32(s)
+		}
+		if _, err := a.update[i].Exec(xs[i], sel, outs[3+i]); err != nil {
+			return nil, fmt.Errorf("ensemble: updating member %q on %q: %w", a.entries[i].Name, v.ExampleID, err)
+		}
+	}
+	return r, nil
+}
+
+// Adapt implements tta.Adapter (the runner resets before).
+func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
+	pred := &tta.Prediction{EntropyBefore: math.NaN()}
+	if a.opts.Mode == Simple {
+		r, err := a.Forward(v, a.opts.Select, false)
+		if err != nil {
+			return nil, err
+		}
+		pred.EntropyBefore, pred.Logits = r.Loss, r.M
+		pred.EntropyAfter = tta.EntropyOfLogits(r.M)
+		return pred, nil
+	}
+	for s := range a.opts.Steps {
+		r, err := a.Forward(v, a.opts.Select, true)
+		if err != nil {
+			return nil, err
+		}
+		if s == 0 {
+			pred.EntropyBefore = r.Loss
+		}
+		pred.Steps = append(pred.Steps, tta.StepReport{Step: s, Loss: r.Loss})
+	}
+	v0, err := viewZero(v, a)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.Forward(v0, 1, false)
+	if err != nil {
+		return nil, err
+	}
+	pred.Logits = r.M
+	pred.EntropyAfter = tta.EntropyOfLogits(r.M)
+	return pred, nil
+}
+
+// viewZero keeps view 0 of every member's views.
+func viewZero(v *tta.Views, a *Adapter) (*tta.Views, error) {
+	out := &tta.Views{ExampleID: v.ExampleID, Seed: v.Seed, PerModel: map[string]*tensors.Tensor{}}
+	for i, e := range a.entries {
+		x, err := a.memberViews(v, i)
+		if err != nil {
+			return nil, err
+		}
+		x0, err := firstView(x)
+		if err != nil {
+			return nil, fmt.Errorf("ensemble: member %q, example %q: %w", e.Name, v.ExampleID, err)
+		}
+		out.PerModel[e.Name] = x0
+	}
+	return out, nil
+}
+
+// firstView returns x[0:1] of a float32 tensor [N, ...].
+func firstView(x *tensors.Tensor) (*tensors.Tensor, error) {
+	d := x.Shape().Dimensions
+	if x.Rank() < 1 || d[0] < 1 {
+		return nil, fmt.Errorf("views %s have no view 0", x.Shape())
+	}
+	per := x.Shape().Size() / d[0]
+	var out []float32
+	var err error
+	x.ConstFlatData(func(flat any) {
+		f, ok := flat.([]float32)
+		if !ok {
+			err = fmt.Errorf("views must be float32, got %s", x.Shape())
+			return
+		}
+		out = append([]float32(nil), f[:per]...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tensors.FromFlatDataAndDimensions(out, append([]int{1}, d[1:]...)...), nil
+}
+
+// panicf panics with an error carrying a stack trace, as GoMLX graph functions do.
+func panicf(format string, args ...any) {
+	panic(errors.Errorf(format, args...))
+}
