@@ -406,3 +406,32 @@ func TestBF16File(t *testing.T) {
 	}
 	assertClose(t, "bf16 file vs f32 file of the same values", outs[1], outs[0], 1e-6, 1e-7)
 }
+
+func TestLoadIntoAndNewRandom(t *testing.T) {
+	ctx := context.New()
+	m, err := LoadInto(ctx, td("tiny_vit.safetensors"), LoadOpts{Scope: "/models/vit"})
+	require.NoError(t, err)
+	require.NotNil(t, ctx.GetVariableByScopeAndName("/models/vit/visual/conv1", "weight"))
+	assert.False(t, ctx.GetVariableByScopeAndName("/models/vit", "logit_scale").Trainable)
+	_, err = LoadInto(ctx, td("tiny_vit.safetensors"), LoadOpts{Scope: "/models/vit"})
+	require.ErrorContains(t, err, "already exists")
+	_, err = LoadInto(ctx, td("tiny_vit.safetensors"), LoadOpts{Scope: "relative"})
+	require.ErrorContains(t, err, "absolute")
+
+	// A random model of the same config in the same context, other scope: same shapes, deterministic per seed.
+	r1, err := NewRandom(ctx, m.Config, 7, LoadOpts{Scope: "/random1"})
+	require.NoError(t, err)
+	r2, err := NewRandom(ctx, m.Config, 7, LoadOpts{Scope: "/random2"})
+	require.NoError(t, err)
+	imgData, imgShape := readNPY(t, "tiny_vit_images_nchw.npy")
+	images, tokens := nchwToNHWC(imgData, imgShape), readTokens(t, "tiny_vit_tokens.npy")
+	i1, t1, _ := features(t, r1, images, tokens)
+	i2, t2, _ := features(t, r2, images, tokens)
+	assert.Equal(t, i1, i2)
+	assert.Equal(t, t1, t2)
+	assert.Len(t, i1, 2*16)
+	bad := m.Config
+	bad.TextHeads = 5
+	_, err = NewRandom(ctx, bad, 7, LoadOpts{Scope: "/random3"})
+	require.ErrorContains(t, err, "text_heads")
+}
