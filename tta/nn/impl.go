@@ -44,6 +44,12 @@ var nativeGradientOps = []backends.OpType{backends.OpTypeReverse, backends.OpTyp
 // true when b's declared capabilities lack any of the ops Reverse, Pad or SelectAndScatterMax (the pure-Go
 // backend of GoMLX v0.26.0), false when it has them all (XLA). A backend that declares no operations at all is
 // taken as capable of everything (false).
+//
+// A caution about the pure-Go backend of GoMLX v0.26.0 with its default configuration ("go"): with ops running
+// in parallel, every ready node holds one of 2*NumCPU worker slots, and a DotGeneral node then waits for a further
+// slot; when 2*NumCPU DotGenerals are ready at once (4 on a 2-core machine) they wait for each other forever.
+// The portable gradients here run their two products one after the other to stay clear of it; the backend
+// configuration "go:ops_sequential" avoids it altogether.
 func Portable(b backends.Backend) bool {
 	if b == nil {
 		return true
