@@ -36,9 +36,9 @@ func resnetTrainLogits(ctx *context.Context, c resnet.Config, x *graph.Node) *gr
 		panic(errors.Errorf("embedded.resnetTrainLogits: only BasicBlock networks, got %s", c))
 	}
 	ctx = ctx.Reuse()
-	y := trainConv(ctx.In("conv1"), x, 2, 3)                       // [batch, h/2, w/2, stem]
-	y = activations.Relu(trainBN(ctx.In("bn1"), y))                // [batch, h/2, w/2, stem]
-	y = nn.MaxPool2D(y, 3, 2, 1)                                   // [batch, h/4, w/4, stem]
+	y := trainConv(ctx.In("conv1"), x, 2, 3)        // [batch, h/2, w/2, stem]
+	y = activations.Relu(trainBN(ctx.In("bn1"), y)) // [batch, h/2, w/2, stem]
+	y = nn.MaxPool2D(y, 3, 2, 1)                    // [batch, h/4, w/4, stem]
 	in := c.StemWidth
 	for s := range resnet.NumStages {
 		for b := range c.Layers[s] {

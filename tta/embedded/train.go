@@ -181,8 +181,8 @@ func trainableVars(ctx *context.Context) []*context.Variable {
 func CLIPLoss(ctx *context.Context, m *clip.Model, images, tokens, labels *graph.Node) *graph.Node {
 	g := images.Graph()
 	b := images.Shape().Dimensions[0]
-	img := clip.Normalize(m.EncodeImage(ctx, images)) // [B, E]
-	txt := clip.Normalize(m.EncodeText(ctx, tokens))  // [B, E]
+	img := clip.Normalize(m.EncodeImage(ctx, images))                              // [B, E]
+	txt := clip.Normalize(m.EncodeText(ctx, tokens))                               // [B, E]
 	logits := graph.Mul(m.LogitScale(ctx, g), graph.Einsum("ne,te->nt", img, txt)) // [B, B]
 	same := graph.ConvertDType(graph.Equal(graph.Reshape(labels, b, 1), graph.Reshape(labels, 1, b)), dtypes.Float32)
 	target := graph.Div(same, graph.ReduceAndKeep(same, graph.ReduceSum, 1)) // [B, B], rows sum to 1, symmetric pattern
