@@ -19,7 +19,8 @@ type tptFlags struct {
 	select_                        float64
 	lr, beta1, beta2, eps, wd      float64
 	prompt, coop                   string
-	nctx                           int
+	nctx, alignSteps               int
+	alignLR                        float64
 	initSeed                       int64
 	csc, reselect, ensemble, full7 bool
 }
@@ -41,6 +42,8 @@ func addTPTFlags(fs *flag.FlagSet) any {
 	fs.Float64Var(&f.beta2, "beta2", 0.999, "AdamW beta2")
 	fs.Float64Var(&f.eps, "eps", 1e-8, "AdamW epsilon")
 	fs.Float64Var(&f.wd, "weight-decay", 0.01, "AdamW decoupled weight decay (torch's default)")
+	fs.IntVar(&f.alignSteps, "align-steps", 0, "the seed project's alignment: AdamW steps on the image tower (not the attention pool) towards equal features of the selected views, BatchNorm in training mode, before the TPT step (0 = off; needs --dtype f32)")
+	fs.Float64Var(&f.alignLR, "align-lr", 1e-4, "the alignment's AdamW learning rate")
 	fs.BoolVar(&f.full7, "full-context", false, "run the text tower on all 77 positions instead of the longest prompt (exact either way; slower)")
 	return f
 }
@@ -75,5 +78,5 @@ func buildTPTAdapter(env *methodEnv, f *tptFlags) (*tpt.Adapter, error) {
 	return tpt.New(env.Backend, m, tok, env.Classes, tpt.Options{Prompt: f.prompt, NCtx: f.nctx, InitSeed: f.initSeed,
 		CoOp: f.coop, ClassSpecific: f.csc, Select: f.select_, Steps: steps, Reselect: f.reselect,
 		Ensemble: f.ensemble, LR: f.lr, Beta1: f.beta1, Beta2: f.beta2, Eps: f.eps, WeightDecay: wd,
-		FullContext: f.full7})
+		FullContext: f.full7, AlignSteps: f.alignSteps, AlignLR: f.alignLR})
 }

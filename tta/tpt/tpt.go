@@ -48,6 +48,12 @@ type Options struct {
 	FullContext bool
 	// Scope is the absolute context scope of the learnable context; default "/tpt".
 	Scope string
+	// AlignSteps > 0 runs the seed project's alignment before the TPT step (see Alignment in align.go): AdamW
+	// steps on the image tower (except the attention pool) towards equal features of the selected views, BatchNorm
+	// in training mode. Default 0 (off). Needs a float32 model; not with Ensemble.
+	AlignSteps int
+	// AlignLR is the alignment's AdamW learning rate; default 1e-4 (the seed's hard-coded value).
+	AlignLR float64
 }
 
 func (o Options) withDefaults() Options {
@@ -82,6 +88,9 @@ func (o Options) withDefaults() Options {
 	if o.Scope == "" {
 		o.Scope = "/tpt"
 	}
+	if o.AlignLR == 0 {
+		o.AlignLR = 1e-4
+	}
 	return o
 }
 
@@ -100,6 +109,7 @@ type Adapter struct {
 	ctx0    []float32
 
 	imgExec, stepExec, textExec *context.Exec
+	align                       *alignState // nil without alignment
 	last                        *Trace
 }
 
@@ -117,6 +127,8 @@ type Trace struct {
 	Selected []int
 	// Losses are the losses of the steps (before each update).
 	Losses []float64
+	// AlignLosses are the alignment losses (1 - mean cosine) of the alignment steps, before each update.
+	AlignLosses []float64
 	// LogitsAfter are view 0's logits after adaptation.
 	LogitsAfter []float32
 	// ImageTime (image features of all views), StepTime (text forward + backward + AdamW, all steps, including
@@ -130,6 +142,9 @@ func New(b backends.Backend, m *clip.Model, tok Tokenizer, classNames []string, 
 	opts = opts.withDefaults()
 	if opts.Select <= 0 || opts.Select > 1 {
 		return nil, fmt.Errorf("tpt: Select must be in (0, 1], got %g", opts.Select)
+	}
+	if opts.AlignSteps > 0 && opts.Ensemble {
+		return nil, fmt.Errorf("tpt: alignment (AlignSteps %d) and Ensemble mode are exclusive", opts.AlignSteps)
 	}
 	nRandom := opts.NCtx
 	var coop []float32
@@ -207,6 +222,11 @@ func New(b backends.Backend, m *clip.Model, tok Tokenizer, classNames []string, 
 	}
 	if err := a.buildExecs(); err != nil {
 		return nil, err
+	}
+	if opts.AlignSteps > 0 {
+		if err := a.buildAlign(); err != nil {
+			return nil, err
+		}
 	}
 	if a.text0, err = a.textFeatures(); err != nil {
 		return nil, err
@@ -324,6 +344,7 @@ func (a *Adapter) Config() map[string]any {
 		"random_init": o.NCtx > 0, "init_seed": o.InitSeed, "coop": o.CoOp, "class_specific": o.ClassSpecific,
 		"select": o.Select, "steps": o.Steps, "reselect": o.Reselect, "ensemble": o.Ensemble,
 		"optimizer": a.opt.Config(), "classes": len(a.Learner.Classes), "context_length": a.Learner.Length,
+		"align_steps": o.AlignSteps, "align_lr": o.AlignLR,
 	}
 }
 
@@ -334,6 +355,11 @@ func (a *Adapter) Options() Options { return a.opts }
 func (a *Adapter) Reset() error {
 	if err := a.snap.Restore(); err != nil {
 		return err
+	}
+	if a.align != nil {
+		if err := a.resetAlign(); err != nil {
+			return err
+		}
 	}
 	return a.opt.Reset()
 }
@@ -377,6 +403,14 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	}
 	w := a.model.Config.EmbedDim
 	t1 := time.Now()
+	if a.align != nil {
+		if tr.AlignLosses, err = a.runAlign(v.Images, sel); err != nil {
+			return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
+		}
+		if img, err = a.ImageFeatures(v.Images); err != nil { // the aligned tower, BatchNorm in inference form
+			return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
+		}
+	}
 	for step := 0; step < a.opts.Steps; step++ {
 		if step > 0 && a.opts.Reselect {
 			text, err := a.textFeatures()

@@ -11,6 +11,7 @@ int(N * rho)), the marginal entropy `avg_entropy`, torch.optim.AdamW(lr=5e-3) wi
 from the first step, the prediction on view 0. It runs OpenAI's own `model.py` (CLIP) and `simple_tokenizer.py`
 (with a stand-in for ftfy, the identity for these ASCII prompts).
 """
+import copy
 import importlib.util
 import json
 import struct
@@ -71,6 +72,7 @@ def perturb(model, gen):
             model.visual(torch.randn((16, 3, res, res), generator=gen))
             model.visual.eval()
             for mod in bns:
+                mod.momentum = 0.1  # torch's default again (alignment updates the running statistics with it)
                 mod.running_mean.add_(torch.randn(mod.running_mean.shape, generator=gen) * 0.05)
                 mod.running_var.mul_(0.8 + 0.4 * torch.rand(mod.running_var.shape, generator=gen))
         # A larger logit scale than CLIP's init (ln(1/0.07)) so the tiny model's views differ in entropy.
@@ -155,7 +157,36 @@ def entropies(logits):
     return -(logits.softmax(1) * logits.log_softmax(1)).sum(1)
 
 
-def tpt(model, tok, views, prompt, rho, steps):
+def align(model, views, sel, align_steps):
+    """The seed project's alignment (EasyTPT.align_embeddings): AdamW(lr 1e-4) on every visual parameter whose name
+    lacks "attnpool", loss 1 - mean of the full k x k cosine matrix of the selected views' features, the tower in
+    train mode (BatchNorm batch statistics, running statistics updated), one extra forward, then eval mode."""
+    params = [p for n, p in model.visual.named_parameters() if "attnpool" not in n]
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    model.visual.train()
+    sv = views[sel]
+    losses = []
+    for _ in range(align_steps):
+        f = model.visual(sv)
+        f = f / f.norm(dim=-1, keepdim=True)
+        loss = 1 - (f @ f.t()).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    with torch.no_grad():
+        model.visual(sv)
+    model.visual.eval()
+    for p in params:
+        p.requires_grad_(False)
+    return losses
+
+
+def tpt(model, tok, views, prompt, rho, steps, align_steps=0):
+    if align_steps > 0:
+        model = copy.deepcopy(model)
     ids, pos = prompt_layout(tok, prompt, CLASSES)
     tt = torch.from_numpy(ids)
     with torch.no_grad():
@@ -179,6 +210,14 @@ def tpt(model, tok, views, prompt, rho, steps):
             out["entropies"] = h.tolist()
             out["selected"] = sel.tolist()
             out["logits_before"] = logits.detach().numpy().tolist()  # every view, initial prompt
+            if align_steps > 0:
+                out["align_losses"] = align(model, views, sel, align_steps)
+                with torch.no_grad():
+                    img = model.encode_image(views)
+                    img = img / img.norm(dim=-1, keepdim=True)
+                txt = text_features(model, build_prompts(base, ctx, pos), tt)
+                txt = txt / txt.norm(dim=-1, keepdim=True)
+                logits = scale * img @ txt.t()
         loss = avg_entropy(logits[sel])
         opt.zero_grad()
         loss.backward()
@@ -218,6 +257,11 @@ def main():
         results = [tpt(model, tok, views, p, rho, steps) for p, rho, steps in cases[kind]]
         with open(f"{outdir}/{kind}_golden.json", "w") as f:
             json.dump(results, f)
+        # TPT + alignment (the seed project): 2 alignment steps then 1 TPT step.
+        aligned = [tpt(model, tok, views, "a photo of a", 0.5, 1, align_steps=2)]
+        aligned[0]["align_steps"] = 2
+        with open(f"{outdir}/{kind}_align_golden.json", "w") as f:
+            json.dump(aligned, f)
 
 
 if __name__ == "__main__":
