@@ -1,0 +1,194 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gotta-ml/gotta/datasets"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/memo"
+	"github.com/gotta-ml/gotta/tta/weights"
+)
+
+// gotta adapt --method memo is handled here: the generic adapt command (adapt.go) is CLIP-centric (--vocab,
+// --classes, TPT's trace). The adapt command's runner is wrapped so that --method memo comes here and every other
+// method goes on to adapt.go. (A per-method adapt hook in methods.go would replace this wrapper.)
+func init() {
+	c, ok := commands["adapt"]
+	if !ok {
+		panic("gotta: adapt_memo.go needs the adapt command (adapt.go) registered first")
+	}
+	generic := c.run
+	c.run = func(args []string) error {
+		if scanFlag(args, "method") == "memo" {
+			return adaptMemoMain(args, os.Stdout, os.Stderr)
+		}
+		return generic(args)
+	}
+}
+
+const adaptMemoDescription = `Adapts a torchvision ResNet with MEMO on the views of one example and writes, in --out:
+  report.json                  config, per-view entropies and the selected views (ascending entropy) of each step,
+                               the loss of each step (loss_before = the first), predictions of view 0 before and
+                               after adaptation (with the prior) and after adaptation with p = 1
+  logits_view0_before.npy      view 0 alone, with the prior, before adaptation [C]
+  logits_view0_after.npy       view 0 alone, with the prior, after adaptation [C]
+  logits_view0_after_plain.npy view 0 alone, plain batch norm (p = 1), after adaptation [C]
+over the model's full output classes (or --classes-1k a / r). The views come from --views-npy (float32 NCHW
+[N, 3, R, R], preprocessed, view 0 first) or --image (the method's view maker, with --seed).
+
+Example:
+  gotta adapt --method memo --weights resnet50.safetensors --views-npy V.npy --prior 0.9411764705882353 \
+    --lr 0.005 --wd 1e-4 --steps 1 --select 1 --out adapt_out`
+
+// memoAdaptReport is report.json of gotta adapt --method memo.
+type memoAdaptReport struct {
+	Method      string           `json:"method"`
+	Config      map[string]any   `json:"config"`
+	Classes     []string         `json:"classes,omitempty"`
+	Views       int              `json:"views"`
+	Source      string           `json:"source"`
+	Seed        int64            `json:"seed"`
+	Entropies   []float64        `json:"entropies"`
+	Selected    []int            `json:"selected"`
+	LossBefore  float64          `json:"loss_before"`
+	Losses      []float64        `json:"losses"`
+	Steps       []tta.StepReport `json:"steps"`
+	Before      adaptPrediction  `json:"prediction_before"`
+	After       adaptPrediction  `json:"prediction_after"`
+	AfterPlain  adaptPrediction  `json:"prediction_after_plain"`
+	EntropyAll  float64          `json:"marginal_entropy_all_views_before"`
+	Backend     string           `json:"backend"`
+	Device      string           `json:"device"`
+	ClassSubset []int            `json:"class_subset,omitempty"`
+}
+
+func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("adapt", "--method memo --weights FILE (--views-npy V.npy | --image FILE) --out DIR [flags]",
+		adaptMemoDescription)
+	fs.SetOutput(stderr)
+	f := addMemoFlags(fs).(*memoFlags)
+	fs.String("method", "memo", "the method")
+	weightsFile := fs.String("weights", "", "torchvision ResNet weights (safetensors)")
+	classes := fs.String("classes", "", "comma-separated class names in logit order, for the report (optional)")
+	viewsNPY := fs.String("views-npy", "", "preprocessed views, float32 NCHW [N, 3, R, R], view 0 first")
+	imagePath := fs.String("image", "", "an image file; the method's view maker makes the views")
+	seed := fs.Int64("seed", 0, "seed of the views made from --image")
+	out := fs.String("out", "", "output folder (created)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *weightsFile == "" || *out == "" {
+		return fmt.Errorf("--weights and --out are required")
+	}
+	if (*viewsNPY == "") == (*imagePath == "") {
+		return fmt.Errorf("give exactly one of --views-npy and --image")
+	}
+	if f.mode != "memo" {
+		return fmt.Errorf("gotta adapt --method memo runs --mode memo only (got %q)", f.mode)
+	}
+	var names []string
+	for _, c := range strings.Split(*classes, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			names = append(names, c)
+		}
+	}
+	b, _, err := backend.New()
+	if err != nil {
+		return err
+	}
+	env := &methodEnv{Backend: b, Models: []modelSpec{{Family: "resnet", Path: *weightsFile}}, Classes: names}
+	a, err := buildMemoAdapter(env, f, 0)
+	if err != nil {
+		return fmt.Errorf("method memo: %w", err)
+	}
+	var views *tta.Views
+	source := *viewsNPY
+	if *viewsNPY != "" {
+		if views, err = readViewsNPY(*viewsNPY); err != nil {
+			return err
+		}
+	} else {
+		source = *imagePath
+		img, err := datasets.Decode(*imagePath)
+		if err != nil {
+			return err
+		}
+		vm, err := f.viewMaker()
+		if err != nil {
+			return err
+		}
+		if views, err = vm.MakeViews(img, filepath.Base(*imagePath), *seed); err != nil {
+			return err
+		}
+	}
+	opts := a.Options()
+	x0, err := memo.View(views.Images, 0)
+	if err != nil {
+		return err
+	}
+	if err := a.Reset(); err != nil {
+		return err
+	}
+	before, err := a.Logits(x0, opts.Prior)
+	if err != nil {
+		return err
+	}
+	all, err := a.Logits(views.Images, opts.Prior)
+	if err != nil {
+		return err
+	}
+	pred, err := a.Adapt(views)
+	if err != nil {
+		return err
+	}
+	plain, err := a.Logits(x0, 1)
+	if err != nil {
+		return err
+	}
+	rep := memoAdaptReport{Method: a.Name(), Config: a.Config(), Classes: names, Views: len(all), Source: source,
+		Seed: *seed, Entropies: tta.EntropiesHost(all), Selected: pred.Selected, Steps: pred.Steps,
+		Before: predictionOf(before[0], names), After: predictionOf(pred.Logits, names),
+		AfterPlain: predictionOf(plain[0], names), EntropyAll: pred.EntropyBefore, ClassSubset: opts.ClassSubset}
+	rep.Backend, rep.Device = backendNames(b)
+	for _, s := range pred.Steps {
+		rep.Losses = append(rep.Losses, s.Loss)
+	}
+	rep.LossBefore = rep.Losses[0]
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	for _, w := range []struct {
+		name string
+		data []float32
+	}{{"logits_view0_before.npy", before[0]}, {"logits_view0_after.npy", pred.Logits},
+		{"logits_view0_after_plain.npy", plain[0]}} {
+		if err := weights.WriteNPY(filepath.Join(*out, w.name), []int{len(w.data)}, w.data); err != nil {
+			return err
+		}
+	}
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "report.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "before: %d (%.3f); after: %d (%.3f); loss before %.6f; selected views %v; wrote %s\n",
+		rep.Before.Index, rep.Before.Probability, rep.After.Index, rep.After.Probability, rep.LossBefore,
+		rep.Selected, *out)
+	return nil
+}

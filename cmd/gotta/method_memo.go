@@ -1,0 +1,191 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gotta-ml/gotta/datasets/augment"
+	"github.com/gotta-ml/gotta/datasets/imagenet"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/memo"
+	"github.com/gotta-ml/gotta/tta/resnet"
+)
+
+func init() {
+	registerMethod(&method{name: "memo",
+		summary:  "MEMO (Zhang et al. 2022) on a torchvision ResNet; --mode crop-ensemble / mc-dropout: no-gradient ensembles",
+		addFlags: addMemoFlags, build: buildMemo})
+}
+
+// memoFlags are MEMO's options as flags.
+type memoFlags struct {
+	mode, kind, optimizer, params, classes1k string
+	views, steps, samples                    int
+	select_, prior, memberPrior, lr, wd      float64
+	dropout                                  float64
+}
+
+func addMemoFlags(fs *flag.FlagSet) any {
+	f := &memoFlags{}
+	fs.StringVar(&f.mode, "mode", "memo", "memo (entropy minimisation), crop-ensemble (mean softmax of the selected views) or mc-dropout (dropout samples of view 0)")
+	fs.IntVar(&f.views, "views", 64, "number of views including view 0 (MEMO: 64; the seed: 8 or 64); mc-dropout: the number of dropout samples unless --samples")
+	fs.StringVar(&f.kind, "view-kind", "crop+augmix", "augmentation of views 1..N-1: crop+augmix (MEMO's), augmix (the seed's), cut (random resized crop + flip, the seed's reported runs) or identity")
+	fs.Float64Var(&f.select_, "select", 1, "confidence selection: keep the floor(views*select) lowest-entropy views, recomputed every step (MEMO: 1; the seed: 0.1)")
+	fs.Float64Var(&f.prior, "prior", 0, "batch-norm prior p = N/(N+1) (0 = 16/17 for memo, 1 for the ensembles; the seed: 0.94)")
+	fs.Float64Var(&f.memberPrior, "member-prior", 0, "batch-norm prior when the model is an ensemble member (0 = --prior)")
+	fs.StringVar(&f.optimizer, "optimizer", "sgd", "sgd (no momentum) or adamw")
+	fs.Float64Var(&f.lr, "lr", memo.PaperLR, "learning rate (MEMO ResNet-50: 2.5e-4; the seed: 5e-3)")
+	fs.Float64Var(&f.wd, "wd", 0, "weight decay: L2 for sgd, decoupled for adamw (the seed: 1e-4)")
+	fs.IntVar(&f.steps, "steps", 1, "adaptation steps per example")
+	fs.StringVar(&f.params, "params", "all", "adapted variables: all or bn-affine")
+	fs.Float64Var(&f.dropout, "dropout", 0.5, "mc-dropout drop probability")
+	fs.IntVar(&f.samples, "samples", 0, "mc-dropout samples (0 = --views)")
+	fs.StringVar(&f.classes1k, "classes-1k", "auto", "which of the model's outputs are the dataset's classes: auto (all when the counts match, else ImageNet-A's or -R's 200 by name), a, r or all")
+	return f
+}
+
+// memoOptions turns the flags into memo.Options (without ClassSubset).
+func (f *memoFlags) options() (memo.Options, error) {
+	var o memo.Options
+	switch f.mode {
+	case "memo":
+		o.Mode = memo.Adapt
+	case "crop-ensemble":
+		o.Mode = memo.CropEnsemble
+	case "mc-dropout":
+		o.Mode = memo.MCDropout
+	default:
+		return o, fmt.Errorf("--mode %q: want memo, crop-ensemble or mc-dropout", f.mode)
+	}
+	switch f.params {
+	case "all":
+		o.Params = memo.AllParams
+	case "bn-affine":
+		o.Params = memo.BNAffine
+	default:
+		return o, fmt.Errorf("--params %q: want all or bn-affine", f.params)
+	}
+	switch f.optimizer {
+	case "sgd":
+		o.Optimizer = &tta.SGD{LR: f.lr, WeightDecay: f.wd}
+	case "adamw":
+		a := tta.NewAdamW(f.lr)
+		a.WeightDecay = f.wd
+		o.Optimizer = a
+	default:
+		return o, fmt.Errorf("--optimizer %q: want sgd or adamw", f.optimizer)
+	}
+	if f.steps < 1 {
+		return o, fmt.Errorf("--steps %d: want at least 1 (use --mode crop-ensemble for no adaptation)", f.steps)
+	}
+	o.Select, o.Prior, o.MemberPrior, o.Steps = f.select_, f.prior, f.memberPrior, f.steps
+	o.Dropout, o.Samples = f.dropout, f.samples
+	if o.Mode == memo.MCDropout && o.Samples == 0 {
+		o.Samples = f.views
+	}
+	return o, o.Validate()
+}
+
+// viewMaker returns the views the mode takes (mc-dropout: view 0 only).
+func (f *memoFlags) viewMaker() (memo.ViewMaker, error) {
+	kind, err := augment.ParseKind(f.kind)
+	if err != nil {
+		return memo.ViewMaker{}, fmt.Errorf("--view-kind: %w", err)
+	}
+	n := f.views
+	if f.mode == "mc-dropout" {
+		n, kind = 1, augment.Identity
+	}
+	if n < 1 {
+		return memo.ViewMaker{}, fmt.Errorf("--views %d: want at least 1", f.views)
+	}
+	return memo.ViewMaker{Views: augment.Views{N: n, Kind: kind, Preprocess: resnet.Preprocessing()}}, nil
+}
+
+// loadResNet loads the --model resnet[:ARCH]=FILE number i (counting resnet models only) into a fresh context.
+func (e *methodEnv) loadResNet(i int) (*context.Context, *resnet.Model, modelSpec, error) {
+	var specs []modelSpec
+	for _, s := range e.Models {
+		if s.Family == "resnet" {
+			specs = append(specs, s)
+		}
+	}
+	if i >= len(specs) {
+		return nil, nil, modelSpec{}, fmt.Errorf("this method needs --model resnet[:ARCH]=FILE (%d given, need %d)",
+			len(specs), i+1)
+	}
+	ctx := context.New()
+	m, err := resnet.Load(ctx, specs[i].Path)
+	if err != nil {
+		return nil, nil, specs[i], err
+	}
+	return ctx, m, specs[i], nil
+}
+
+// classSubset maps the dataset's classes (names, in label order) to the model's outputs: nil when they are all of
+// them in order; ImageNet-A's or -R's 200 classes when the names are theirs.
+func classSubset(which string, classes []string, numOutputs int) ([]int, error) {
+	names := func(idx []int) []string {
+		out := make([]string, len(idx))
+		for i, c := range idx {
+			out[i] = imagenet.ClassName(c)
+		}
+		return out
+	}
+	switch which {
+	case "all":
+		return nil, nil
+	case "a":
+		return imagenet.SubsetA(), nil
+	case "r":
+		return imagenet.SubsetR(), nil
+	case "auto":
+	default:
+		return nil, fmt.Errorf("--classes-1k %q: want auto, a, r or all", which)
+	}
+	if len(classes) == 0 || len(classes) == numOutputs {
+		return nil, nil
+	}
+	if numOutputs == imagenet.NumClasses {
+		for _, idx := range [][]int{imagenet.SubsetA(), imagenet.SubsetR()} {
+			if slices.Equal(names(idx), classes) {
+				return idx, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("the dataset has %d classes (%s, ...) and the model %d outputs: give --classes-1k a, r or all",
+		len(classes), strings.Join(classes[:min(3, len(classes))], ", "), numOutputs)
+}
+
+func buildMemo(env *methodEnv, flags any) (tta.Adapter, tta.ViewMaker, error) {
+	f := flags.(*memoFlags)
+	a, err := buildMemoAdapter(env, f, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	vm, err := f.viewMaker()
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, vm, nil
+}
+
+// buildMemoAdapter builds the MEMO adapter of the i-th resnet --model.
+func buildMemoAdapter(env *methodEnv, f *memoFlags, i int) (*memo.Adapter, error) {
+	opts, err := f.options()
+	if err != nil {
+		return nil, err
+	}
+	ctx, m, _, err := env.loadResNet(i)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ClassSubset, err = classSubset(f.classes1k, env.Classes, m.Config.NumClasses); err != nil {
+		return nil, err
+	}
+	return memo.New(env.Backend, ctx, m, opts)
+}
