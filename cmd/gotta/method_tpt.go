@@ -75,7 +75,7 @@ func buildTPTAdapter(env *methodEnv, f *tptFlags) (*tpt.Adapter, error) {
 	if wd == 0 {
 		wd = -1
 	}
-	return tpt.New(env.Backend, m, tok, env.Classes, tpt.Options{Prompt: f.prompt, NCtx: f.nctx, InitSeed: f.initSeed,
+	return tpt.New(env.Backend, m, tok, env.Classes, tpt.Options{Views: *f.views, Prompt: f.prompt, NCtx: f.nctx, InitSeed: f.initSeed,
 		CoOp: f.coop, ClassSpecific: f.csc, Select: f.select_, Steps: steps, Reselect: f.reselect,
 		Ensemble: f.ensemble, LR: f.lr, Beta1: f.beta1, Beta2: f.beta2, Eps: f.eps, WeightDecay: wd,
 		FullContext: f.full7, AlignSteps: f.alignSteps, AlignLR: f.alignLR})

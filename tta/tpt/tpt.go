@@ -32,6 +32,9 @@ type Options struct {
 	CoOp string
 	// ClassSpecific gives every class its own copy of the context (CoOp's CSC; TPT shares one); default false.
 	ClassSpecific bool
+	// Views is the number of views per example the view maker makes (recorded in Config; Adapt takes whatever
+	// it gets); default 64 (TPT's -b 64: the original + 63 augmented views).
+	Views int
 	// Select is the confidence-selection ratio rho (floor(N*rho) lowest-entropy views); default 0.1.
 	Select float64
 	// Steps is the number of AdamW steps per example; default 1 (-1 means 0 steps: zero-shot with the prompt).
@@ -62,6 +65,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Select == 0 {
 		o.Select = 0.1
+	}
+	if o.Views == 0 {
+		o.Views = 64
 	}
 	if o.Steps == 0 {
 		o.Steps = 1
@@ -342,7 +348,7 @@ func (a *Adapter) Config() map[string]any {
 	return map[string]any{
 		"model": a.model.Config.String(), "dtype": a.model.DType.String(), "prompt": o.Prompt, "n_ctx": a.Learner.NCtx,
 		"random_init": o.NCtx > 0, "init_seed": o.InitSeed, "coop": o.CoOp, "class_specific": o.ClassSpecific,
-		"select": o.Select, "steps": o.Steps, "reselect": o.Reselect, "ensemble": o.Ensemble,
+		"views": o.Views, "select": o.Select, "steps": o.Steps, "reselect": o.Reselect, "ensemble": o.Ensemble,
 		"optimizer": a.opt.Config(), "classes": len(a.Learner.Classes), "context_length": a.Learner.Length,
 		"align_steps": o.AlignSteps, "align_lr": o.AlignLR,
 	}
