@@ -58,3 +58,25 @@ func BenchmarkConv2D(b *testing.B) {
 
 var _ = require.New
 var _ = tensors.FromScalar[float32]
+
+// BenchmarkResNet18ish times a MEMO-like forward + backward (gradients w.r.t. every parameter, BN with prior
+// 16/17) of a CIFAR-style ResNet-18 (widths 64-512, 2 basic blocks per stage) on [8, 32, 32, 3].
+//
+//	go test -bench ResNet18ish -run '^$' -benchtime 1x ./tta/nn
+func BenchmarkResNet18ish(b *testing.B) {
+	be := backend.MustNew()
+	rng := rand.New(rand.NewPCG(5, 6))
+	net := resnetish{widths: []int{64, 128, 256, 512}, blocks: 2, stem: 64}
+	params := net.params(rng)
+	x := randTensor(rng, 8, 32, 32, 3)
+	exec := graph.MustNewExec(be, func(all []*graph.Node) []*graph.Node {
+		return net.lossAndGrads(ImplAuto, all[0], all[1:])
+	})
+	args := append([]any{x}, anySlice(params)...)
+	start := time.Now()
+	exec.MustExec(args...)
+	b.Logf("backend %s: first call (build + compile + run) %v", be.Name(), time.Since(start))
+	for b.Loop() {
+		exec.MustExec(args...)
+	}
+}

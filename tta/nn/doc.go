@@ -12,12 +12,23 @@
 //   - Portable: a composition of ops whose forward and gradient the pure-Go backend supports: im2col by Gather
 //     (gradient ScatterSum) + DotGeneral for convolution, window Gather + ReduceSum for average pooling, window
 //     Gather + first-argmax selection for max pooling (gradient to the first maximal element, as PyTorch's CPU
-//     kernel), row Gather for slicing. Padding is a zero (or lowest-value) row appended to the flattened input,
+//     kernel), row Gather for slicing. Padding is a zero (or -inf) row appended to the flattened input,
 //     so no Pad op is needed.
 //
-// Which one runs is decided per graph from its backend's capabilities (see Portable and Impl): ImplAuto (the
-// package-level functions) uses the portable path exactly when the backend lacks one of the ops Reverse, Pad or
-// SelectAndScatterMax. ImplNative and ImplPortable force one implementation (tests compare the two).
+// DotGeneral and MatMul are here for the same reason: GoMLX v0.26.0's gradient of DotGeneral (and so of MatMul,
+// Einsum and dense layers) materialises a broadcast product of size batch x lhsFree x rhsFree x contracted, which
+// XLA fuses away but the pure-Go backend computes; the portable DotGeneral's gradient is two DotGenerals (attached
+// with graph.IdentityWithCustomGradient, see withVJP2 in dot.go). Models that train or adapt on pure Go should use
+// nn.MatMul / nn.DotGeneral for their dense layers and attention products.
+//
+// Which one runs is decided per graph, from the capabilities of the graph's backend (see Portable and Impl):
+// ImplAuto (used by the package-level functions) takes the portable path exactly when the backend lacks one of
+// the ops Reverse, Pad or SelectAndScatterMax (GoMLX's pure-Go backend), the native path otherwise (XLA, CPU or
+// GPU). ImplNative and ImplPortable force one implementation: nn.ImplPortable.Conv2D(x, k, opts).
+//
+// On the pure-Go backend (2-core CPU) a CIFAR-style ResNet-18 forward + backward on [8, 32, 32, 3] takes ~6 s
+// (BenchmarkResNet18ish); the portable convolution's forward + backward takes less time than the native
+// forward alone (BenchmarkConv2D).
 //
 // Layouts: images are [batch, height, width, channels]; convolution kernels are
 // [kernelHeight, kernelWidth, inChannels/groups, outChannels] (a PyTorch OIHW weight w maps to
@@ -28,7 +39,7 @@
 //	// x: [N, 224, 224, 3]; k: [7, 7, 3, 64]
 //	y := nn.Conv2D(x, k, nn.ConvOpts{Stride: 2, Padding: 3}) // [N, 112, 112, 64]
 //	y = nn.BatchNorm(y, gamma, beta, runMean, runVar, 1e-5)
-//	y = nn.MaxPool2D(graph.Relu(y), 3, 2, 1) // [N, 56, 56, 64]
+//	y = nn.MaxPool2D(activations.Relu(y), 3, 2, 1) // [N, 56, 56, 64]
 //	f := nn.GlobalAvgPool(y)                 // [N, 64]
 //
 // MEMO's batch-norm prior (Zhang, Levine, Finn, "MEMO: Test Time Robustness via Adaptation and Augmentation",
