@@ -17,12 +17,14 @@ func TestDotGeneralGradientWiring(t *testing.T) {
 	b := backend.MustNew()
 	rng := rand.New(rand.NewPCG(7, 8))
 	a, w1, w2 := randTensor(rng, 3, 4, 5), randTensor(rng, 5, 6), randTensor(rng, 6, 5)
-	// loss(a, w1, w2) = sum(sin(h)) + sum(h*h) + sum(MatMul(h, w2) * a) where h = MatMul(a, w1).
+	// loss(a, w1, w2) = sum(sin(h)) + sum(h*h) + sum(MatMul(h, w2) * a) + sum(sin(gram(w1))) where
+	// h = MatMul(a, w1) and gram(w1) = w1ᵀ·w1 (the same node on both sides of a product).
 	loss := func(impl Impl, a, w1, w2 *graph.Node) *graph.Node {
-		h := impl.MatMul(a, w1)                                   // [3, 4, 6]
-		o := impl.DotGeneral(h, []int{2}, nil, w2, []int{0}, nil) // [3, 4, 5]
+		h := impl.MatMul(a, w1)                                       // [3, 4, 6]
+		o := impl.DotGeneral(h, []int{2}, nil, w2, []int{0}, nil)     // [3, 4, 5]
+		gram := impl.DotGeneral(w1, []int{0}, nil, w1, []int{0}, nil) // [6, 6]
 		return graph.Add(graph.Add(graph.ReduceAllSum(graph.Sin(h)), graph.ReduceAllSum(graph.Mul(h, h))),
-			graph.ReduceAllSum(graph.Mul(o, a)))
+			graph.Add(graph.ReduceAllSum(graph.Mul(o, a)), graph.ReduceAllSum(graph.Sin(gram))))
 	}
 	for _, tc := range []struct {
 		name string
