@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
 	"github.com/gotta-ml/gotta/tta/clip"
@@ -72,7 +73,10 @@ func TestOptions(t *testing.T) {
 		}
 		npy := filepath.Join(dir, "ctx.npy")
 		require.NoError(t, weights.WriteNPY(npy, []int{4, 16}, ctx32))
-		for _, file := range []string{npy} {
+		st := filepath.Join(dir, "ctx.safetensors")
+		require.NoError(t, weights.Write(st, []weights.Named{{Name: "ctx",
+			Tensor: tensors.FromFlatDataAndDimensions(ctx32, 4, 16)}}, nil))
+		for _, file := range []string{npy, st} {
 			a, p := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, CoOp: file})
 			assert.Equal(t, g.Selected, p.Selected)
 			assert.InDeltaSlice(t, flat64(g.CtxAfter), f64(a.LastTrace().CtxAfter), 1e-5)

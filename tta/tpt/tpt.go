@@ -112,7 +112,9 @@ type Adapter struct {
 	snap    *tta.Snapshot
 	scale   float32     // exp(logit_scale)
 	text0   [][]float32 // initial normalised text features [C][E]
-	ctx0    []float32
+	// text0Var holds text0 on the device [C, E], so the image executable also returns the initial logits.
+	text0Var *context.Variable
+	ctx0     []float32
 
 	imgExec, stepExec, textExec *context.Exec
 	align                       *alignState // nil without alignment
@@ -237,6 +239,12 @@ func New(b backends.Backend, m *clip.Model, tok Tokenizer, classNames []string, 
 	if a.text0, err = a.textFeatures(); err != nil {
 		return nil, err
 	}
+	flatText := make([]float32, 0, len(a.text0)*m.Config.EmbedDim)
+	for _, r := range a.text0 {
+		flatText = append(flatText, r...)
+	}
+	a.text0Var = root.VariableWithValue("text0",
+		tensors.FromFlatDataAndDimensions(flatText, len(a.text0), m.Config.EmbedDim)).SetTrainable(false)
 	return a, nil
 }
 
@@ -272,8 +280,10 @@ func readContext(path string) ([]float32, []int, error) {
 func (a *Adapter) buildExecs() error {
 	var err error
 	m, pl := a.model, a.Learner
-	a.imgExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, images *Node) *Node {
-		return clip.Normalize(m.EncodeImage(ctx, images)) // [N, E]
+	// Image features [N, E] (normalised) and their logits [N, C] with the initial prompts.
+	a.imgExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, images *Node) (*Node, *Node) {
+		f := clip.Normalize(m.EncodeImage(ctx, images))
+		return f, MulScalar(Einsum("ne,ce->nc", f, a.text0Var.ValueGraph(images.Graph())), float64(a.scale))
 	})
 	if err != nil {
 		return fmt.Errorf("tpt: %w", err)
@@ -373,13 +383,15 @@ func (a *Adapter) Reset() error {
 // LastTrace returns what the last Adapt did.
 func (a *Adapter) LastTrace() *Trace { return a.last }
 
-// ImageFeatures returns the normalised image features of views [N, R, R, 3]: [N][E].
-func (a *Adapter) ImageFeatures(images *tensors.Tensor) ([][]float32, error) {
+// ImageFeatures returns the normalised image features of views [N, R, R, 3], [N][E], and their logits with the
+// initial prompts, [N][C].
+func (a *Adapter) ImageFeatures(images *tensors.Tensor) (features, logits [][]float32, err error) {
 	out, err := a.imgExec.Exec(images)
 	if err != nil {
-		return nil, fmt.Errorf("tpt: image features: %w", err)
+		return nil, nil, fmt.Errorf("tpt: image features: %w", err)
 	}
-	return rows(tensors.MustCopyFlatData[float32](out[0]), a.model.Config.EmbedDim), nil
+	return rows(tensors.MustCopyFlatData[float32](out[0]), a.model.Config.EmbedDim),
+		rows(tensors.MustCopyFlatData[float32](out[1]), len(a.Learner.Classes)), nil
 }
 
 // Adapt implements tta.Adapter: TPT's steps on the views of one example, then view 0's prediction.
@@ -388,13 +400,13 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		return nil, fmt.Errorf("tpt: no views")
 	}
 	t0 := time.Now()
-	img, err := a.ImageFeatures(v.Images)
+	img, logits0, err := a.ImageFeatures(v.Images)
 	if err != nil {
 		return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 	}
 	n := len(img)
 	tr := &Trace{CtxShape: a.ctxVar.Shape().Dimensions, CtxBefore: a.ctx0, ImageTime: time.Since(t0)}
-	tr.LogitsBefore = a.hostLogits(img, a.text0)
+	tr.LogitsBefore = logits0
 	tr.Entropies = tta.EntropiesHost(tr.LogitsBefore)
 	sel := tta.ConfidenceSelect(tr.Entropies, a.opts.Select)
 	tr.Selected = sel
@@ -413,7 +425,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		if tr.AlignLosses, err = a.runAlign(v.Images, sel); err != nil {
 			return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 		}
-		if img, err = a.ImageFeatures(v.Images); err != nil { // the aligned tower, BatchNorm in inference form
+		if img, _, err = a.ImageFeatures(v.Images); err != nil { // the aligned tower, BatchNorm in inference form
 			return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 		}
 	}
