@@ -90,9 +90,16 @@ func conv2DPortable(x, kernel *graph.Node, win windows2D, groups int) *graph.Nod
 		kernel.Shape().Dimensions[3]
 	m := win.n * win.oh * win.ow
 	var cols *graph.Node
-	if kh == 1 && kw == 1 && win.sh == 1 && win.sw == 1 && win.pads == ([2][2]int{}) {
+	switch {
+	case kh == 1 && kw == 1 && win.sh == 1 && win.sw == 1 && win.pads == ([2][2]int{}):
 		cols = graph.Reshape(x, m, 1, c) // [m, 1, c]: a 1x1 convolution is a matmul.
-	} else {
+	case kh == win.sh && kw == win.sw && win.dh == 1 && win.dw == 1 && win.pads == ([2][2]int{}) &&
+		win.h == win.oh*kh && win.w == win.ow*kw:
+		// Non-overlapping windows tiling the image (a ViT patch embedding): a reshape and a transpose.
+		t := graph.Reshape(x, win.n, win.oh, kh, win.ow, kw, c) // [n, oh, kh, ow, kw, c]
+		t = graph.TransposeAllAxes(t, 0, 1, 3, 2, 4, 5)         // [n, oh, ow, kh, kw, c]
+		cols = graph.Reshape(t, m, kh*kw, c)                    // [m, kh*kw, c]
+	default:
 		cols = gatherWindows(x, win, 0) // [m, kh*kw, c]
 	}
 	var out *graph.Node

@@ -74,6 +74,8 @@ conv_case("conv3x3_dil2_pad2", 1, 9, 8, 4, 3, 3, 3, pad=(2, 2, 2, 2), dil=2)
 conv_case("conv3x3_s2_dil2_asympad", 2, 9, 10, 4, 5, 3, 3, stride=2, pad=(1, 2, 0, 3), dil=2)
 conv_case("conv1x1_s2_downsample", 2, 7, 8, 6, 10, 1, 1, stride=2)
 conv_case("conv1x1", 2, 5, 4, 6, 7, 1, 1)
+conv_case("conv4x4_s4_patch", 2, 8, 12, 3, 5, 4, 4, stride=4)
+conv_case("conv3x3_s3_patch_crop", 1, 10, 9, 2, 4, 3, 3, stride=3)
 conv_case("conv2x3_s3_groups2", 2, 10, 11, 4, 6, 2, 3, stride=3, pad=(1, 1, 1, 1), groups=2)
 
 
