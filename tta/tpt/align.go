@@ -15,13 +15,17 @@ import (
 	"github.com/gotta-ml/gotta/tta/nn"
 )
 
-// Alignment is the seed project's "TPT + alignment" (reference/seed-project.md 2.7): before the TPT step, AlignSteps
+// The seed project's "TPT + alignment" (reference/seed-project.md 2.7): before the TPT step, AlignSteps
 // AdamW steps (lr AlignLR, weight decay 0.01) on every image-tower parameter except the attention pool minimise
 // 1 - mean(cos(f_i, f_j)) over the full k x k matrix of the selected views' features, with BatchNorm in training
 // mode (batch statistics, running statistics updated with momentum 0.1 at every forward, including one extra
 // forward after the last step); then the image features of all views are recomputed (BatchNorm in inference form
 // with the updated running statistics) and TPT runs with the selection made before alignment. Reset restores the
-// image tower (weights and running statistics) and the alignment optimizer.
+// image tower (weights and running statistics) and the alignment optimizer. Options.AlignSteps turns it on.
+//
+// tta.AdamW keeps one step counter per context (OptimizerScope/adamw_step), shared by the alignment's and TPT's
+// optimizers; since the alignment always finishes before the TPT step, runAlign zeroes the counter in between,
+// which gives both the bias corrections of fresh optimizers.
 
 // bnMomentum is torch's BatchNorm momentum (running = (1-m) running + m batch).
 const bnMomentum = 0.1
