@@ -76,6 +76,3 @@ func gatherRows(x2d *graph.Node, rows []int32) *graph.Node {
 	idx := graph.Const(x2d.Graph(), tensors.FromFlatDataAndDimensions(rows, len(rows), 1))
 	return graph.Gather(x2d, idx)
 }
-
-// scalarLike returns a scalar constant of x's dtype.
-func scalarLike(x *graph.Node, v float64) *graph.Node { return graph.Scalar(x.Graph(), x.DType(), v) }
