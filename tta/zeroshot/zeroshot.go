@@ -16,6 +16,7 @@ package zeroshot
 
 import (
 	"fmt"
+	"hash/fnv"
 	"image"
 	"math"
 	"slices"
@@ -86,10 +87,22 @@ func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, temp
 // Name implements tta.Adapter.
 func (a *Adapter) Name() string { return a.name }
 
-// Config implements tta.Adapter.
+// Config implements tta.Adapter: the model, dtype, class count and the templates (listed when there are at
+// most 7; otherwise their count, the first one and an FNV-1a hash of all, to keep records short).
 func (a *Adapter) Config() map[string]any {
-	return map[string]any{"model": a.model.Config.String(), "dtype": a.model.DType.String(),
-		"templates": a.templates, "classes": len(a.classes)}
+	c := map[string]any{"model": a.model.Config.String(), "dtype": a.model.DType.String(),
+		"classes": len(a.classes), "n_templates": len(a.templates)}
+	if len(a.templates) <= 7 {
+		c["templates"] = a.templates
+	} else {
+		h := fnv.New64a()
+		for _, t := range a.templates {
+			h.Write([]byte(t + "\n"))
+		}
+		c["templates_first"] = a.templates[0]
+		c["templates_fnv64a"] = fmt.Sprintf("%016x", h.Sum64())
+	}
+	return c
 }
 
 // Reset implements tta.Adapter (nothing to reset).

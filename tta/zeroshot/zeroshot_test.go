@@ -127,3 +127,16 @@ func TestEnsemble(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, p.Logits, 3)
 }
+
+func TestConfig(t *testing.T) {
+	m, tok := setup(t)
+	e80, err := Templates("ensemble80")
+	require.NoError(t, err)
+	a, err := New(backend.MustNew(), m, tok, []string{"goldfish", "tiger shark"}, e80, "")
+	require.NoError(t, err)
+	c := a.Config()
+	assert.Equal(t, 80, c["n_templates"])
+	assert.Equal(t, e80[0], c["templates_first"])
+	assert.Len(t, c["templates_fnv64a"], 16)
+	assert.NotContains(t, c, "templates")
+}
