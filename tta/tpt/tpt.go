@@ -117,6 +117,7 @@ type Adapter struct {
 	ctx0     []float32
 
 	imgExec, stepExec, textExec *context.Exec
+	predExec                    *context.Exec // view 0's features [1, E] -> logits [1, C] with the current context
 	align                       *alignState // nil without alignment
 	last                        *Trace
 }
@@ -294,6 +295,13 @@ func (a *Adapter) buildExecs() error {
 	if err != nil {
 		return fmt.Errorf("tpt: %w", err)
 	}
+	a.predExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, img *Node) *Node {
+		text := pl.TextFeatures(m, ctx, a.ctxVar.ValueGraph(img.Graph())) // [C, E]
+		return MulScalar(Einsum("ne,ce->nc", img, text), float64(a.scale))
+	})
+	if err != nil {
+		return fmt.Errorf("tpt: %w", err)
+	}
 	// One step: selected image features [k, E] (normalised) -> loss, gradient; updates ctx and AdamW's state.
 	a.stepExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, img *Node) (*Node, *Node) {
 		g := img.Graph()
@@ -457,13 +465,15 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("tpt: example %q has no views", v.ExampleID)
 	}
-	text := a.text0
-	if a.opts.Steps > 0 {
-		if text, err = a.textFeatures(); err != nil {
-			return nil, err
+	if a.opts.Steps > 0 || a.align != nil {
+		out, err := a.predExec.Exec(tensors.FromFlatDataAndDimensions(append([]float32(nil), img[0]...), 1, w))
+		if err != nil {
+			return nil, fmt.Errorf("tpt: prediction of example %q: %w", v.ExampleID, err)
 		}
+		pred.Logits = tensors.MustCopyFlatData[float32](out[0])
+	} else {
+		pred.Logits = a.hostLogits(img[:1], a.text0)[0]
 	}
-	pred.Logits = a.hostLogits(img[:1], text)[0]
 	pred.EntropyAfter = tta.EntropyOfLogits(pred.Logits)
 	tr.LogitsAfter = pred.Logits
 	tr.PredictTime = time.Since(t2)
