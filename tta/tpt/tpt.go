@@ -118,7 +118,7 @@ type Adapter struct {
 
 	imgExec, stepExec, textExec *context.Exec
 	predExec                    *context.Exec // view 0's features [1, E] -> logits [1, C] with the current context
-	align                       *alignState // nil without alignment
+	align                       *alignState   // nil without alignment
 	last                        *Trace
 }
 
