@@ -22,6 +22,7 @@ type MemberViews struct {
 // tta.Views.PerModel. It implements tta.ViewMaker. Members' views are independent random draws (the view RNG
 // derives from the run's seed, the example id and the view index, and here also the member's name).
 type ViewMaker struct {
+	// Members lists every member's view configuration, keyed by the member's Entry.Name.
 	Members []MemberViews
 }
 
