@@ -79,7 +79,9 @@ type Options struct {
 	Select float64
 	// Prior is the batch-norm prior p in (0, 1] of every forward pass (adaptation and prediction); 1 is plain
 	// inference batch norm. 0 means PaperPrior (16/17) for Adapt and 1 for the no-gradient modes (the seed
-	// project's ensembles). The seed project's MEMO uses 0.94.
+	// project's ensembles). The seed project's MEMO uses 0.94. In MCDropout the trunk runs once, so with p < 1 the
+	// batch statistics are those of view 0 alone (unbiased over H x W), not of N identical copies (over N x H x W):
+	// a negligible difference the seed never met (its dropout runs use p = 1).
 	Prior float64
 	// MemberPrior is the prior of ViewLogits, used when the adapter is a member of tta/ensemble's multi-model
 	// ensemble. 0 means Prior. The seed project's ensemble runs its MEMO members with 1.
