@@ -158,7 +158,7 @@ that the pure-Go backend finishes in seconds.`)
 	fmt.Fprintf(w, "model: %s; prompts cut to %d tokens\n", cfg, a.Learner.Length)
 	fmt.Fprintf(w, "random weights: %.0f ms; adapter (compile text exec + initial text features): %.0f ms\n",
 		ms(tBuild.Sub(t0)), ms(buildTime))
-	fmt.Fprintf(w, "| phase | first example (ms, includes compile) | median of %d (ms) |\n|---|---|---|\n", len(runs))
+	fmt.Fprintf(w, "| phase | first example (ms, includes compile) | median of %d (ms) | compile ~ first - median (ms) |\n|---|---|---|---|\n", len(runs))
 	for _, p := range []struct {
 		name string
 		get  func(sample) time.Duration
@@ -169,7 +169,7 @@ that the pure-Go backend finishes in seconds.`)
 		{"prediction", func(s sample) time.Duration { return s.predict }},
 		{"total per example", func(s sample) time.Duration { return s.total }},
 	} {
-		fmt.Fprintf(w, "| %s | %.1f | %.1f |\n", p.name, ms(p.get(first)), med(p.get))
+		fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f |\n", p.name, ms(p.get(first)), med(p.get), ms(p.get(first))-med(p.get))
 	}
 	fmt.Fprintf(w, "compute per example (total - views): %.1f ms\n", med(func(s sample) time.Duration { return s.total - s.views }))
 	var ru syscall.Rusage
