@@ -243,11 +243,15 @@ func TestResetAndContextCut(t *testing.T) {
 	assert.Equal(t, fc2, c2)
 	assert.NotEqual(t, c1, c2)
 
-	full, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{FullContext: true})
+	full, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{FullContext: true, Select: g.Rho})
 	require.NoError(t, err)
 	require.Equal(t, 77, full.Learner.Length)
 	require.Less(t, a.Learner.Length, 20)
 	for c := range a.text0 {
 		assert.InDeltaSlice(t, f64(full.text0[c]), f64(a.text0[c]), 1e-5, "class %d text features", c)
 	}
+	// A whole step on 77 tokens gives the reference's context and logits too.
+	fl, fc := run(full, views)
+	assert.InDeltaSlice(t, flat64(g.CtxAfter), f64(fc), 1e-5, "77 tokens: context after")
+	assert.InDeltaSlice(t, g.LogitsAfter, f64(fl), 1e-4, "77 tokens: logits after")
 }
