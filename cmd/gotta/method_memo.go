@@ -27,6 +27,7 @@ type memoFlags struct {
 	views, steps, samples                    int
 	select_, prior, memberPrior, lr, wd      float64
 	dropout                                  float64
+	augmentedOnly                            bool
 }
 
 func addMemoFlags(fs *flag.FlagSet) any {
@@ -44,6 +45,7 @@ func addMemoFlags(fs *flag.FlagSet) any {
 	fs.StringVar(&f.params, "params", "all", "adapted variables: all or bn-affine")
 	fs.Float64Var(&f.dropout, "dropout", 0.5, "mc-dropout drop probability")
 	fs.IntVar(&f.samples, "samples", 0, "mc-dropout samples (0 = --views)")
+	fs.BoolVar(&f.augmentedOnly, "augmented-only", false, "adapt on views 1..N-1 only, view 0 (clean) for the prediction only (the MEMO paper's batch; give --views 65)")
 	fs.StringVar(&f.classes1k, "classes-1k", "auto", "which of the model's outputs are the dataset's classes: auto (all when the counts match, else ImageNet-A's or -R's 200 by name), a, r or all")
 	return f
 }
@@ -83,7 +85,7 @@ func (f *memoFlags) options() (memo.Options, error) {
 		return o, fmt.Errorf("--steps %d: want at least 1 (use --mode crop-ensemble for no adaptation)", f.steps)
 	}
 	o.Select, o.Prior, o.MemberPrior, o.Steps = f.select_, f.prior, f.memberPrior, f.steps
-	o.Dropout, o.Samples = f.dropout, f.samples
+	o.Dropout, o.Samples, o.AugmentedOnly = f.dropout, f.samples, f.augmentedOnly
 	if o.Mode == memo.MCDropout && o.Samples == 0 {
 		o.Samples = f.views
 	}

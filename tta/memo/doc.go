@@ -14,8 +14,9 @@
 //  4. the prediction is the logits of view 0 alone, still with the prior (its batch statistics are those of the
 //     one image).
 //
-// Defaults (PaperOptions) are the MEMO paper's for ResNet-50: 64 AugMix views (the ViewMaker's job), SGD lr 2.5e-4,
-// one step, all parameters, p = 16/17 (N = 16 pseudo-examples). SeedModes lists the seed project's configurations
+// Defaults (PaperOptions) are the MEMO paper's for ResNet-50: a batch of 64 AugMix views (the ViewMaker's job: 65
+// views, view 0 clean, Options.AugmentedOnly), SGD lr 2.5e-4, one step, all parameters, p = 16/17 (N = 16
+// pseudo-examples). SeedModes lists the seed project's configurations
 // (random-resized-crop views, 8 or 64, rho 0.1, SGD lr 5e-3 weight decay 1e-4, p = 0.94) and its no-gradient
 // modes: the crop ensemble (mean softmax of the selected views) and MC-dropout (dropout on the last stage's output;
 // the trunk runs once on view 0 since all identity views are equal, the dropout, pooling and head run Samples times,
@@ -29,7 +30,7 @@
 //	ctx := context.New()
 //	m, err := resnet.Load(ctx, "resnet50.tv_in1k.safetensors")
 //	a, err := memo.New(backend.MustNew(), ctx, m, memo.PaperOptions())
-//	vm := memo.ViewMaker{Views: augment.Views{N: 64, Kind: augment.CropAugMix, Preprocess: resnet.Preprocessing()}}
+//	vm := memo.ViewMaker{Views: augment.Views{N: 65, Kind: augment.CropAugMix, Preprocess: resnet.Preprocessing()}}
 //	recs, err := eval.Run(ds, a, vm, eval.Options{Out: "memo.jsonl"})
 //
 // The adapter also satisfies tta/ensemble's Member interface (Context, ViewLogits, Trainable, Optimizer, Reset),

@@ -69,7 +69,8 @@ const PaperPrior = 16.0 / 17.0
 // PaperLR is MEMO's SGD learning rate for ResNet-50 on ImageNet (with the prior).
 const PaperLR = 2.5e-4
 
-// Options configure the adapter. The zero value is the MEMO paper's configuration (PaperOptions).
+// Options configure the adapter. The zero value has the MEMO paper's hyper-parameters; PaperOptions also sets
+// AugmentedOnly (the paper's batch).
 type Options struct {
 	// Mode is Adapt (default), CropEnsemble or MCDropout.
 	Mode Mode
@@ -98,12 +99,19 @@ type Options struct {
 	// Samples is MC-dropout's number of dropout samples (MCDropout only; the seed project's 8 or 64 identity
 	// views); 0 means the number of views given to Adapt.
 	Samples int
+	// AugmentedOnly adapts on views 1..N-1 only (Adapt mode): the MEMO paper's batch of B augmented copies, the
+	// clean image (view 0) serving only the prediction; give N = B+1 views. Default false: view 0 is one of the
+	// adaptation views and a selection candidate (the seed project). Selected indices still count view 0.
+	AugmentedOnly bool
 	// ClassSubset restricts the logits to these classes, in this order (e.g. ImageNet-A's 200); nil: all.
 	ClassSubset []int
 }
 
-// PaperOptions is the MEMO paper's configuration for ResNet-50 (the zero Options with the defaults filled in).
-func PaperOptions() Options { return Options{}.withDefaults() }
+// PaperOptions is the MEMO paper's configuration for ResNet-50 (zhangmarvin/memo, imagenet-exps): the zero
+// Options' defaults (SGD lr 2.5e-4, no weight decay, one step, all parameters, p = 16/17, all views) with
+// AugmentedOnly, for 65 views (64 augmented copies + the clean view 0). The paper's code re-draws the augmented
+// copies at every step; here the views are fixed per example (no difference for its one step).
+func PaperOptions() Options { return Options{AugmentedOnly: true}.withDefaults() }
 
 func (o Options) withDefaults() Options {
 	if o.Select == 0 {
@@ -218,7 +226,7 @@ func (a *Adapter) Config() map[string]any {
 	o := a.opts
 	c := map[string]any{"mode": o.Mode.String(), "select": o.Select, "bn_prior": o.Prior,
 		"member_bn_prior": o.MemberPrior, "model": a.model.Config.String(), "weights": a.model.Source,
-		"class_subset": len(o.ClassSubset)}
+		"class_subset": len(o.ClassSubset), "augmented_only": o.AugmentedOnly}
 	switch o.Mode {
 	case Adapt:
 		c["steps"], c["params"], c["optimizer"] = o.Steps, o.Params.String(), o.Optimizer.Config()
@@ -270,12 +278,24 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 // adapt runs the MEMO steps and predicts on view 0 with the prior.
 func (a *Adapter) adapt(v *tta.Views) (*tta.Prediction, error) {
 	pred := &tta.Prediction{EntropyBefore: math.NaN()}
+	x := v.Images
+	if a.opts.AugmentedOnly {
+		var err error
+		if x, err = Views(v.Images, 1, v.Images.Shape().Dimensions[0]); err != nil {
+			return nil, fmt.Errorf("memo: example %q: AugmentedOnly needs at least 2 views: %w", v.ExampleID, err)
+		}
+	}
 	for s := range a.opts.Steps {
-		rep, entAll, _, err := a.Step(v.Images)
+		rep, entAll, _, err := a.Step(x)
 		if err != nil {
 			return nil, fmt.Errorf("memo: example %q step %d: %w", v.ExampleID, s, err)
 		}
 		rep.Step = s
+		if a.opts.AugmentedOnly {
+			for i := range rep.Selected {
+				rep.Selected[i]++
+			}
+		}
 		if s == 0 {
 			pred.EntropyBefore, pred.Selected = entAll, rep.Selected
 		}
@@ -439,10 +459,13 @@ func (a *Adapter) Logits(x *tensors.Tensor, prior float64) ([][]float32, error) 
 }
 
 // View returns view i of x [N, H, W, 3] as a tensor [1, H, W, 3].
-func View(x *tensors.Tensor, i int) (*tensors.Tensor, error) {
+func View(x *tensors.Tensor, i int) (*tensors.Tensor, error) { return Views(x, i, i+1) }
+
+// Views returns views from..to-1 of x [N, H, W, 3] as a tensor [to-from, H, W, 3].
+func Views(x *tensors.Tensor, from, to int) (*tensors.Tensor, error) {
 	d := x.Shape().Dimensions
-	if x.Rank() != 4 || i < 0 || i >= d[0] {
-		return nil, fmt.Errorf("memo.View: view %d of a tensor %s", i, x.Shape())
+	if x.Rank() != 4 || from < 0 || to > d[0] || from >= to {
+		return nil, fmt.Errorf("memo.Views: views %d..%d of a tensor %s", from, to-1, x.Shape())
 	}
 	per := d[1] * d[2] * d[3]
 	var out []float32
@@ -453,12 +476,12 @@ func View(x *tensors.Tensor, i int) (*tensors.Tensor, error) {
 			err = fmt.Errorf("memo.View: views must be float32, got %s", x.Shape())
 			return
 		}
-		out = append([]float32(nil), f[i*per:(i+1)*per]...)
+		out = append([]float32(nil), f[from*per:to*per]...)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return tensors.FromFlatDataAndDimensions(out, 1, d[1], d[2], d[3]), nil
+	return tensors.FromFlatDataAndDimensions(out, to-from, d[1], d[2], d[3]), nil
 }
 
 // sortedCopy is a sorted copy of ints (for comparisons in tests and reports).

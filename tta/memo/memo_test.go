@@ -167,3 +167,31 @@ func TestMEMOGolden(t *testing.T) {
 }
 
 func sgdSeed() tta.Optimizer { return SeedOptimizer() }
+
+// TestOriginalMEMO compares with the original MEMO code (zhangmarvin/memo's _modified_bn_forward and
+// marginal_entropy, run by testdata/gen_memo_original.py): prior 16/17, the adaptation batch of augmented copies
+// only (AugmentedOnly: views 1..7), one SGD step (lr 5e-3, no weight decay), prediction on view 0 with the prior.
+func TestOriginalMEMO(t *testing.T) {
+	g := openGolden(t)
+	x := g.tensor(t, "views")
+	f, err := weights.Open(filepath.Join("testdata", "memo_original.safetensors"))
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	orig := golden{f}
+	ctx, m := loadTiny(t)
+	a, err := New(backend.MustNew(), ctx, m, Options{AugmentedOnly: true, Optimizer: &tta.SGD{LR: 5e-3}})
+	require.NoError(t, err)
+	assert.Equal(t, PaperPrior, a.Options().Prior)
+	x0, err := View(x, 0)
+	require.NoError(t, err)
+	before, err := a.Logits(x0, PaperPrior)
+	require.NoError(t, err)
+	assertRowsClose(t, orig.rows(t, "view0_before"), before, 1e-4, 1e-5, "view 0 before")
+	pred, err := a.Adapt(&tta.Views{ExampleID: "original", Images: x})
+	require.NoError(t, err)
+	loss, _ := orig.get(t, "loss")
+	require.Len(t, pred.Steps, 1)
+	assert.InDelta(t, float64(loss[0]), pred.Steps[0].Loss, 1e-5, "loss")
+	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, sortedCopy(pred.Selected), "adaptation views")
+	assertRowsClose(t, orig.rows(t, "view0_after"), [][]float32{pred.Logits}, 1e-3, 1e-4, "view 0 after")
+}
