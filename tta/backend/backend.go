@@ -43,8 +43,30 @@ const EnvPluginPath = "PJRT_PLUGIN_LIBRARY_PATH"
 // EnvNoAutoInstall disables GoMLX's plugin auto-installer (which would download).
 const EnvNoAutoInstall = "GOMLX_NO_AUTO_INSTALL"
 
-// PureGo is the configuration of GoMLX's pure-Go backend.
+// PureGo is the name of GoMLX's pure-Go backend.
 const PureGo = "go"
+
+// PureGoDefault is the configuration GoTTA uses for the pure-Go backend: its ops run one at a time (each op still
+// uses all cores). GoMLX v0.26.0 runs independent ops in parallel by default, and then a DotGeneral waiting for a
+// worker of the same pool can deadlock (seen on 2 cores in ResNet and contrastive-training graphs); sequential op
+// execution avoids that at no measured cost (tta/nn ResNet18ish forward+backward: 7.37 s default, 7.21 s
+// sequential, 11.1 s with parallelism=-1). A configuration that names ops_parallel is left as given.
+const PureGoDefault = PureGo + ":ops_sequential"
+
+// withSafePureGo adds ops_sequential to a pure-Go configuration that does not choose an op execution mode.
+func withSafePureGo(cfg string) string {
+	name, opts, _ := strings.Cut(cfg, ":")
+	if name != PureGo && name != "simplego" {
+		return cfg
+	}
+	if strings.Contains(opts, "ops_sequential") || strings.Contains(opts, "ops_parallel") {
+		return cfg
+	}
+	if opts == "" {
+		return name + ":ops_sequential"
+	}
+	return cfg + ",ops_sequential"
+}
 
 // Choice is the outcome of the backend decision.
 type Choice struct {
@@ -90,7 +112,7 @@ var cudaPluginNames = []string{"pjrt_c_api_cuda_plugin.so", "xla_cuda_plugin.so"
 // Decide chooses the backend configuration; it loads nothing.
 func Decide(env Env) (Choice, error) {
 	if cfg, ok := env.LookupEnv(EnvBackend); ok && strings.TrimSpace(cfg) != "" {
-		cfg = strings.TrimSpace(cfg)
+		cfg = withSafePureGo(strings.TrimSpace(cfg))
 		c := Choice{Config: cfg, Reason: EnvBackend + " is set", Explicit: true}
 		name, plugin, _ := strings.Cut(cfg, ":")
 		plugin, _, _ = strings.Cut(plugin, ",")
@@ -139,7 +161,7 @@ func Decide(env Env) (Choice, error) {
 			}
 		}
 	}
-	return Choice{Config: PureGo, Searched: searched, Reason: "no GOMLX_BACKEND and no CUDA PJRT plugin found"}, nil
+	return Choice{Config: PureGoDefault, Searched: searched, Reason: "no GOMLX_BACKEND and no CUDA PJRT plugin found"}, nil
 }
 
 func isXLAName(name string) bool {
@@ -220,9 +242,9 @@ func load(c Choice) (backends.Backend, Choice, error) {
 	b, err := backends.NewWithConfig(c.Config)
 	if err != nil && !c.Explicit {
 		failed := c
-		c = Choice{Config: PureGo, Searched: failed.Searched,
+		c = Choice{Config: PureGoDefault, Searched: failed.Searched,
 			Reason: fmt.Sprintf("%s was found but failed to load (%v); using pure Go", failed.PluginPath, err)}
-		b, err = backends.NewWithConfig(PureGo)
+		b, err = backends.NewWithConfig(PureGoDefault)
 	}
 	if err != nil {
 		return nil, c, fmt.Errorf("backend: cannot load %q (%s); looked at: %s: %w",

@@ -40,7 +40,7 @@ func TestDecide(t *testing.T) {
 		touch(t, filepath.Join(dir, "xla_cuda_plugin.so"))
 		c, err := Decide(fakeEnv(map[string]string{EnvBackend: "go", EnvPluginPath: dir}, nil))
 		require.NoError(t, err)
-		assert.Equal(t, "go", c.Config)
+		assert.Equal(t, "go:ops_sequential", c.Config, "plain go gets the deadlock-free op execution")
 		assert.True(t, c.Explicit)
 		assert.True(t, c.IsPureGo())
 		assert.Contains(t, c.Reason, EnvBackend)
@@ -85,10 +85,24 @@ func TestDecide(t *testing.T) {
 		dir := t.TempDir()
 		c, err := Decide(fakeEnv(map[string]string{EnvPluginPath: dir}, func() ([]string, error) { return []string{dir}, nil }))
 		require.NoError(t, err)
-		assert.Equal(t, PureGo, c.Config)
+		assert.Equal(t, PureGoDefault, c.Config)
 		assert.True(t, c.IsPureGo())
 		assert.Len(t, c.Searched, 3) // two names in dir, one jax pattern
 	})
+}
+
+func TestWithSafePureGo(t *testing.T) {
+	for in, want := range map[string]string{
+		"go":                          "go:ops_sequential",
+		"go:parallelism=4":            "go:parallelism=4,ops_sequential",
+		"go:ops_parallel":             "go:ops_parallel",
+		"go:ops_sequential":           "go:ops_sequential",
+		"xla:cuda":                    "xla:cuda",
+		"xla:/abs/xla_cuda_plugin.so": "xla:/abs/xla_cuda_plugin.so",
+		"simplego:dotgeneral_small":   "simplego:dotgeneral_small,ops_sequential",
+	} {
+		assert.Equal(t, want, withSafePureGo(in), in)
+	}
 }
 
 func TestPythonJaxPluginDirs(t *testing.T) {
@@ -122,7 +136,7 @@ func TestNewPureGo(t *testing.T) {
 	b, c, err := New()
 	require.NoError(t, err)
 	require.NotNil(t, b)
-	assert.Equal(t, "go", c.Config)
+	assert.Equal(t, "go:ops_sequential", c.Config)
 	assert.Equal(t, "1", os.Getenv(EnvNoAutoInstall))
 }
 
