@@ -128,7 +128,10 @@ func (o *AdamW) Step(ctx *context.Context, vars []*context.Variable, grads []*No
 		return
 	}
 	g0 := grads[0].Graph()
-	stepVar := zeroVariable(ctx, "adamw_step", shapes.Make(grads[0].DType()))
+	// One step counter per optimizer: keyed by the first variable it updates, so several AdamW instances in one
+	// context (TPT's prompt and the alignment's image tower, ensemble members) count their own steps.
+	stepVar := zeroVariable(ctx, "adamw_step:"+strings.ReplaceAll(vars[0].ScopeAndName(), "/", "|"),
+		shapes.Make(grads[0].DType()))
 	o.st.add(stepVar)
 	t := OnePlus(stepVar.ValueGraph(g0))
 	stepVar.SetValueGraph(t)

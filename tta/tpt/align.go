@@ -22,22 +22,17 @@ import (
 // forward after the last step); then the image features of all views are recomputed (BatchNorm in inference form
 // with the updated running statistics) and TPT runs with the selection made before alignment. Reset restores the
 // image tower (weights and running statistics) and the alignment optimizer. Options.AlignSteps turns it on.
-//
-// tta.AdamW keeps one step counter per context (OptimizerScope/adamw_step), shared by the alignment's and TPT's
-// optimizers; since the alignment always finishes before the TPT step, runAlign zeroes the counter in between,
-// which gives both the bias corrections of fresh optimizers.
 
 // bnMomentum is torch's BatchNorm momentum (running = (1-m) running + m batch).
 const bnMomentum = 0.1
 
 // alignState holds the alignment's executables, variables and optimizer.
 type alignState struct {
-	params  []*context.Variable // trained: visual, not attnpool, not running statistics
-	opt     *tta.AdamW
-	snap    *tta.Snapshot
-	stepVar func() *context.Variable
-	step    *context.Exec // selected views [k, R, R, 3] -> loss; updates params, running stats, optimizer state
-	extra   *context.Exec // selected views -> loss; updates running stats only
+	params []*context.Variable // trained: visual, not attnpool, not running statistics
+	opt    *tta.AdamW
+	snap   *tta.Snapshot
+	step   *context.Exec // selected views [k, R, R, 3] -> loss; updates params, running stats, optimizer state
+	extra  *context.Exec // selected views -> loss; updates running stats only
 }
 
 // visualVars lists the variables of m's image tower (scope <m.Scope>/visual).
@@ -68,9 +63,6 @@ func (a *Adapter) buildAlign() error {
 	var err error
 	if s.snap, err = tta.TakeSnapshot(all...); err != nil {
 		return err
-	}
-	s.stepVar = func() *context.Variable {
-		return m.Ctx.InAbsPath(tta.OptimizerScope).GetVariable("adamw_step")
 	}
 	s.step, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, views *Node) *Node {
 		g := views.Graph()
@@ -234,11 +226,6 @@ func (a *Adapter) runAlign(images *tensors.Tensor, sel []int) ([]float64, error)
 	}
 	if _, err := a.align.extra.Exec(views); err != nil {
 		return nil, fmt.Errorf("tpt: alignment's extra forward: %w", err)
-	}
-	if v := a.align.stepVar(); v != nil {
-		if err := v.SetValue(tensors.FromShape(v.Shape())); err != nil {
-			return nil, err
-		}
 	}
 	return losses, nil
 }
