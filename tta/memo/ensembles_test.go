@@ -15,24 +15,32 @@ import (
 	"github.com/gotta-ml/gotta/tta/resnet"
 )
 
-// TestFeatureMap checks that FeatureMap, global-average pooled, is resnet.Model.Features, with and without the
-// prior, for the BasicBlock and the grouped Bottleneck tiny models.
+// TestFeatureMap checks that the MC-dropout path (resnet.Model.FeatureMap run once, masks drawn on the feature
+// map, then pooling and resnet.Model.Classifier) with a vanishing drop probability is resnet.Model.Logits (pooled
+// resnet.Model.Features and the classifier) of view 0, with and without the prior, for the BasicBlock and the
+// grouped Bottleneck tiny models.
 func TestFeatureMap(t *testing.T) {
 	g := openGolden(t)
-	x := g.tensor(t, "views")
+	x0, err := View(g.tensor(t, "views"), 0)
+	require.NoError(t, err)
 	b := backend.MustNew()
+	rng, err := RNGStateFromSeed(5)
+	require.NoError(t, err)
 	for _, name := range []string{"tiny_basic", "tiny_resnext"} {
 		for _, prior := range []float64{1, 0.94} {
 			ctx := context.New()
 			m, err := resnet.Load(ctx, filepath.Join("..", "resnet", "testdata", name+".safetensors"))
 			require.NoError(t, err)
-			outs := context.MustNewExec(b, ctx, func(ctx *context.Context, x *Node) (*Node, *Node) {
-				return ReduceMean(FeatureMap(ctx, m, x, prior), 1, 2), m.Features(ctx, x, resnet.ForwardOpts{BNPrior: prior})
-			}).MustExec(x)
+			a, err := New(b, ctx, m, Options{Mode: MCDropout, Samples: 2, Dropout: 1e-9, Prior: prior})
+			require.NoError(t, err)
+			outs := context.MustNewExec(b, ctx, func(ctx *context.Context, x, rng *Node) (*Node, *Node) {
+				return a.MCDropoutGraph(ctx, x, rng, 2), m.Logits(ctx, x, resnet.ForwardOpts{BNPrior: prior})
+			}).MustExec(x0, rng)
 			got, want := outs[0].Value().([][]float32), outs[1].Value().([][]float32)
-			for i := range want {
-				for j := range want[i] {
-					require.InDelta(t, want[i][j], got[i][j], 1e-5*(1+math.Abs(float64(want[i][j]))), "%s p=%g", name, prior)
+			require.Len(t, got, 2)
+			for _, row := range got {
+				for j := range want[0] {
+					require.InDelta(t, want[0][j], row[j], 1e-5*(1+math.Abs(float64(want[0][j]))), "%s p=%g", name, prior)
 				}
 			}
 		}

@@ -61,17 +61,25 @@ func New(cfg Config) (*Model, error) {
 // 224x224, see Preprocess) and returns the classifier's logits [batch, classes], or [batch, len(ClassSubset)].
 // The variables are read from ctx (the context given to Load or Init); they must exist.
 func (m *Model) Logits(ctx *context.Context, x *Node, opts ForwardOpts) *Node {
-	f := m.Features(ctx, x, opts) // [batch, featureDim]
+	return m.Classifier(ctx, m.Features(ctx, x, opts), opts.ClassSubset) // [batch, classes or k]
+}
+
+// Classifier is the model's fc layer on pooled features f [n, FeatureDim] -> logits [n, classes], or
+// [n, len(subset)] for a non-nil subset of class indices (in that order).
+func (m *Model) Classifier(ctx *context.Context, f *Node, subset []int) *Node {
+	if f.Rank() != 2 || f.Shape().Dimensions[1] != m.Config.FeatureDim() {
+		panicf("resnet.Classifier: features must be [n, %d], got %s", m.Config.FeatureDim(), f.Shape())
+	}
 	fc := ctx.Reuse().In("fc")
 	w := fc.VariableWithShape("weight", shapes.Make(dtypes.Float32, m.Config.FeatureDim(), m.Config.NumClasses))
 	b := fc.VariableWithShape("bias", shapes.Make(dtypes.Float32, m.Config.NumClasses))
-	g := x.Graph()
+	g := f.Graph()
 	wv, bv := w.ValueGraph(g), b.ValueGraph(g) // [featureDim, classes], [classes]
-	if len(opts.ClassSubset) > 0 {
-		idx := make([]int32, len(opts.ClassSubset))
-		for i, c := range opts.ClassSubset {
+	if len(subset) > 0 {
+		idx := make([]int32, len(subset))
+		for i, c := range subset {
 			if c < 0 || c >= m.Config.NumClasses {
-				panicf("resnet.Logits: ClassSubset[%d] = %d is outside [0, %d)", i, c, m.Config.NumClasses)
+				panicf("resnet.Classifier: ClassSubset[%d] = %d is outside [0, %d)", i, c, m.Config.NumClasses)
 			}
 			idx[i] = int32(c)
 		}
@@ -79,25 +87,33 @@ func (m *Model) Logits(ctx *context.Context, x *Node, opts ForwardOpts) *Node {
 		wv = Transpose(Gather(Transpose(wv, 0, 1), ix), 0, 1) // [featureDim, k]
 		bv = Gather(bv, ix)                                   // [k]
 	}
-	return Add(MatMul(f, wv), ExpandDims(bv, 0)) // [batch, classes or k]
+	return Add(MatMul(f, wv), ExpandDims(bv, 0)) // [n, classes or k]
 }
 
 // Features runs the network up to global average pooling: x [batch, height, width, 3] (float32) gives the pooled
-// features [batch, FeatureDim] (2048 for ResNet-50). ClassSubset is ignored.
+// features [batch, FeatureDim] (2048 for ResNet-50), GlobalAvgPool of FeatureMap. ClassSubset is ignored.
 func (m *Model) Features(ctx *context.Context, x *Node, opts ForwardOpts) *Node {
+	return nn.GlobalAvgPool(m.FeatureMap(ctx, x, opts)) // [batch, featureDim]
+}
+
+// FeatureMap runs the trunk (stem and the four stages) and returns the last stage's output before pooling:
+// x [batch, height, width, 3] (float32) -> [batch, height/32, width/32, FeatureDim], with the batch-norm prior
+// opts.BNPrior and, when opts.Dropout > 0, the MC-dropout applied to it. ClassSubset is ignored. MEMO's MC-dropout
+// ensemble runs it once and draws its own masks on the result.
+func (m *Model) FeatureMap(ctx *context.Context, x *Node, opts ForwardOpts) *Node {
 	c := m.Config
 	if x.Rank() != 4 || x.Shape().Dimensions[3] != 3 {
-		panicf("resnet.Features: x must be [batch, height, width, 3], got %s", x.Shape())
+		panicf("resnet.FeatureMap: x must be [batch, height, width, 3], got %s", x.Shape())
 	}
 	if x.DType() != dtypes.Float32 {
-		panicf("resnet.Features: x must be float32, got %s", x.Shape())
+		panicf("resnet.FeatureMap: x must be float32, got %s", x.Shape())
 	}
 	prior := opts.prior()
 	if prior <= 0 || prior > 1 {
-		panicf("resnet.Features: BNPrior %g is outside (0, 1]", opts.BNPrior)
+		panicf("resnet.FeatureMap: BNPrior %g is outside (0, 1]", opts.BNPrior)
 	}
 	if opts.Dropout < 0 || opts.Dropout >= 1 {
-		panicf("resnet.Features: Dropout %g is outside [0, 1)", opts.Dropout)
+		panicf("resnet.FeatureMap: Dropout %g is outside [0, 1)", opts.Dropout)
 	}
 	ctx = ctx.Reuse()
 	y := conv(ctx.In("conv1"), x, c.StemWidth, 7, 2, 3, 1)   // [batch, h/2, w/2, stem]
@@ -114,7 +130,7 @@ func (m *Model) Features(ctx *context.Context, x *Node, opts ForwardOpts) *Node 
 		y = Where(LessThan(u, Scalar(y.Graph(), dtypes.Float32, opts.Dropout)), ZerosLike(y),
 			MulScalar(y, 1/(1-opts.Dropout)))
 	}
-	return nn.GlobalAvgPool(y) // [batch, featureDim]
+	return y
 }
 
 // block is torchvision's BasicBlock or Bottleneck (v1.5: the stride is on the 3x3 convolution).
