@@ -1,8 +1,6 @@
 package report
 
 import (
-	"fmt"
-
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/tpt"
 )
@@ -18,17 +16,14 @@ func init() {
 // alignment before the TPT step; 0), prompt (default env.CLIPPrompt). views 1 + select 1 + ensemble is CLIP
 // zero-shot with the prompt (the seed's TPT_baseline).
 func buildTPT(env *Env, classes []string, p Params) (tta.Adapter, tta.ViewMaker, error) {
-	if p.Int("align_steps", 0) > 0 {
-		return nil, nil, fmt.Errorf("%w: tta/tpt has no image-alignment option (the seed's align_steps) in this build",
-			ErrNotAvailable)
-	}
 	cm, err := env.CLIP()
 	if err != nil {
 		return nil, nil, err
 	}
 	prompt := p.String("prompt", env.CLIPPrompt)
 	opts := tpt.Options{Prompt: prompt, Select: p.Float("select", 0.1), Steps: p.Int("steps", 1),
-		LR: p.Float("lr", 0), Ensemble: p.Bool("ensemble", false), Scope: env.Scope("tpt")}
+		LR: p.Float("lr", 0), Ensemble: p.Bool("ensemble", false), AlignSteps: p.Int("align_steps", 0),
+		Scope: env.Scope("tpt")}
 	if opts.Ensemble {
 		opts.Steps = -1 // no tuning; tpt's -1 means 0 steps.
 	}

@@ -185,7 +185,7 @@ func Run(s *Suite, env *Env, opts Options) (*Results, error) {
 		if have != nil {
 			c.Records = have
 			m := c.Metrics()
-			logf("%s: %d records reused from %s (top-1 %.2f%%)", prefix, len(have), c.Path, m.Top1)
+			logf("%s: %d records reused from %s (top-1 %s%%)", prefix, len(have), c.Path, pct(m.Top1))
 			continue
 		}
 		ds, err := openDS(c.Dataset)
@@ -232,8 +232,12 @@ func Run(s *Suite, env *Env, opts Options) (*Results, error) {
 		res.Computed += c.Computed
 		c.Seconds = time.Since(cellStart).Seconds()
 		m := c.Metrics()
-		logf("%s: %d examples (%d computed) top-1 %.2f%% in %.1f s", prefix, len(c.Records), c.Computed, m.Top1,
-			c.Seconds)
+		errs := ""
+		if m.Errors > 0 {
+			errs = fmt.Sprintf(", %d FAILED (e.g. %s)", m.Errors, firstError(c.Records))
+		}
+		logf("%s: %d examples (%d computed) top-1 %s%% in %.1f s%s", prefix, len(c.Records), c.Computed, pct(m.Top1),
+			c.Seconds, errs)
 	}
 	// Cells not run (other rows with --only) show whatever records they have.
 	for _, byDS := range cells {

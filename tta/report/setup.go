@@ -87,12 +87,13 @@ func ParseData(data string) (map[string]string, []string, error) {
 	return dirs, order, nil
 }
 
-// SubTable is MainTable restricted to the rows with the given IDs (in the suite's order), titled title.
-func SubTable(res *Results, title string, ids []string) Table {
-	sub := *res
-	suite := *res.Suite
+// WithRows returns a view of r restricted to the suite rows with the given IDs (in the suite's order); the cells
+// are shared. Tables and figures of the view show only those rows.
+func (r *Results) WithRows(ids ...string) *Results {
+	sub := *r
+	suite := *r.Suite
 	suite.Rows = nil
-	for _, e := range res.Suite.Rows {
+	for _, e := range r.Suite.Rows {
 		for _, id := range ids {
 			if e.ID == id {
 				suite.Rows = append(suite.Rows, e)
@@ -100,7 +101,12 @@ func SubTable(res *Results, title string, ids []string) Table {
 		}
 	}
 	sub.Suite = &suite
-	t := MainTable(&sub)
+	return &sub
+}
+
+// SubTable is MainTable restricted to the rows with the given IDs (in the suite's order), titled title.
+func SubTable(res *Results, title string, ids []string) Table {
+	t := MainTable(res.WithRows(ids...))
 	if title != "" {
 		t.Title = title
 	}

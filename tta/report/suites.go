@@ -2,78 +2,39 @@ package report
 
 import (
 	"fmt"
-	"image"
 	"strings"
 
 	"github.com/gotta-ml/gotta/datasets"
-	"github.com/gotta-ml/gotta/datasets/corrupt"
 	"github.com/gotta-ml/gotta/datasets/imagenet"
-	"github.com/gotta-ml/gotta/datasets/mnist"
+	"github.com/gotta-ml/gotta/tta/embedded"
 )
 
 // Embedded suite sizes (the full report must finish in 20 minutes on a 2-core CPU, --quick in 3).
 const (
 	// EmbeddedSeverity is the MNIST-C severity of the shifted sets (1..5).
-	EmbeddedSeverity = 3
+	EmbeddedSeverity = embedded.DefaultSeverity
 	// EmbeddedN is the number of test examples per set in the full report; EmbeddedQuickN in --quick.
 	EmbeddedN      = 100
 	EmbeddedQuickN = 20
 	// EmbeddedAblationN is the number of examples per ablation set in the full report; quick: EmbeddedQuickN/2.
 	EmbeddedAblationN = 50
 	// CorruptionSeed seeds the corruptions' randomness.
-	CorruptionSeed = 0
+	CorruptionSeed = embedded.DefaultShiftSeed
 )
 
 // EmbeddedCorruptions are the MNIST-C corruptions of the full report (a noise, a blur, two geometric ones and an
 // occlusion); the quick report keeps the first two.
 func EmbeddedCorruptions() []string {
-	return []string{"mnistc/shot_noise", "mnistc/glass_blur", "mnistc/rotate", "mnistc/shear", "mnistc/zigzag"}
+	return []string{"shot_noise", "glass_blur", "rotate", "shear", "zigzag"}
 }
 
-// OpenShiftedMNIST opens the first n MNIST test images under an MNIST-C corruption at a severity ("" for clean).
-// It is a variable so that callers can swap in another source of the same sets.
+// OpenShiftedMNIST opens the first n MNIST test images under an MNIST-C corruption at a severity ("" for clean):
+// embedded.ShiftedMNIST and embedded.Clean. It is a variable so that tests can swap in another source.
 var OpenShiftedMNIST = func(corruption string, severity, n int, seed int64) (datasets.Dataset, error) {
-	set, err := mnist.Load(mnist.Test)
-	if err != nil {
-		return nil, err
+	if corruption == "" {
+		return embedded.Clean(n)
 	}
-	if corruption != "" {
-		if _, err := corrupt.ByName(corruption); err != nil {
-			return nil, err
-		}
-	}
-	return &shifted{set: set, corruption: corruption, severity: severity, n: min(n, set.Len()), seed: seed}, nil
-}
-
-type shifted struct {
-	set        *mnist.Set
-	corruption string
-	severity   int
-	n          int
-	seed       int64
-}
-
-func (s *shifted) Name() string {
-	if s.corruption == "" {
-		return fmt.Sprintf("mnist-test-clean-n%d", s.n)
-	}
-	return fmt.Sprintf("mnist-test-%s-s%d-n%d-seed%d", strings.ReplaceAll(s.corruption, "/", "-"), s.severity, s.n,
-		s.seed)
-}
-func (s *shifted) Len() int          { return s.n }
-func (s *shifted) Classes() []string { return s.set.Classes() }
-func (s *shifted) Example(i int) (datasets.Example, error) {
-	ex, err := s.set.Example(i)
-	if err != nil || s.corruption == "" {
-		return ex, err
-	}
-	var img image.Image
-	if img, err = corrupt.Apply(s.corruption, ex.Image, s.severity, s.seed, i); err != nil {
-		return ex, fmt.Errorf("%s example %d: %w", s.Name(), i, err)
-	}
-	ex.Image = img
-	ex.ID = fmt.Sprintf("%s/%s", ex.ID, s.corruption)
-	return ex, nil
+	return embedded.ShiftedMNIST(corruption, severity, n, seed)
 }
 
 // EmbeddedSuite is the report on the embedded models: clean MNIST test and MNIST-C corruptions at
@@ -98,7 +59,7 @@ func EmbeddedSuite(quick bool) *Suite {
 	s.Datasets = append(s.Datasets, DatasetSpec{ID: "clean", N: n, Open: open("", n)})
 	var short []string
 	for _, c := range corrs {
-		id := c[strings.LastIndex(c, "/")+1:]
+		id := c
 		short = append(short, id)
 		// The dataset holds the full report's EmbeddedN examples so quick and full runs share record files.
 		s.Datasets = append(s.Datasets, DatasetSpec{ID: id, N: n, Open: open(c, EmbeddedN), Shifted: true})
