@@ -16,42 +16,101 @@ const batchNormEps = 1e-5
 // root returns ctx moved to the model's scope.
 func (m *Model) root(ctx *context.Context) *context.Context { return ctx.InAbsPath(m.Scope) }
 
+// BatchNormMomentum is torch's BatchNorm2d momentum, with which EncodeImageTrain updates the running statistics:
+// running = (1 - momentum) running + momentum batch.
+const BatchNormMomentum = 0.1
+
 // EncodeImage is CLIP's image encoder (`encode_image`): images [N, R, R, 3] preprocessed (NHWC, CLIP mean/std
 // normalised, R = Config.ImageResolution) -> unnormalised image features [N, EmbedDim], float32.
 func (m *Model) EncodeImage(ctx *context.Context, images *Node) *Node {
+	return m.encodeImage("clip.EncodeImage", ctx, images, false)
+}
+
+// EncodeImageTrain is EncodeImage with the ModifiedResNet's BatchNorm in training mode, as torch's model.train():
+// every BatchNorm normalises with the batch mean and biased variance over [N, H, W] and updates its running_mean
+// and running_var (with the unbiased batch variance) by BatchNormMomentum; the updates are SetValueGraph of the
+// context's variables, applied when the executable runs. The statistics are computed in float32. The ViT has no
+// BatchNorm: for it this is EncodeImage. images [N, R, R, 3] -> [N, EmbedDim], float32. The seed project's TPT
+// alignment (tta/tpt) trains the tower through it.
+func (m *Model) EncodeImageTrain(ctx *context.Context, images *Node) *Node {
+	return m.encodeImage("clip.EncodeImageTrain", ctx, images, true)
+}
+
+func (m *Model) encodeImage(fn string, ctx *context.Context, images *Node, train bool) *Node {
 	r := m.Config.ImageResolution
 	if images.Rank() != 4 || images.Shape().Dimensions[1] != r || images.Shape().Dimensions[2] != r ||
 		images.Shape().Dimensions[3] != 3 {
-		panicf("clip.EncodeImage: images must be [N, %d, %d, 3], got %s", r, r, images.Shape())
+		panicf("%s: images must be [N, %d, %d, 3], got %s", fn, r, r, images.Shape())
 	}
 	x := graph.ConvertDType(images, m.DType)
 	c := m.root(ctx).In("visual")
 	if m.Config.Vision == ResNet {
-		x = m.modifiedResNet(c, x)
+		x = m.modifiedResNet(c, x, train)
 	} else {
 		x = m.visionTransformer(c, x)
 	}
 	return graph.ConvertDType(x, f32)
 }
 
-// convBN is conv (no bias) then inference BatchNorm, with the variables of ctx's convName and bnName scopes.
-// x: [N, H, W, Cin] -> [N, H', W', Cout].
-func convBN(im ops, ctx *context.Context, convName, bnName string, x *Node, stride, padding int) *Node {
+// convBN is conv (no bias) then BatchNorm (inference form, or training form when train), with the variables of
+// ctx's convName and bnName scopes. x: [N, H, W, Cin] -> [N, H', W', Cout].
+func convBN(im ops, ctx *context.Context, convName, bnName string, x *Node, stride, padding int, train bool) *Node {
 	g := x.Graph()
 	x = im.Conv2D(x, param(ctx.In(convName), g, "weight"), nn.ConvOpts{Stride: stride, Padding: padding})
 	b := ctx.In(bnName)
+	if train {
+		return batchNormTrain(b, x)
+	}
 	return nn.BatchNorm(x, param(b, g, "weight"), param(b, g, "bias"), param(b, g, "running_mean"),
 		param(b, g, "running_var"), batchNormEps)
 }
 
+// batchNormTrain is torch's BatchNorm2d in training mode with the variables weight, bias, running_mean and
+// running_var of ctx: x [N, H, W, C] is normalised with its batch mean and biased variance over [N, H, W]
+// (computed in float32), and the running statistics are updated with the unbiased variance and BatchNormMomentum.
+func batchNormTrain(ctx *context.Context, x *Node) *Node {
+	g := x.Graph()
+	dims := x.Shape().Dimensions
+	c := dims[len(dims)-1]
+	count := x.Shape().Size() / c
+	if count < 2 {
+		panicf("clip.batchNormTrain: training-mode BatchNorm needs more than one value per channel, got %s", x.Shape())
+	}
+	flat := graph.Reshape(graph.ConvertDType(x, f32), count, c)           // [count, C]
+	mean := graph.ReduceAndKeep(flat, graph.ReduceMean, 0)                // [1, C]
+	d := graph.Sub(flat, mean)                                            // [count, C]
+	variance := graph.ReduceAndKeep(graph.Square(d), graph.ReduceMean, 0) // [1, C], biased
+	// Div by Sqrt, not Rsqrt: Rsqrt has no gradient in GoMLX v0.26.0 (DESIGN.md).
+	y := graph.Div(d, graph.Sqrt(graph.AddScalar(variance, batchNormEps)))
+	w := graph.ConvertDType(param(ctx, g, "weight"), f32)
+	b := graph.ConvertDType(param(ctx, g, "bias"), f32)
+	y = graph.Add(graph.Mul(y, graph.Reshape(w, 1, c)), graph.Reshape(b, 1, c)) // [count, C]
+	batchMean := graph.StopGradient(graph.Reshape(mean, c))
+	batchVar := graph.StopGradient(graph.MulScalar(graph.Reshape(variance, c), float64(count)/float64(count-1)))
+	for _, u := range []struct {
+		name  string
+		batch *Node
+	}{{"running_mean", batchMean}, {"running_var", batchVar}} {
+		v := ctx.GetVariableByScopeAndName(ctx.Scope(), u.name)
+		if v == nil {
+			panicf("clip: variable %s/%s missing from the context (was the model loaded into it?)", ctx.Scope(), u.name)
+		}
+		old := v.ValueGraph(g)
+		upd := graph.Add(graph.MulScalar(graph.ConvertDType(old, f32), 1-BatchNormMomentum),
+			graph.MulScalar(u.batch, BatchNormMomentum))
+		v.SetValueGraph(graph.ConvertDType(upd, old.DType()))
+	}
+	return graph.ConvertDType(graph.Reshape(y, dims...), x.DType()) // [N, H, W, C]
+}
+
 // modifiedResNet is OpenAI's ModifiedResNet: 3-conv stem, avgpool 2, 4 stages of Bottlenecks with anti-aliased
-// (avgpool) strides, AttentionPool2d. x: [N, R, R, 3] -> [N, EmbedDim].
-func (m *Model) modifiedResNet(ctx *context.Context, x *Node) *Node {
+// (avgpool) strides, AttentionPool2d; BatchNorm in training form when train. x: [N, R, R, 3] -> [N, EmbedDim].
+func (m *Model) modifiedResNet(ctx *context.Context, x *Node, train bool) *Node {
 	cfg, im := m.Config, m.ops()
-	x = activations.Relu(convBN(im, ctx, "conv1", "bn1", x, 2, 1)) // [N, R/2, R/2, width/2]
-	x = activations.Relu(convBN(im, ctx, "conv2", "bn2", x, 1, 1))
-	x = activations.Relu(convBN(im, ctx, "conv3", "bn3", x, 1, 1)) // [N, R/2, R/2, width]
-	x = im.AvgPool2D(x, 2, 2, 0)                                   // [N, R/4, R/4, width]
+	x = activations.Relu(convBN(im, ctx, "conv1", "bn1", x, 2, 1, train)) // [N, R/2, R/2, width/2]
+	x = activations.Relu(convBN(im, ctx, "conv2", "bn2", x, 1, 1, train))
+	x = activations.Relu(convBN(im, ctx, "conv3", "bn3", x, 1, 1, train)) // [N, R/2, R/2, width]
+	x = im.AvgPool2D(x, 2, 2, 0)                                          // [N, R/4, R/4, width]
 	inplanes := cfg.VisionWidth
 	for stage := 0; stage < 4; stage++ {
 		planes := cfg.VisionWidth << stage
@@ -65,7 +124,7 @@ func (m *Model) modifiedResNet(ctx *context.Context, x *Node) *Node {
 				s = stride
 			}
 			down := b == 0 && (stride > 1 || inplanes != 4*planes)
-			x = bottleneck(im, ctx.Inf("layer%d", stage+1).Inf("%d", b), x, s, down)
+			x = bottleneck(im, ctx.Inf("layer%d", stage+1).Inf("%d", b), x, s, down, train)
 			inplanes = 4 * planes
 		}
 	} // [N, R/32, R/32, 32*width]
@@ -73,25 +132,21 @@ func (m *Model) modifiedResNet(ctx *context.Context, x *Node) *Node {
 }
 
 // bottleneck is OpenAI's Bottleneck (expansion 4): 1x1, 3x3, avgpool(stride), 1x1, with a downsample branch
-// avgpool(stride) + 1x1 conv + BN. x: [N, H, W, Cin] -> [N, H/stride, W/stride, 4*planes].
-func bottleneck(im ops, ctx *context.Context, x *Node, stride int, downsample bool) *Node {
-	out := activations.Relu(convBN(im, ctx, "conv1", "bn1", x, 1, 0))
-	out = activations.Relu(convBN(im, ctx, "conv2", "bn2", out, 1, 1))
+// avgpool(stride) + 1x1 conv + BN; BatchNorm in training form when train.
+// x: [N, H, W, Cin] -> [N, H/stride, W/stride, 4*planes].
+func bottleneck(im ops, ctx *context.Context, x *Node, stride int, downsample, train bool) *Node {
+	out := activations.Relu(convBN(im, ctx, "conv1", "bn1", x, 1, 0, train))
+	out = activations.Relu(convBN(im, ctx, "conv2", "bn2", out, 1, 1, train))
 	if stride > 1 {
 		out = im.AvgPool2D(out, stride, stride, 0)
 	}
-	out = convBN(im, ctx, "conv3", "bn3", out, 1, 0)
+	out = convBN(im, ctx, "conv3", "bn3", out, 1, 0, train)
 	identity := x
 	if downsample {
 		if stride > 1 {
 			identity = im.AvgPool2D(identity, stride, stride, 0)
 		}
-		ds := ctx.In("downsample")
-		g := x.Graph()
-		identity = im.Conv2D(identity, param(ds.In("0"), g, "weight"), nn.ConvOpts{})
-		b := ds.In("1")
-		identity = nn.BatchNorm(identity, param(b, g, "weight"), param(b, g, "bias"), param(b, g, "running_mean"),
-			param(b, g, "running_var"), batchNormEps)
+		identity = convBN(im, ctx.In("downsample"), "0", "1", identity, 1, 0, train)
 	}
 	return activations.Relu(graph.Add(out, identity))
 }
