@@ -3,13 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
-
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph-building style.
-	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta"
@@ -178,69 +173,16 @@ func buildEnsemble(env *methodEnv, flags any) (tta.Adapter, tta.ViewMaker, error
 	return a, vm, nil
 }
 
-// tptMember makes a TPT adapter a member of the ensemble: its prompt context is the trainable variable, updated by
-// an AdamW of TPT's hyper-parameters; its logits are exp(logit_scale) * cos(image features, text features).
-// (A TPT-side implementation of ensemble.Member would replace this.)
-type tptMember struct {
-	a      *tpt.Adapter
-	m      *clip.Model
-	ctxVar *context.Variable
-	opt    *tta.AdamW
-	scale  float64
-	train  bool
-}
-
-func newTPTMember(env *methodEnv, m *clip.Model, prompt string, lr float64, train bool) (*tptMember, error) {
+// newTPTMember is a TPT adapter over m as an ensemble member (tpt.Adapter implements tta.Member): its prompt
+// context tuned by AdamW with learning rate lr when train, else frozen (a zero-shot member: no steps).
+func newTPTMember(env *methodEnv, m *clip.Model, prompt string, lr float64, train bool) (*tpt.Adapter, error) {
 	tok, err := env.Tokenizer()
 	if err != nil {
 		return nil, err
 	}
-	a, err := tpt.New(env.Backend, m, tok, env.Classes, tpt.Options{Prompt: prompt, LR: lr})
-	if err != nil {
-		return nil, err
+	opts := tpt.Options{Prompt: prompt, LR: lr}
+	if !train {
+		opts.Steps = -1
 	}
-	o := a.Options()
-	v := m.Ctx.InAbsPath(o.Scope).GetVariable("ctx")
-	if v == nil {
-		return nil, fmt.Errorf("tpt: no context variable under %s", o.Scope)
-	}
-	ls, err := m.LogitScaleValue()
-	if err != nil {
-		return nil, err
-	}
-	return &tptMember{a: a, m: m, ctxVar: v, scale: math.Exp(float64(ls)), train: train,
-		opt: &tta.AdamW{LR: o.LR, Beta1: o.Beta1, Beta2: o.Beta2, Eps: o.Eps, WeightDecay: o.WeightDecay}}, nil
-}
-
-func (t *tptMember) Context() *context.Context { return t.m.Ctx }
-
-// ViewLogits: views [n, R, R, 3] -> [n, C]; the image tower is frozen (no gradient), as in TPT.
-func (t *tptMember) ViewLogits(ctx *context.Context, views *Node) *Node {
-	g := views.Graph()
-	img := StopGradient(ConvertDType(clip.Normalize(t.m.EncodeImage(ctx, views)), dtypes.Float32))   // [n, E]
-	text := ConvertDType(t.a.Learner.TextFeatures(t.m, ctx, t.ctxVar.ValueGraph(g)), dtypes.Float32) // [C, E]
-	return MulScalar(Einsum("ne,ce->nc", img, text), t.scale)
-}
-
-func (t *tptMember) Trainable() []*context.Variable {
-	if !t.train {
-		return nil
-	}
-	return []*context.Variable{t.ctxVar}
-}
-
-func (t *tptMember) Optimizer() tta.Optimizer { return t.opt }
-
-func (t *tptMember) Reset() error {
-	if err := t.a.Reset(); err != nil {
-		return err
-	}
-	return t.opt.Reset()
-}
-
-// Config is the member's configuration for records.
-func (t *tptMember) Config() map[string]any {
-	c := t.a.Config()
-	c["ensemble_member"] = map[bool]string{true: "tpt", false: "zero-shot"}[t.train]
-	return c
+	return tpt.New(env.Backend, m, tok, env.Classes, opts)
 }

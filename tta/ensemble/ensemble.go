@@ -53,23 +53,9 @@ import (
 	"github.com/gotta-ml/gotta/tta"
 )
 
-// Member is what a model must provide to join the ensemble. memo.Adapter implements it; a TPT adapter implements it
-// with its prompt-context variables and AdamW, a zero-shot CLIP with no trainable variables.
-type Member interface {
-	// Context holds the member's variables and its optimizer's state.
-	Context() *context.Context
-	// ViewLogits builds the member's logits of a batch of its views inside a graph built on Context():
-	// views [n, H, W, 3] (preprocessed for the member) -> [n, classes]. Every member must use the same classes in
-	// the same order. It is called for several graphs (all views, view 0 alone) and must depend only on the
-	// variables of the context and the views.
-	ViewLogits(ctx *context.Context, views *Node) *Node
-	// Trainable lists the variables the joint entropy minimisation adapts; empty for a frozen member.
-	Trainable() []*context.Variable
-	// Optimizer updates Trainable (may be nil when Trainable is empty).
-	Optimizer() tta.Optimizer
-	// Reset restores Trainable and the optimizer state to their values before any adaptation.
-	Reset() error
-}
+// Member is what a model must provide to join the ensemble (tta.Member, where methods implement it without
+// importing this package): memo.Adapter and tpt.Adapter implement it.
+type Member = tta.Member
 
 // Entry is a member with its name and temperature.
 type Entry struct {

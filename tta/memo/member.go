@@ -8,7 +8,7 @@ import (
 	"github.com/gotta-ml/gotta/tta/resnet"
 )
 
-// The methods below make the adapter a member of tta/ensemble's multi-model ensemble.
+// The methods below (with Reset) make the adapter a tta.Member of tta/ensemble's multi-model ensemble.
 
 // Context is the context holding the model's variables and the optimizer's state.
 func (a *Adapter) Context() *context.Context { return a.ctx }
@@ -24,3 +24,5 @@ func (a *Adapter) Trainable() []*context.Variable { return a.vars }
 
 // Optimizer is the options' optimizer.
 func (a *Adapter) Optimizer() tta.Optimizer { return a.opts.Optimizer }
+
+var _ tta.Member = (*Adapter)(nil)
