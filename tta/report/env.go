@@ -18,6 +18,7 @@ import (
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/clip"
 	"github.com/gotta-ml/gotta/tta/clip/tokenizer"
+	"github.com/gotta-ml/gotta/tta/embedded"
 	"github.com/gotta-ml/gotta/tta/resnet"
 	"github.com/gotta-ml/gotta/tta/tpt"
 )
@@ -245,17 +246,59 @@ func Build(env *Env, e Experiment, classes []string) (tta.Adapter, tta.ViewMaker
 	return a, vm, nil
 }
 
+// EmbeddedWeightsDir is where EmbeddedEnv finds the embedded models' files (embedded.CLIPFile and
+// embedded.ResNetFile) when the embedded package does not provide them: $GOTTA_EMBEDDED_DIR, else
+// <tta.WeightsDir()>/embedded (where `gotta train-embedded --out` can write them).
+func EmbeddedWeightsDir() string {
+	if d := os.Getenv("GOTTA_EMBEDDED_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(tta.WeightsDir(), "embedded")
+}
+
 // EmbeddedEnv is the Env of the embedded default: the CLIP and ResNet the project trains on MNIST (tta/embedded),
-// with the prompt "a photo of the number" and the embedded ResNet's preprocessing.
+// read from EmbeddedWeightsDir(), with the prompt "a photo of the number" and the embedded preprocessing (32x32).
 func EmbeddedEnv(b backends.Backend) *Env {
-	e := &Env{Backend: b, BackendName: b.Name(), ModelsID: "embedded", CLIPPrompt: "a photo of the number",
-		Description:      "embedded CLIP (ViT on 32x32 MNIST) and ResNet trained on MNIST (tta/embedded)",
-		ResNetPreprocess: resnet.Preprocessing()}
+	return EmbeddedEnvDir(b, EmbeddedWeightsDir())
+}
+
+// EmbeddedEnvDir is EmbeddedEnv with the weight files read from dir.
+func EmbeddedEnvDir(b backends.Backend, dir string) *Env {
+	clipPath, resPath := filepath.Join(dir, embedded.CLIPFile), filepath.Join(dir, embedded.ResNetFile)
+	e := &Env{Backend: b, BackendName: b.Name(), ModelsID: "embedded:" + fileID(clipPath) + "+" + fileID(resPath),
+		CLIPPrompt: "a photo of the number", ResNetPreprocess: embedded.ResNetPreprocess(),
+		Description: fmt.Sprintf("embedded CLIP (ViT on 32x32 MNIST, %s) and ResNet (%s), trained on MNIST by gotta train-embedded",
+			clipPath, resPath)}
 	e.LoadCLIP = func() (*CLIPModel, error) {
-		return nil, fmt.Errorf("%w: the embedded CLIP weights (tta/embedded) have not landed in this build", ErrNotAvailable)
+		if _, err := os.Stat(clipPath); err != nil {
+			return nil, fmt.Errorf("%w: the embedded CLIP weights are not in this build (%v)", ErrNotAvailable, err)
+		}
+		m, err := clip.Load(clipPath, clip.LoadOpts{})
+		if err != nil {
+			return nil, err
+		}
+		tok, err := embedded.TokenizerFromFile(clipPath)
+		if err != nil {
+			return nil, err
+		}
+		return &CLIPModel{Model: m, Tokenizer: wordTokenizer{tok}}, nil
 	}
 	e.LoadResNet = func() (*ResNetModel, error) {
-		return nil, fmt.Errorf("%w: the embedded ResNet weights (tta/embedded) have not landed in this build", ErrNotAvailable)
+		if _, err := os.Stat(resPath); err != nil {
+			return nil, fmt.Errorf("%w: the embedded ResNet weights are not in this build (%v)", ErrNotAvailable, err)
+		}
+		ctx := context.New()
+		m, err := resnet.Load(ctx, resPath)
+		if err != nil {
+			return nil, err
+		}
+		return &ResNetModel{Ctx: ctx, Model: m}, nil
 	}
 	return e
 }
+
+// wordTokenizer gives the embedded word tokenizer the method TPT's prompt learner uses.
+type wordTokenizer struct{ *embedded.WordTokenizer }
+
+// EncodeTokens implements tpt.Tokenizer: the word ids without SOT/EOT.
+func (w wordTokenizer) EncodeTokens(text string) []int { return w.Tokens(text) }

@@ -22,10 +22,13 @@ const (
 	CorruptionSeed = embedded.DefaultShiftSeed
 )
 
-// EmbeddedCorruptions are the MNIST-C corruptions of the full report (a noise, a blur, two geometric ones and an
-// occlusion); the quick report keeps the first two.
+// EmbeddedCorruptions are the MNIST-C corruptions of the full report: a blur, a rotation, a noise, fog and an
+// occlusion, chosen among embedded.DefaultCorruptions where the embedded CLIP's zero-shot accuracy drops but stays
+// well above chance (on the first 200 test images at severity 3: clean 93.5%, glass_blur 49.5, rotate 50.5,
+// impulse_noise 83.5, fog 55.0, zigzag 37.0; shot_noise 92.5 barely shifts, stripe 7.5 and translate 20.0 leave
+// little to adapt). The quick report keeps the first two.
 func EmbeddedCorruptions() []string {
-	return []string{"shot_noise", "glass_blur", "rotate", "shear", "zigzag"}
+	return []string{"glass_blur", "rotate", "impulse_noise", "fog", "zigzag"}
 }
 
 // OpenShiftedMNIST opens the first n MNIST test images under an MNIST-C corruption at a severity ("" for clean):
