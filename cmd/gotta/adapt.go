@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -30,6 +32,8 @@ const adaptDescription = `Adapts on the views of one example and writes, in --ou
   ctx_before.npy, ctx_grad.npy (first step), ctx_after.npy   TPT's context [n_ctx, width] (or [C, n_ctx, width])
 The views come from --image (made by the method's view maker, with --seed) or from --views-npy, float32 NCHW
 [N, 3, R, R] already preprocessed, view 0 first.
+This runs the methods built on the one CLIP model of --weights (tpt, zero-shot, and ensemble with CLIP members
+only: --members tpt or zero-shot); gotta adapt --method memo --help shows MEMO's own.
 
 Example:
   gotta adapt --method tpt --weights RN50.safetensors --vocab bpe_simple_vocab_16e6.txt.gz \
@@ -68,14 +72,35 @@ type adaptReport struct {
 
 func runAdapt(args []string) error { return adaptMain(args, os.Stdout, os.Stderr) }
 
+// adaptMain runs the adapt hook of --method (default tpt); see method.adapt.
 func adaptMain(args []string, stdout, stderr io.Writer) error {
-	if scanFlag(args, "method") == "" {
-		args = append([]string{"--method", "tpt"}, args...) // the default method
+	name := scanFlag(args, "method")
+	if name == "" {
+		name = "tpt" // the default method
+		args = append([]string{"--method", name}, args...)
 	}
-	fs, m, mflags := newMethodFlags("adapt", "[--method tpt] --weights FILE --vocab FILE --classes A,B,... (--views-npy V.npy | --image FILE) --out DIR [flags]",
-		adaptDescription, args)
+	if m, ok := methods[name]; ok && m.adapt != nil {
+		return m.adapt(args, stdout, stderr)
+	}
+	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" || a == "-help" }) {
+		fmt.Fprintf(stderr, "Usage: gotta adapt --method NAME [flags]\n\n%s", adaptMethodList())
+		return flag.ErrHelp
+	}
+	if _, ok := methods[name]; ok {
+		return fmt.Errorf("--method %s does not support gotta adapt (one of %s)", name, strings.Join(adaptMethodNames(), ", "))
+	}
+	return fmt.Errorf("unknown --method %q (gotta adapt supports %s)", name, strings.Join(adaptMethodNames(), ", "))
+}
+
+// adaptCLIP is the adapt hook of the methods built on one CLIP model (tpt, zero-shot, ensembles of CLIP members):
+// args hold --method.
+func adaptCLIP(args []string, stdout, stderr io.Writer) error {
+	m := methods[scanFlag(args, "method")]
+	fs := newFlags("adapt", "[--method tpt] --weights FILE --vocab FILE --classes A,B,... (--views-npy V.npy | --image FILE) --out DIR [flags]",
+		adaptDescription+"\n\n"+adaptMethodList())
 	fs.SetOutput(stderr)
-	methodName := fs.String("method", "tpt", "the method (see Methods below)")
+	mflags := m.addFlags(fs)
+	fs.String("method", "tpt", "the method (see Methods above)")
 	weightsFile := fs.String("weights", "", "CLIP weights (safetensors, OpenAI or Hugging Face names)")
 	vocab := fs.String("vocab", "", "CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)")
 	dtype := fs.String("dtype", "f32", "compute dtype of the model: f32 or bf16")
@@ -90,22 +115,13 @@ func adaptMain(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if m == nil {
-		_, err := lookupMethod(*methodName)
-		return err
-	}
 	if *weightsFile == "" || *classes == "" || *out == "" {
 		return fmt.Errorf("--weights, --classes and --out are required")
 	}
 	if (*viewsNPY == "") == (*imagePath == "") {
 		return fmt.Errorf("give exactly one of --views-npy and --image")
 	}
-	var names []string
-	for _, c := range strings.Split(*classes, ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			names = append(names, c)
-		}
-	}
+	names := splitClasses(*classes)
 	dt, err := parseDType(*dtype)
 	if err != nil {
 		return err
@@ -120,21 +136,9 @@ func adaptMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("method %s: %w", m.name, err)
 	}
-	var views *tta.Views
-	source := *viewsNPY
-	if *viewsNPY != "" {
-		if views, err = readViewsNPY(*viewsNPY); err != nil {
-			return err
-		}
-	} else {
-		source = *imagePath
-		img, err := datasets.Decode(*imagePath)
-		if err != nil {
-			return err
-		}
-		if views, err = vm.MakeViews(img, filepath.Base(*imagePath), *seed); err != nil {
-			return err
-		}
+	views, source, err := adaptViews(*viewsNPY, *imagePath, *seed, func() (tta.ViewMaker, error) { return vm, nil })
+	if err != nil {
+		return err
 	}
 	if err := adapter.Reset(); err != nil {
 		return err
@@ -185,11 +189,7 @@ func adaptMain(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	js, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(*out, "report.json"), append(js, '\n'), 0o644); err != nil {
+	if err := writeAdaptReport(*out, rep); err != nil {
 		return err
 	}
 	if rep.Before != nil {
@@ -198,6 +198,45 @@ func adaptMain(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "after:  %s (%.3f); selected views %v; wrote %s\n", rep.After.Class, rep.After.Probability,
 		rep.Selected, *out)
 	return nil
+}
+
+// splitClasses splits a comma-separated --classes value, trimming spaces and dropping empty names.
+func splitClasses(s string) []string {
+	var names []string
+	for _, c := range strings.Split(s, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			names = append(names, c)
+		}
+	}
+	return names
+}
+
+// adaptViews returns the views of gotta adapt and their source: --views-npy (float32 NCHW, preprocessed), or
+// --image made into views by the method's view maker (asked for only then) with --seed.
+func adaptViews(viewsNPY, imagePath string, seed int64, viewMaker func() (tta.ViewMaker, error)) (*tta.Views, string, error) {
+	if viewsNPY != "" {
+		views, err := readViewsNPY(viewsNPY)
+		return views, viewsNPY, err
+	}
+	img, err := datasets.Decode(imagePath)
+	if err != nil {
+		return nil, "", err
+	}
+	vm, err := viewMaker()
+	if err != nil {
+		return nil, "", err
+	}
+	views, err := vm.MakeViews(img, filepath.Base(imagePath), seed)
+	return views, imagePath, err
+}
+
+// writeAdaptReport writes rep, indented JSON, to dir/report.json.
+func writeAdaptReport(dir string, rep any) error {
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "report.json"), append(js, '\n'), 0o644)
 }
 
 // predictionOf summarises logits [C].

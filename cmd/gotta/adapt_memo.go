@@ -1,39 +1,18 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
 	"github.com/gotta-ml/gotta/tta/memo"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
-// gotta adapt --method memo is handled here: the generic adapt command (adapt.go) is CLIP-centric (--vocab,
-// --classes, TPT's trace). The adapt command's runner is wrapped so that --method memo comes here and every other
-// method goes on to adapt.go. (A per-method adapt hook in methods.go would replace this wrapper.)
-func init() {
-	c, ok := commands["adapt"]
-	if !ok {
-		panic("gotta: adapt_memo.go needs the adapt command (adapt.go) registered first")
-	}
-	generic := c.run
-	c.run = func(args []string) error {
-		if scanFlag(args, "method") == "memo" {
-			return adaptMemoMain(args, os.Stdout, os.Stderr)
-		}
-		return generic(args)
-	}
-}
-
+// adaptMemoDescription is the help of gotta adapt --method memo.
 const adaptMemoDescription = `Adapts a torchvision ResNet with MEMO on the views of one example and writes, in --out:
   report.json                  config, per-view entropies and the selected views (ascending entropy) of each step,
                                the loss of each step (loss_before = the first), predictions of view 0 before and
@@ -70,9 +49,11 @@ type memoAdaptReport struct {
 	ClassSubset []int            `json:"class_subset,omitempty"`
 }
 
+// adaptMemoMain is MEMO's adapt hook (method.adapt): the generic one (adaptCLIP) is CLIP-centric (--vocab,
+// --classes, TPT's trace).
 func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("adapt", "--method memo --weights FILE (--views-npy V.npy | --image FILE) --out DIR [flags]",
-		adaptMemoDescription)
+		adaptMemoDescription+"\n\n"+adaptMethodList())
 	fs.SetOutput(stderr)
 	f := addMemoFlags(fs).(*memoFlags)
 	fs.String("method", "memo", "the method")
@@ -83,9 +64,6 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 0, "seed of the views made from --image")
 	out := fs.String("out", "", "output folder (created)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -100,12 +78,7 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 	if f.mode != "memo" {
 		return fmt.Errorf("gotta adapt --method memo runs --mode memo only (got %q)", f.mode)
 	}
-	var names []string
-	for _, c := range strings.Split(*classes, ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			names = append(names, c)
-		}
-	}
+	names := splitClasses(*classes)
 	b, _, err := backend.New()
 	if err != nil {
 		return err
@@ -115,25 +88,9 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("method memo: %w", err)
 	}
-	var views *tta.Views
-	source := *viewsNPY
-	if *viewsNPY != "" {
-		if views, err = readViewsNPY(*viewsNPY); err != nil {
-			return err
-		}
-	} else {
-		source = *imagePath
-		img, err := datasets.Decode(*imagePath)
-		if err != nil {
-			return err
-		}
-		vm, err := f.viewMaker()
-		if err != nil {
-			return err
-		}
-		if views, err = vm.MakeViews(img, filepath.Base(*imagePath), *seed); err != nil {
-			return err
-		}
+	views, source, err := adaptViews(*viewsNPY, *imagePath, *seed, func() (tta.ViewMaker, error) { return f.viewMaker() })
+	if err != nil {
+		return err
 	}
 	opts := a.Options()
 	x0, err := memo.View(views.Images, 0)
@@ -180,11 +137,7 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	js, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(*out, "report.json"), append(js, '\n'), 0o644); err != nil {
+	if err := writeAdaptReport(*out, rep); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "before: %d (%.3f); after: %d (%.3f); loss before %.6f; selected views %v; wrote %s\n",

@@ -18,7 +18,7 @@ import (
 func init() {
 	registerMethod(&method{name: "ensemble",
 		summary:  "the seed project's multi-model ensemble of MEMO ResNets, TPT and zero-shot CLIP (--preset for its four runs)",
-		addFlags: addEnsembleFlags, build: buildEnsemble})
+		addFlags: addEnsembleFlags, build: buildEnsemble, adapt: adaptCLIP})
 }
 
 // ensemblePresets are the seed project's four Ensemble/main.py configurations (seed-project.md 4.6 / 5.4): the

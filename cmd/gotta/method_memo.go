@@ -18,7 +18,7 @@ import (
 func init() {
 	registerMethod(&method{name: "memo",
 		summary:  "MEMO (Zhang et al. 2022) on a torchvision ResNet; --mode crop-ensemble / mc-dropout: no-gradient ensembles",
-		addFlags: addMemoFlags, build: buildMemo})
+		addFlags: addMemoFlags, build: buildMemo, adapt: adaptMemoMain})
 }
 
 // memoFlags are MEMO's options as flags.

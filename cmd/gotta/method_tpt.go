@@ -9,7 +9,7 @@ import (
 
 func init() {
 	registerMethod(&method{name: "tpt", summary: "test-time prompt tuning of CLIP (Shu et al. 2022); --ensemble: mean softmax of the selected views",
-		addFlags: addTPTFlags, build: buildTPT})
+		addFlags: addTPTFlags, build: buildTPT, adapt: adaptCLIP})
 }
 
 // tptFlags are TPT's options as flags.

@@ -11,7 +11,7 @@ import (
 
 func init() {
 	registerMethod(&method{name: "zero-shot", summary: "CLIP zero-shot: one prompt, or the 80 / 7 template ensembles (no adaptation)",
-		addFlags: addZeroShotFlags, build: buildZeroShot})
+		addFlags: addZeroShotFlags, build: buildZeroShot, adapt: adaptCLIP})
 }
 
 type zeroShotFlags struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -29,6 +30,9 @@ type method struct {
 	// build makes the adapter and its view maker from the parsed flags and the environment (backend, models,
 	// vocabulary, the dataset's class names).
 	build func(env *methodEnv, flags any) (tta.Adapter, tta.ViewMaker, error)
+	// adapt, when set, runs `gotta adapt --method <name>`: it gets the adapt command's arguments (--method
+	// included) and returns flag.ErrHelp after printing help. Methods without it do not support gotta adapt.
+	adapt func(args []string, stdout, stderr io.Writer) error
 }
 
 var methods = map[string]*method{}
@@ -56,6 +60,27 @@ func methodList() string {
 	var b strings.Builder
 	b.WriteString("Methods (--method NAME; gotta eval --method NAME --help lists its flags):\n")
 	for _, n := range methodNames() {
+		fmt.Fprintf(&b, "  %-16s %s\n", n, methods[n].summary)
+	}
+	return b.String()
+}
+
+// adaptMethodNames lists the registered methods that support gotta adapt, sorted.
+func adaptMethodNames() []string {
+	var names []string
+	for _, n := range methodNames() {
+		if methods[n].adapt != nil {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// adaptMethodList is the "Methods:" block of gotta adapt --help: the methods that support it.
+func adaptMethodList() string {
+	var b strings.Builder
+	b.WriteString("Methods that support gotta adapt (--method NAME, default tpt; gotta adapt --method NAME --help lists its flags):\n")
+	for _, n := range adaptMethodNames() {
 		fmt.Fprintf(&b, "  %-16s %s\n", n, methods[n].summary)
 	}
 	return b.String()
