@@ -22,7 +22,7 @@ type reportFlags struct {
 	quick               bool
 	out, results, md    string
 	clip, vocab, resnet string
-	data                string
+	data, embeddedDir   string
 	n, ablationN        int
 	only                string
 	noAblations, list   bool
@@ -50,6 +50,7 @@ With --clip/--vocab/--resnet/--data it runs the same suite on ImageNet-A / Image
 	fs.StringVar(&f.clip, "clip", "", "CLIP weights (safetensors, OpenAI or HF names); default: the embedded CLIP")
 	fs.StringVar(&f.vocab, "vocab", "", "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz); default: beside --clip, else in the weights dir")
 	fs.StringVar(&f.resnet, "resnet", "", "ResNet weights (torchvision names) for MEMO; default: the embedded ResNet")
+	fs.StringVar(&f.embeddedDir, "embedded", "", "folder of the embedded models' weight files (default: report.EmbeddedWeightsDir(), i.e. $GOTTA_EMBEDDED_DIR or <GOTTA_HOME>/weights/embedded)")
 	fs.StringVar(&f.data, "data", "", "real datasets as ID=DIR,... (imagenet-a, imagenet-v2); default: embedded MNIST / MNIST-C")
 	fs.IntVar(&f.n, "n", 0, "examples per dataset (0: the suite's default; all of a real dataset)")
 	fs.IntVar(&f.ablationN, "ablation-n", 0, "examples per ablation dataset (0: the suite's default)")
@@ -83,6 +84,9 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 	var env *report.Env
 	if f.data == "" && f.clip == "" && f.resnet == "" {
 		env = report.EmbeddedEnv(b)
+		if f.embeddedDir != "" {
+			env = report.EmbeddedEnvDir(b, f.embeddedDir)
+		}
 	} else {
 		vocab := f.vocab
 		if vocab == "" && f.clip != "" {
