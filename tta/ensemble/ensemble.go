@@ -393,36 +393,13 @@ func viewZero(v *tta.Views, a *Adapter) (*tta.Views, error) {
 		if err != nil {
 			return nil, err
 		}
-		x0, err := firstView(x)
+		x0, err := tta.PickViews(x, []int{0})
 		if err != nil {
 			return nil, fmt.Errorf("ensemble: member %q, example %q: %w", e.Name, v.ExampleID, err)
 		}
 		out.PerModel[e.Name] = x0
 	}
 	return out, nil
-}
-
-// firstView returns x[0:1] of a float32 tensor [N, ...].
-func firstView(x *tensors.Tensor) (*tensors.Tensor, error) {
-	d := x.Shape().Dimensions
-	if x.Rank() < 1 || d[0] < 1 {
-		return nil, fmt.Errorf("views %s have no view 0", x.Shape())
-	}
-	per := x.Shape().Size() / d[0]
-	var out []float32
-	var err error
-	x.ConstFlatData(func(flat any) {
-		f, ok := flat.([]float32)
-		if !ok {
-			err = fmt.Errorf("views must be float32, got %s", x.Shape())
-			return
-		}
-		out = append([]float32(nil), f[:per]...)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return tensors.FromFlatDataAndDimensions(out, append([]int{1}, d[1:]...)...), nil
 }
 
 // panicf panics with an error carrying a stack trace, as GoMLX graph functions do.

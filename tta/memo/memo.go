@@ -318,43 +318,13 @@ func (a *Adapter) adapt(v *tta.Views) (*tta.Prediction, error) {
 func ensemblePrediction(logits [][]float32, rho float64) *tta.Prediction {
 	ent := tta.EntropiesHost(logits)
 	sel := tta.ConfidenceSelect(ent, rho)
-	all := make([]int, len(logits))
-	for i := range all {
-		all[i] = i
-	}
-	out := meanLogProbsHost(logits, sel)
-	pred := &tta.Prediction{EntropyBefore: entropyHost(meanLogProbsHost(logits, all)), Logits: out}
-	pred.EntropyAfter = entropyHost(out)
+	out := tta.MeanLogProbsHost(logits, sel)
+	pred := &tta.Prediction{EntropyBefore: tta.EntropyOfLogits(tta.MeanLogProbsHost(logits, nil)), Logits: out}
+	pred.EntropyAfter = tta.EntropyOfLogits(out)
 	if len(sel) < len(logits) {
 		pred.Selected = sel
 	}
 	return pred
-}
-
-// meanLogProbsHost is log(mean over rows sel of softmax(logits[row])), in float64, returned as float32.
-func meanLogProbsHost(logits [][]float32, sel []int) []float32 {
-	c := len(logits[0])
-	sum := make([]float64, c)
-	for _, i := range sel {
-		for j, lp := range tta.LogSoftmaxHost(logits[i]) {
-			sum[j] += math.Exp(lp)
-		}
-	}
-	out := make([]float32, c)
-	for j := range sum {
-		out[j] = float32(math.Log(sum[j] / float64(len(sel))))
-	}
-	return out
-}
-
-func entropyHost(logp []float32) float64 {
-	h := 0.0
-	for _, v := range logp {
-		if p := math.Exp(float64(v)); p > 0 {
-			h -= p * float64(v)
-		}
-	}
-	return h
 }
 
 // Step runs one MEMO step on views x [N, H, W, 3] with the options' prior, selection and optimizer, updating the
@@ -463,25 +433,18 @@ func View(x *tensors.Tensor, i int) (*tensors.Tensor, error) { return Views(x, i
 
 // Views returns views from..to-1 of x [N, H, W, 3] as a tensor [to-from, H, W, 3].
 func Views(x *tensors.Tensor, from, to int) (*tensors.Tensor, error) {
-	d := x.Shape().Dimensions
-	if x.Rank() != 4 || from < 0 || to > d[0] || from >= to {
+	if x.Rank() != 4 || from < 0 || to > x.Shape().Dimensions[0] || from >= to {
 		return nil, fmt.Errorf("memo.Views: views %d..%d of a tensor %s", from, to-1, x.Shape())
 	}
-	per := d[1] * d[2] * d[3]
-	var out []float32
-	var err error
-	x.ConstFlatData(func(flat any) {
-		f, ok := flat.([]float32)
-		if !ok {
-			err = fmt.Errorf("memo.View: views must be float32, got %s", x.Shape())
-			return
-		}
-		out = append([]float32(nil), f[from*per:to*per]...)
-	})
-	if err != nil {
-		return nil, err
+	idx := make([]int, to-from)
+	for i := range idx {
+		idx[i] = from + i
 	}
-	return tensors.FromFlatDataAndDimensions(out, to-from, d[1], d[2], d[3]), nil
+	out, err := tta.PickViews(x, idx)
+	if err != nil {
+		return nil, fmt.Errorf("memo.Views: %w", err)
+	}
+	return out, nil
 }
 
 // sortedCopy is a sorted copy of ints (for comparisons in tests and reports).

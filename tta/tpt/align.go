@@ -92,14 +92,10 @@ func alignLoss(f *Node) *Node {
 // runAlign runs the alignment on the selected views of images [N, R, R, 3] and zeroes the shared AdamW step
 // counter afterwards, so TPT's AdamW starts its bias correction at step 1.
 func (a *Adapter) runAlign(images *tensors.Tensor, sel []int) ([]float64, error) {
-	d := images.Shape().Dimensions
-	per := d[1] * d[2] * d[3]
-	flat := tensors.MustCopyFlatData[float32](images)
-	picked := make([]float32, 0, len(sel)*per)
-	for _, i := range sel {
-		picked = append(picked, flat[i*per:(i+1)*per]...)
+	views, err := tta.PickViews(images, sel) // [k, R, R, 3]
+	if err != nil {
+		return nil, fmt.Errorf("tpt: alignment: %w", err)
 	}
-	views := tensors.FromFlatDataAndDimensions(picked, len(sel), d[1], d[2], d[3])
 	var losses []float64
 	for i := 0; i < a.opts.AlignSteps; i++ {
 		out, err := a.align.step.Exec(views)

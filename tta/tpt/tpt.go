@@ -418,11 +418,11 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	tr.Entropies = tta.EntropiesHost(tr.LogitsBefore)
 	sel := tta.ConfidenceSelect(tr.Entropies, a.opts.Select)
 	tr.Selected = sel
-	pred := &tta.Prediction{Selected: sel, EntropyBefore: marginalEntropyHost(pick(tr.LogitsBefore, sel))}
+	pred := &tta.Prediction{Selected: sel, EntropyBefore: tta.EntropyOfLogits(tta.MeanLogProbsHost(tr.LogitsBefore, sel))}
 	a.last = tr
 
 	if a.opts.Ensemble {
-		pred.Logits = meanLogProbsHost(pick(tr.LogitsBefore, sel))
+		pred.Logits = tta.MeanLogProbsHost(tr.LogitsBefore, sel)
 		pred.EntropyAfter = tta.EntropyOfLogits(pred.Logits)
 		tr.LogitsAfter = pred.Logits
 		return pred, nil
@@ -483,35 +483,6 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	}
 	tr.CtxAfter = tensors.MustCopyFlatData[float32](cv)
 	return pred, nil
-}
-
-func pick(logits [][]float32, idx []int) [][]float32 {
-	out := make([][]float32, len(idx))
-	for i, j := range idx {
-		out[i] = logits[j]
-	}
-	return out
-}
-
-// meanLogProbsHost is log(mean_i softmax(logits_i)) as float32 [C].
-func meanLogProbsHost(logits [][]float32) []float32 {
-	c := len(logits[0])
-	mean := make([]float64, c)
-	for _, row := range logits {
-		for k, lp := range tta.LogSoftmaxHost(row) {
-			mean[k] += math.Exp(lp) / float64(len(logits))
-		}
-	}
-	out := make([]float32, c)
-	for k, p := range mean {
-		out[k] = float32(math.Log(p))
-	}
-	return out
-}
-
-// marginalEntropyHost is the entropy of the views' mean softmax.
-func marginalEntropyHost(logits [][]float32) float64 {
-	return tta.EntropyOfLogits(meanLogProbsHost(logits))
 }
 
 var _ tta.Adapter = (*Adapter)(nil)
