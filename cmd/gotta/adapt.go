@@ -105,21 +105,18 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 	vocab := fs.String("vocab", "", "CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)")
 	dtype := fs.String("dtype", "f32", "compute dtype of the model: f32 or bf16")
 	classes := fs.String("classes", "", "comma-separated class names, in logit order")
-	viewsNPY := fs.String("views-npy", "", "preprocessed views, float32 NCHW [N, 3, R, R], view 0 first")
-	imagePath := fs.String("image", "", "an image file; the method's view maker makes the views")
-	seed := fs.Int64("seed", 0, "seed of the views made from --image")
-	out := fs.String("out", "", "output folder (created)")
+	files := addAdaptIOFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *weightsFile == "" || *classes == "" || *out == "" {
+	if *weightsFile == "" || *classes == "" || files.out == "" {
 		return fmt.Errorf("--weights, --classes and --out are required")
 	}
-	if (*viewsNPY == "") == (*imagePath == "") {
-		return fmt.Errorf("give exactly one of --views-npy and --image")
+	if err := files.checkSource(); err != nil {
+		return err
 	}
 	names := splitClasses(*classes)
 	dt, err := parseDType(*dtype)
@@ -136,7 +133,7 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("method %s: %w", m.name, err)
 	}
-	views, source, err := adaptViews(*viewsNPY, *imagePath, *seed, func() (tta.ViewMaker, error) { return vm, nil })
+	views, source, err := files.views(func() (tta.ViewMaker, error) { return vm, nil })
 	if err != nil {
 		return err
 	}
@@ -148,7 +145,7 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep := adaptReport{Method: adapter.Name(), Config: adapter.Config(), Classes: names,
-		Views: views.Images.Shape().Dimensions[0], Source: source, Seed: *seed, Selected: pred.Selected,
+		Views: views.Images.Shape().Dimensions[0], Source: source, Seed: files.seed, Selected: pred.Selected,
 		Steps: pred.Steps, After: predictionOf(pred.Logits, names), MarginalEntropyBefore: pred.EntropyBefore}
 	rep.Backend, rep.Device = backendNames(b)
 	for _, s := range pred.Steps {
@@ -157,14 +154,14 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 	if len(rep.Losses) > 0 {
 		rep.LossBefore = &rep.Losses[0]
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(files.out, 0o755); err != nil {
 		return err
 	}
 	write := func(name string, shape []int, data []float32) error {
 		if data == nil {
 			return nil
 		}
-		return weights.WriteNPY(filepath.Join(*out, name), shape, data)
+		return weights.WriteNPY(filepath.Join(files.out, name), shape, data)
 	}
 	if err := write("logits_view0_after.npy", []int{len(pred.Logits)}, pred.Logits); err != nil {
 		return err
@@ -189,14 +186,14 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if err := writeAdaptReport(*out, rep); err != nil {
+	if err := writeAdaptReport(files.out, rep); err != nil {
 		return err
 	}
 	if rep.Before != nil {
 		fmt.Fprintf(stdout, "before: %s (%.3f)\n", rep.Before.Class, rep.Before.Probability)
 	}
 	fmt.Fprintf(stdout, "after:  %s (%.3f); selected views %v; wrote %s\n", rep.After.Class, rep.After.Probability,
-		rep.Selected, *out)
+		rep.Selected, files.out)
 	return nil
 }
 
@@ -211,14 +208,38 @@ func splitClasses(s string) []string {
 	return names
 }
 
-// adaptViews returns the views of gotta adapt and their source: --views-npy (float32 NCHW, preprocessed), or
-// --image made into views by the method's view maker (asked for only then) with --seed.
-func adaptViews(viewsNPY, imagePath string, seed int64, viewMaker func() (tta.ViewMaker, error)) (*tta.Views, string, error) {
-	if viewsNPY != "" {
-		views, err := readViewsNPY(viewsNPY)
-		return views, viewsNPY, err
+// adaptIO are the flags of every adapt hook that say where the views come from and where the results go.
+type adaptIO struct {
+	viewsNPY, image, out string
+	seed                 int64
+}
+
+// addAdaptIOFlags adds --views-npy, --image, --seed and --out to fs.
+func addAdaptIOFlags(fs *flag.FlagSet) *adaptIO {
+	a := &adaptIO{}
+	fs.StringVar(&a.viewsNPY, "views-npy", "", "preprocessed views, float32 NCHW [N, 3, R, R], view 0 first")
+	fs.StringVar(&a.image, "image", "", "an image file; the method's view maker makes the views")
+	fs.Int64Var(&a.seed, "seed", 0, "seed of the views made from --image")
+	fs.StringVar(&a.out, "out", "", "output folder (created)")
+	return a
+}
+
+// checkSource says whether exactly one of --views-npy and --image is given.
+func (a *adaptIO) checkSource() error {
+	if (a.viewsNPY == "") == (a.image == "") {
+		return fmt.Errorf("give exactly one of --views-npy and --image")
 	}
-	img, err := datasets.Decode(imagePath)
+	return nil
+}
+
+// views returns the views and their source: --views-npy (float32 NCHW, preprocessed), or --image made into views
+// by the method's view maker (asked for only then) with --seed.
+func (a *adaptIO) views(viewMaker func() (tta.ViewMaker, error)) (*tta.Views, string, error) {
+	if a.viewsNPY != "" {
+		views, err := readViewsNPY(a.viewsNPY)
+		return views, a.viewsNPY, err
+	}
+	img, err := datasets.Decode(a.image)
 	if err != nil {
 		return nil, "", err
 	}
@@ -226,8 +247,8 @@ func adaptViews(viewsNPY, imagePath string, seed int64, viewMaker func() (tta.Vi
 	if err != nil {
 		return nil, "", err
 	}
-	views, err := vm.MakeViews(img, filepath.Base(imagePath), seed)
-	return views, imagePath, err
+	views, err := vm.MakeViews(img, filepath.Base(a.image), a.seed)
+	return views, a.image, err
 }
 
 // writeAdaptReport writes rep, indented JSON, to dir/report.json.

@@ -59,21 +59,18 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 	fs.String("method", "memo", "the method")
 	weightsFile := fs.String("weights", "", "torchvision ResNet weights (safetensors)")
 	classes := fs.String("classes", "", "comma-separated class names in logit order, for the report (optional)")
-	viewsNPY := fs.String("views-npy", "", "preprocessed views, float32 NCHW [N, 3, R, R], view 0 first")
-	imagePath := fs.String("image", "", "an image file; the method's view maker makes the views")
-	seed := fs.Int64("seed", 0, "seed of the views made from --image")
-	out := fs.String("out", "", "output folder (created)")
+	files := addAdaptIOFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *weightsFile == "" || *out == "" {
+	if *weightsFile == "" || files.out == "" {
 		return fmt.Errorf("--weights and --out are required")
 	}
-	if (*viewsNPY == "") == (*imagePath == "") {
-		return fmt.Errorf("give exactly one of --views-npy and --image")
+	if err := files.checkSource(); err != nil {
+		return err
 	}
 	if f.mode != "memo" {
 		return fmt.Errorf("gotta adapt --method memo runs --mode memo only (got %q)", f.mode)
@@ -88,7 +85,7 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("method memo: %w", err)
 	}
-	views, source, err := adaptViews(*viewsNPY, *imagePath, *seed, func() (tta.ViewMaker, error) { return f.viewMaker() })
+	views, source, err := files.views(func() (tta.ViewMaker, error) { return f.viewMaker() })
 	if err != nil {
 		return err
 	}
@@ -117,7 +114,7 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep := memoAdaptReport{Method: a.Name(), Config: a.Config(), Classes: names, Views: len(all), Source: source,
-		Seed: *seed, Entropies: tta.EntropiesHost(all), Selected: pred.Selected, Steps: pred.Steps,
+		Seed: files.seed, Entropies: tta.EntropiesHost(all), Selected: pred.Selected, Steps: pred.Steps,
 		Before: predictionOf(before[0], names), After: predictionOf(pred.Logits, names),
 		AfterPlain: predictionOf(plain[0], names), EntropyAll: pred.EntropyBefore, ClassSubset: opts.ClassSubset}
 	rep.Backend, rep.Device = backendNames(b)
@@ -125,7 +122,7 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 		rep.Losses = append(rep.Losses, s.Loss)
 	}
 	rep.LossBefore = rep.Losses[0]
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(files.out, 0o755); err != nil {
 		return err
 	}
 	for _, w := range []struct {
@@ -133,15 +130,15 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 		data []float32
 	}{{"logits_view0_before.npy", before[0]}, {"logits_view0_after.npy", pred.Logits},
 		{"logits_view0_after_plain.npy", plain[0]}} {
-		if err := weights.WriteNPY(filepath.Join(*out, w.name), []int{len(w.data)}, w.data); err != nil {
+		if err := weights.WriteNPY(filepath.Join(files.out, w.name), []int{len(w.data)}, w.data); err != nil {
 			return err
 		}
 	}
-	if err := writeAdaptReport(*out, rep); err != nil {
+	if err := writeAdaptReport(files.out, rep); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "before: %d (%.3f); after: %d (%.3f); loss before %.6f; selected views %v; wrote %s\n",
 		rep.Before.Index, rep.Before.Probability, rep.After.Index, rep.After.Probability, rep.LossBefore,
-		rep.Selected, *out)
+		rep.Selected, files.out)
 	return nil
 }

@@ -57,9 +57,14 @@ func methodNames() []string {
 
 // methodList is the "Methods:" block of --help.
 func methodList() string {
+	return listMethods("Methods (--method NAME; gotta eval --method NAME --help lists its flags):", methodNames())
+}
+
+// listMethods is a header line, then one line per method: its name and summary.
+func listMethods(header string, names []string) string {
 	var b strings.Builder
-	b.WriteString("Methods (--method NAME; gotta eval --method NAME --help lists its flags):\n")
-	for _, n := range methodNames() {
+	b.WriteString(header + "\n")
+	for _, n := range names {
 		fmt.Fprintf(&b, "  %-16s %s\n", n, methods[n].summary)
 	}
 	return b.String()
@@ -78,12 +83,8 @@ func adaptMethodNames() []string {
 
 // adaptMethodList is the "Methods:" block of gotta adapt --help: the methods that support it.
 func adaptMethodList() string {
-	var b strings.Builder
-	b.WriteString("Methods that support gotta adapt (--method NAME, default tpt; gotta adapt --method NAME --help lists its flags):\n")
-	for _, n := range adaptMethodNames() {
-		fmt.Fprintf(&b, "  %-16s %s\n", n, methods[n].summary)
-	}
-	return b.String()
+	return listMethods("Methods that support gotta adapt (--method NAME, default tpt; gotta adapt --method NAME --help lists its flags):",
+		adaptMethodNames())
 }
 
 // lookupMethod returns the method named name, or an error listing the methods.
