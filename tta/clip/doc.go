@@ -37,7 +37,7 @@
 // EncodeTextEmbeddings takes token embeddings directly (TPT's learned context) with the EOT positions.
 //
 // Numerics: LayerNorm eps 1e-5 (statistics in float32), BatchNorm in inference form (running statistics, eps
-// 1e-5), attention scale 1/sqrt(head_dim), QuickGELU, additive causal mask precomputed per context length.
+// 1e-5; EncodeImageTrain: torch's training form, batch statistics and momentum-0.1 running updates), attention scale 1/sqrt(head_dim), QuickGELU, additive causal mask precomputed per context length.
 // Compute is float32 by default; LoadOpts.DType = BFloat16 is an option. On XLA GPUs float32 dots use TF32 by
 // default (about 1e-3 relative error); NVIDIA_TF32_OVERRIDE=0 with XLA_FLAGS=--xla_gpu_enable_triton_gemm=false gave
 // float32 results within the golden tolerances on an H100.
