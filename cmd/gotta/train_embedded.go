@@ -27,6 +27,8 @@ prints the training loss, the accuracy on clean MNIST test and the time taken.`)
 	clipSteps := fs.Int("clip-steps", embedded.DefaultCLIPSteps, "CLIP optimizer steps")
 	resnetSteps := fs.Int("resnet-steps", embedded.DefaultResNetSteps, "ResNet optimizer steps")
 	batch := fs.Int("batch", embedded.DefaultBatchSize, "images per step")
+	decay := fs.Float64("decay", embedded.DefaultDecayFraction, "fraction of the steps, at the end, run at a tenth of the learning rate")
+	lr := fs.Float64("lr", embedded.DefaultLR, "AdamW learning rate")
 	trainSize := fs.Int("train-size", 60000, "MNIST training images to sample batches from (the first N)")
 	evalN := fs.Int("eval", 1000, "clean MNIST test images to measure accuracy on (0: skip)")
 	only := fs.String("only", "", "train only \"clip\" or \"resnet\" (default both)")
@@ -44,7 +46,7 @@ prints the training loss, the accuracy on clean MNIST test and the time taken.`)
 		ev = -1
 	}
 	return trainEmbedded(os.Stdout, *out, *only, embedded.TrainOpts{Seed: *seed, BatchSize: *batch, EvalSize: ev,
-		TrainSize: *trainSize},
+		TrainSize: *trainSize, DecayFraction: *decay, LR: *lr},
 		*clipSteps, *resnetSteps)
 }
 

@@ -38,6 +38,8 @@ const (
 	DefaultBatchSize = 128
 	// DefaultLR is AdamW's learning rate.
 	DefaultLR = 2e-3
+	// DefaultDecayFraction is the fraction of the steps, at the end, that run at DefaultLR/10.
+	DefaultDecayFraction = 0.25
 )
 
 // TrainOpts configures TrainCLIP and TrainResNet. Zero fields take the documented defaults.
@@ -51,6 +53,9 @@ type TrainOpts struct {
 	BatchSize int
 	// LR is AdamW's learning rate (default DefaultLR for both).
 	LR float64
+	// DecayFraction is the fraction of the steps, at the end, that run at LR/10 (a step decay; the optimizer state
+	// carries over). Default 0: none (the committed weights used DefaultDecayFraction).
+	DecayFraction float64
 	// WeightDecay is AdamW's decoupled weight decay (default 1e-4).
 	WeightDecay float64
 	// TrainSize is the number of MNIST training images sampled from (the first TrainSize, shuffled by Seed; default
@@ -101,6 +106,14 @@ type TrainResult struct {
 	Accuracy float64
 	// TrainSeconds and EvalSeconds are the wall times of training (compilation included) and evaluation.
 	TrainSeconds, EvalSeconds float64
+}
+
+// decayStart is the first step at LR/10 (Steps when there is no decay).
+func (o TrainOpts) decayStart() int {
+	if o.DecayFraction <= 0 {
+		return o.Steps
+	}
+	return o.Steps - int(math.Round(o.DecayFraction*float64(o.Steps)))
 }
 
 func (o TrainOpts) logf(format string, args ...any) {
@@ -209,22 +222,25 @@ func TrainCLIP(o TrainOpts) (*clip.Model, *WordTokenizer, *TrainResult, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	opt := tta.NewAdamW(o.LR)
-	opt.WeightDecay = o.WeightDecay
 	ctx := m.Ctx
 	vars := trainableVars(ctx)
-	exec, err := context.NewExec(b, ctx, func(ctx *context.Context, images, tokens, labels *graph.Node) *graph.Node {
-		loss := CLIPLoss(ctx, m, images, tokens, labels)
-		params := make([]*graph.Node, len(vars))
-		for i, v := range vars {
-			params[i] = v.ValueGraph(images.Graph())
-		}
-		grads := graph.Gradient(loss, params...)
-		opt.Step(ctx, vars, grads)
-		ls := ctx.GetVariableByScopeAndName(m.Scope, "logit_scale")
-		ls.SetValueGraph(graph.MinScalar(ls.ValueGraph(images.Graph()), maxLogitScale))
-		return loss
-	})
+	newStep := func(lr float64) (*context.Exec, error) {
+		opt := tta.NewAdamW(lr)
+		opt.WeightDecay = o.WeightDecay
+		return context.NewExec(b, ctx, func(ctx *context.Context, images, tokens, labels *graph.Node) *graph.Node {
+			loss := CLIPLoss(ctx, m, images, tokens, labels)
+			params := make([]*graph.Node, len(vars))
+			for i, v := range vars {
+				params[i] = v.ValueGraph(images.Graph())
+			}
+			grads := graph.Gradient(loss, params...)
+			opt.Step(ctx, vars, grads)
+			ls := ctx.GetVariableByScopeAndName(m.Scope, "logit_scale")
+			ls.SetValueGraph(graph.MinScalar(ls.ValueGraph(images.Graph()), maxLogitScale))
+			return loss
+		})
+	}
+	exec, err := newStep(o.LR)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("embedded.TrainCLIP: %w", err)
 	}
@@ -235,6 +251,11 @@ func TrainCLIP(o TrainOpts) (*clip.Model, *WordTokenizer, *TrainResult, error) {
 	start := time.Now()
 	p := CLIPPreprocess()
 	for step := range o.Steps {
+		if step == o.decayStart() {
+			if exec, err = newStep(o.LR / 10); err != nil {
+				return nil, nil, nil, fmt.Errorf("embedded.TrainCLIP: %w", err)
+			}
+		}
 		idx := smp.next(o.BatchSize)
 		x, labels, err := imageBatch(set, idx, p)
 		if err != nil {
@@ -342,21 +363,24 @@ func TrainResNet(o TrainOpts) (*context.Context, *resnet.Model, *TrainResult, er
 	if err := model.Init(ctx, uint64(o.Seed)); err != nil {
 		return nil, nil, nil, fmt.Errorf("embedded.TrainResNet: %w", err)
 	}
-	opt := tta.NewAdamW(o.LR)
-	opt.WeightDecay = o.WeightDecay
 	vars := trainableVars(ctx)
 	classes := model.Config.NumClasses
-	exec, err := context.NewExec(b, ctx, func(ctx *context.Context, images, labels *graph.Node) *graph.Node {
-		logits := resnetTrainLogits(ctx, model.Config, images) // [B, classes]
-		onehot := graph.OneHot(labels, classes, dtypes.Float32)
-		loss := graph.ReduceAllMean(graph.Neg(graph.ReduceSum(graph.Mul(onehot, graph.LogSoftmax(logits, 1)), 1)))
-		params := make([]*graph.Node, len(vars))
-		for i, v := range vars {
-			params[i] = v.ValueGraph(images.Graph())
-		}
-		opt.Step(ctx, vars, graph.Gradient(loss, params...))
-		return loss
-	})
+	newStep := func(lr float64) (*context.Exec, error) {
+		opt := tta.NewAdamW(lr)
+		opt.WeightDecay = o.WeightDecay
+		return context.NewExec(b, ctx, func(ctx *context.Context, images, labels *graph.Node) *graph.Node {
+			logits := resnetTrainLogits(ctx, model.Config, images) // [B, classes]
+			onehot := graph.OneHot(labels, classes, dtypes.Float32)
+			loss := graph.ReduceAllMean(graph.Neg(graph.ReduceSum(graph.Mul(onehot, graph.LogSoftmax(logits, 1)), 1)))
+			params := make([]*graph.Node, len(vars))
+			for i, v := range vars {
+				params[i] = v.ValueGraph(images.Graph())
+			}
+			opt.Step(ctx, vars, graph.Gradient(loss, params...))
+			return loss
+		})
+	}
+	exec, err := newStep(o.LR)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("embedded.TrainResNet: %w", err)
 	}
@@ -365,6 +389,11 @@ func TrainResNet(o TrainOpts) (*context.Context, *resnet.Model, *TrainResult, er
 	res := &TrainResult{}
 	start := time.Now()
 	for step := range o.Steps {
+		if step == o.decayStart() {
+			if exec, err = newStep(o.LR / 10); err != nil {
+				return nil, nil, nil, fmt.Errorf("embedded.TrainResNet: %w", err)
+			}
+		}
 		x, labels, err := imageBatch(set, smp.next(o.BatchSize), ResNetPreprocess())
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("embedded.TrainResNet: %w", err)
@@ -461,9 +490,12 @@ func tryExec(f func()) (err error) {
 // TrainMetadata describes a training run for a weights file's `__metadata__`: the effective options, the final
 // loss, the accuracy and the times (keys prefixed "train_").
 func TrainMetadata(o TrainOpts, res *TrainResult) map[string]string {
+	o = o.withDefaults(len(res.Losses))
 	md := map[string]string{
 		"train_seed": fmt.Sprint(o.Seed), "train_steps": fmt.Sprint(len(res.Losses)),
-		"train_batch_size": fmt.Sprint(o.BatchSize), "train_data": "MNIST train (GoMNIST module)",
+		"train_batch_size": fmt.Sprint(o.BatchSize), "train_lr": fmt.Sprint(o.LR),
+		"train_decay_fraction": fmt.Sprint(o.DecayFraction), "train_weight_decay": fmt.Sprint(o.WeightDecay),
+		"train_size": fmt.Sprint(o.TrainSize), "train_data": "MNIST train (GoMNIST module)",
 		"train_seconds": fmt.Sprintf("%.0f", res.TrainSeconds), "trained_by": "gotta train-embedded",
 	}
 	if len(res.Losses) > 0 {
