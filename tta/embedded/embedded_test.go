@@ -133,4 +133,3 @@ func TestShiftDropsAccuracy(t *testing.T) {
 	assert.Less(t, sumCLIP/k, cleanCLIP)
 	assert.Less(t, sumResNet/k, cleanResNet)
 }
-
