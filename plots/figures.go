@@ -207,6 +207,9 @@ type Bars struct {
 	Series []BarSeries
 	// YMin and YMax fix the y axis when YMax > YMin (e.g. 0 and 100 for accuracies); otherwise it fits the data.
 	YMin, YMax float64
+	// LegendWidth > 0 draws the legend outside the axes, in a strip of that width on the right (for many series);
+	// 0 draws it inside, top right.
+	LegendWidth vg.Length
 	// Width and Height of the figure; zero means DefaultWidth x DefaultHeight.
 	Width, Height vg.Length
 }
@@ -225,9 +228,15 @@ func (b Bars) Plot() (*plot.Plot, error) {
 	if ns == 0 {
 		return nil, fmt.Errorf("plots: bars %q: no series", b.Title)
 	}
-	// Each group spans 1 unit of the nominal axis; the bars share 80% of it.
+	// Each group spans 1 unit of the nominal axis; the bars share 80% of it (the axes are about the figure's width
+	// less the legend strip and 60 points of margins).
 	const groupWidth = 0.8
-	w := vg.Points(float64(300) / float64(max(1, len(b.Groups))) * groupWidth / float64(ns))
+	figW := b.Width
+	if figW == 0 {
+		figW = DefaultWidth
+	}
+	axes := max(figW-b.LegendWidth-vg.Points(60), vg.Points(60))
+	w := axes / vg.Length(max(1, len(b.Groups))) * groupWidth / vg.Length(ns)
 	for i, s := range b.Series {
 		if len(s.Values) != len(b.Groups) {
 			return nil, fmt.Errorf("plots: bars %q: series %q has %d values for %d groups", b.Title, s.Name,
@@ -260,10 +269,10 @@ func (b Bars) Plot() (*plot.Plot, error) {
 }
 
 // SVG renders the chart as SVG bytes.
-func (b Bars) SVG() ([]byte, error) { return render(b.Plot, b.Width, b.Height, "svg") }
+func (b Bars) SVG() ([]byte, error) { return renderRight(b.Plot, b.Width, b.Height, "svg", b.LegendWidth) }
 
 // PNG renders the chart as PNG bytes.
-func (b Bars) PNG() ([]byte, error) { return render(b.Plot, b.Width, b.Height, "png") }
+func (b Bars) PNG() ([]byte, error) { return renderRight(b.Plot, b.Width, b.Height, "png", b.LegendWidth) }
 
 func withAlpha(c color.Color, a uint8) color.Color {
 	r, g, bl, _ := c.RGBA()

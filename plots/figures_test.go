@@ -122,6 +122,15 @@ func TestBars(t *testing.T) {
 	_, err = png.Decode(bytes.NewReader(pngBytes))
 	require.NoError(t, err)
 
+	t.Run("legend outside", func(t *testing.T) {
+		out := b
+		out.LegendWidth = 2 * 72 // points
+		svg, err := out.SVG()
+		require.NoError(t, err)
+		texts, _ := svgTexts(t, svg)
+		assert.Contains(t, texts, "zero-shot")
+		assert.NotEqual(t, svg, must(b.SVG()))
+	})
 	t.Run("errors", func(t *testing.T) {
 		_, err := Bars{Title: "bad", Groups: []string{"a"}, Series: []BarSeries{{"s", []float64{1, 2}}}}.SVG()
 		require.Error(t, err)
@@ -129,4 +138,11 @@ func TestBars(t *testing.T) {
 		_, err = Bars{Title: "none", Groups: []string{"a"}}.SVG()
 		require.Error(t, err)
 	})
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

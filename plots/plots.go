@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // Default figure size.
@@ -88,6 +89,12 @@ func (l Line) SVG() ([]byte, error) { return render(l.Plot, l.Width, l.Height, "
 func (l Line) PNG() ([]byte, error) { return render(l.Plot, l.Width, l.Height, "png") }
 
 func render(build func() (*plot.Plot, error), w, h vg.Length, format string) ([]byte, error) {
+	return renderRight(build, w, h, format, 0)
+}
+
+// renderRight renders the plot with a strip of width right kept free on the right of the axes, where the legend
+// goes (the legend is moved there); right = 0 is the plain layout.
+func renderRight(build func() (*plot.Plot, error), w, h vg.Length, format string, right vg.Length) ([]byte, error) {
 	p, err := build()
 	if err != nil {
 		return nil, err
@@ -98,10 +105,17 @@ func render(build func() (*plot.Plot, error), w, h vg.Length, format string) ([]
 	if h == 0 {
 		h = DefaultHeight
 	}
-	wt, err := p.WriterTo(w, h, format)
+	wt, err := draw.NewFormattedCanvas(w, h, format)
 	if err != nil {
 		return nil, fmt.Errorf("plots: rendering %q as %s: %w", p.Title.Text, format, err)
 	}
+	dc := draw.New(wt)
+	if right > 0 {
+		p.Legend.Top, p.Legend.Left = true, false
+		p.Legend.XOffs = right
+		dc = draw.Crop(dc, 0, -right, 0, 0)
+	}
+	p.Draw(dc)
 	var buf bytes.Buffer
 	if _, err := wt.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("plots: rendering %q as %s: %w", p.Title.Text, format, err)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 
+	"gonum.org/v1/plot/vg"
+
 	"github.com/gotta-ml/gotta/plots"
 	"github.com/gotta-ml/gotta/tta/eval"
 )
@@ -116,7 +118,7 @@ func TimeFigure(res *Results) (Figure, error) {
 func BarsFigure(res *Results) (Figure, error) {
 	s := res.Suite
 	b := plots.Bars{Title: "Top-1 accuracy per dataset", XLabel: "dataset", YLabel: "top-1 (%)", YMin: 0, YMax: 100,
-		Width: plots.DefaultWidth * 3 / 2, Height: plots.DefaultHeight * 5 / 4}
+		Width: plots.DefaultWidth * 3 / 2, Height: plots.DefaultHeight, LegendWidth: 2.6 * vg.Inch}
 	for _, d := range s.Datasets {
 		b.Groups = append(b.Groups, d.ID)
 	}

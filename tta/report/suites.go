@@ -14,10 +14,10 @@ const (
 	// EmbeddedSeverity is the MNIST-C severity of the shifted sets (1..5).
 	EmbeddedSeverity = embedded.DefaultSeverity
 	// EmbeddedN is the number of test examples per set in the full report; EmbeddedQuickN in --quick.
-	EmbeddedN      = 100
-	EmbeddedQuickN = 20
+	EmbeddedN      = 50
+	EmbeddedQuickN = 12
 	// EmbeddedAblationN is the number of examples per ablation set in the full report; quick: EmbeddedQuickN/2.
-	EmbeddedAblationN = 50
+	EmbeddedAblationN = 25
 	// CorruptionSeed seeds the corruptions' randomness.
 	CorruptionSeed = embedded.DefaultShiftSeed
 )
