@@ -269,10 +269,14 @@ func (b Bars) Plot() (*plot.Plot, error) {
 }
 
 // SVG renders the chart as SVG bytes.
-func (b Bars) SVG() ([]byte, error) { return renderRight(b.Plot, b.Width, b.Height, "svg", b.LegendWidth) }
+func (b Bars) SVG() ([]byte, error) {
+	return renderRight(b.Plot, b.Width, b.Height, "svg", b.LegendWidth)
+}
 
 // PNG renders the chart as PNG bytes.
-func (b Bars) PNG() ([]byte, error) { return renderRight(b.Plot, b.Width, b.Height, "png", b.LegendWidth) }
+func (b Bars) PNG() ([]byte, error) {
+	return renderRight(b.Plot, b.Width, b.Height, "png", b.LegendWidth)
+}
 
 func withAlpha(c color.Color, a uint8) color.Color {
 	r, g, bl, _ := c.RGBA()
