@@ -50,7 +50,7 @@ With --clip/--vocab/--resnet/--data it runs the same suite on ImageNet-A / Image
 	fs.StringVar(&f.clip, "clip", "", "CLIP weights (safetensors, OpenAI or HF names); default: the embedded CLIP")
 	fs.StringVar(&f.vocab, "vocab", "", "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz); default: beside --clip, else in the weights dir")
 	fs.StringVar(&f.resnet, "resnet", "", "ResNet weights (torchvision names) for MEMO; default: the embedded ResNet")
-	fs.StringVar(&f.embeddedDir, "embedded", "", "folder of the embedded models' weight files (default: report.EmbeddedWeightsDir(), i.e. $GOTTA_EMBEDDED_DIR or <GOTTA_HOME>/weights/embedded)")
+	fs.StringVar(&f.embeddedDir, "embedded", "", "folder of the embedded models' weight files, e.g. the output of gotta train-embedded (default: $GOTTA_EMBEDDED_DIR, else the weights committed in tta/embedded)")
 	fs.StringVar(&f.data, "data", "", "real datasets as ID=DIR,... (imagenet-a, imagenet-v2); default: embedded MNIST / MNIST-C")
 	fs.IntVar(&f.n, "n", 0, "examples per dataset (0: the suite's default; all of a real dataset)")
 	fs.IntVar(&f.ablationN, "ablation-n", 0, "examples per ablation dataset (0: the suite's default)")

@@ -1,8 +1,11 @@
 package report
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -246,32 +249,37 @@ func Build(env *Env, e Experiment, classes []string) (tta.Adapter, tta.ViewMaker
 	return a, vm, nil
 }
 
-// EmbeddedWeightsDir is where EmbeddedEnv finds the embedded models' files (embedded.CLIPFile and
-// embedded.ResNetFile) when the embedded package does not provide them: $GOTTA_EMBEDDED_DIR, else
-// <tta.WeightsDir()>/embedded (where `gotta train-embedded --out` can write them).
-func EmbeddedWeightsDir() string {
-	if d := os.Getenv("GOTTA_EMBEDDED_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join(tta.WeightsDir(), "embedded")
-}
-
-// EmbeddedEnv is the Env of the embedded default: the CLIP and ResNet the project trains on MNIST (tta/embedded),
-// read from EmbeddedWeightsDir(), with the prompt "a photo of the number" and the embedded preprocessing (32x32).
+// EmbeddedEnv is the Env of the embedded default: the CLIP and ResNet the project trains on MNIST, committed in
+// tta/embedded (embedded.CLIP, embedded.ResNet), or read from $GOTTA_EMBEDDED_DIR when set (the output folder of
+// `gotta train-embedded`), with the prompt "a photo of the number" and the embedded preprocessing (32x32).
 func EmbeddedEnv(b backends.Backend) *Env {
-	return EmbeddedEnvDir(b, EmbeddedWeightsDir())
+	if d := os.Getenv("GOTTA_EMBEDDED_DIR"); d != "" {
+		return EmbeddedEnvDir(b, d)
+	}
+	clipPath, cerr := embedded.CLIP()
+	resPath, rerr := embedded.ResNet()
+	return embeddedEnv(b, clipPath, resPath, cerr, rerr)
 }
 
-// EmbeddedEnvDir is EmbeddedEnv with the weight files read from dir.
+// EmbeddedEnvDir is EmbeddedEnv with the weight files (embedded.CLIPFile, embedded.ResNetFile) read from dir.
 func EmbeddedEnvDir(b backends.Backend, dir string) *Env {
 	clipPath, resPath := filepath.Join(dir, embedded.CLIPFile), filepath.Join(dir, embedded.ResNetFile)
-	e := &Env{Backend: b, BackendName: b.Name(), ModelsID: "embedded:" + fileID(clipPath) + "+" + fileID(resPath),
+	_, cerr := os.Stat(clipPath)
+	_, rerr := os.Stat(resPath)
+	return embeddedEnv(b, clipPath, resPath, cerr, rerr)
+}
+
+// embeddedEnv builds the embedded Env on two weight files; cerr / rerr say why a file is missing. Records are keyed
+// by the files' contents (SHA-256), so the committed weights and a `gotta train-embedded` output that equals them
+// share records.
+func embeddedEnv(b backends.Backend, clipPath, resPath string, cerr, rerr error) *Env {
+	e := &Env{Backend: b, BackendName: b.Name(), ModelsID: "embedded:" + contentID(clipPath) + "+" + contentID(resPath),
 		CLIPPrompt: "a photo of the number", ResNetPreprocess: embedded.ResNetPreprocess(),
-		Description: fmt.Sprintf("embedded CLIP (ViT on 32x32 MNIST, %s) and ResNet (%s), trained on MNIST by gotta train-embedded",
-			clipPath, resPath)}
+		Description: fmt.Sprintf("embedded CLIP (ViT on 32x32 MNIST, %s) and ResNet (%s), trained on MNIST by gotta "+
+			"train-embedded", filepath.Base(clipPath), filepath.Base(resPath))}
 	e.LoadCLIP = func() (*CLIPModel, error) {
-		if _, err := os.Stat(clipPath); err != nil {
-			return nil, fmt.Errorf("%w: the embedded CLIP weights are not in this build (%v)", ErrNotAvailable, err)
+		if cerr != nil {
+			return nil, fmt.Errorf("%w: the embedded CLIP weights are not in this build (%v)", ErrNotAvailable, cerr)
 		}
 		m, err := clip.Load(clipPath, clip.LoadOpts{})
 		if err != nil {
@@ -284,8 +292,8 @@ func EmbeddedEnvDir(b backends.Backend, dir string) *Env {
 		return &CLIPModel{Model: m, Tokenizer: wordTokenizer{tok}}, nil
 	}
 	e.LoadResNet = func() (*ResNetModel, error) {
-		if _, err := os.Stat(resPath); err != nil {
-			return nil, fmt.Errorf("%w: the embedded ResNet weights are not in this build (%v)", ErrNotAvailable, err)
+		if rerr != nil {
+			return nil, fmt.Errorf("%w: the embedded ResNet weights are not in this build (%v)", ErrNotAvailable, rerr)
 		}
 		ctx := context.New()
 		m, err := resnet.Load(ctx, resPath)
@@ -295,6 +303,20 @@ func EmbeddedEnvDir(b backends.Backend, dir string) *Env {
 		return &ResNetModel{Ctx: ctx, Model: m}, nil
 	}
 	return e
+}
+
+// contentID is the first 12 hex digits of a file's SHA-256 ("missing" when it cannot be read).
+func contentID(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "missing"
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "unreadable"
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // wordTokenizer gives the embedded word tokenizer the method TPT's prompt learner uses.
