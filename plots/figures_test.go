@@ -90,6 +90,10 @@ func TestScatter(t *testing.T) {
 	t.Run("linear axis and no points", func(t *testing.T) {
 		_, err := Scatter{Title: "lin", Points: []Point{{"a", 1, 1}, {"b", 1, 2}}}.SVG()
 		require.NoError(t, err)
+		_, err = Line{Title: "one point", LogX: true, Series: []Series{{Name: "one", X: []float64{0.1}, Y: []float64{50}}}}.SVG()
+		require.NoError(t, err, "a log-x line chart with a single x value renders")
+		_, err = Scatter{Title: "one point", LogX: true, Points: []Point{{"p", 0.1, 50}}}.SVG()
+		require.NoError(t, err, "a log-x scatter with a single point renders")
 		_, err = Scatter{Title: "empty", LogX: true}.SVG()
 		require.NoError(t, err, "an empty log-x scatter renders (linear axis)")
 		_, err = Line{Title: "empty", LogX: true, Series: []Series{{Name: "nan", X: []float64{1}, Y: []float64{math.NaN()}}}}.SVG()

@@ -79,7 +79,18 @@ func (l Line) Plot() (*plot.Plot, error) {
 			p.Legend.Add(s.Name, line, points)
 		}
 	}
+	if l.LogX {
+		fixLogRange(p)
+	}
 	return p, nil
+}
+
+// fixLogRange widens a log axis whose data span a single x value (gonum would pad it by ±1, below zero) to a
+// factor of 2 on each side.
+func fixLogRange(p *plot.Plot) {
+	if p.X.Min == p.X.Max && p.X.Min > 0 {
+		p.X.Min, p.X.Max = p.X.Min/2, p.X.Max*2
+	}
 }
 
 // SVG renders the chart as SVG bytes.
