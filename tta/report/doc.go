@@ -16,11 +16,16 @@
 //
 // Usage:
 //
-//	env, _ := report.EmbeddedEnv(backend.MustNew())
+//	env := report.EmbeddedEnv(backend.MustNew())
 //	suite := report.EmbeddedSuite(false) // report.EmbeddedSuite(true) is --quick
 //	res, err := report.Run(suite, env, report.Options{Dir: "results", Log: os.Stdout})
-//	fmt.Println(report.Text(report.MainTable(res)))
-//	page, err := report.HTML(res, report.PageInfo{Title: "GoTTA report"})
+//	rep, err := report.Make(res)
+//	fmt.Print(rep.Text())                                  // the tables
+//	page := rep.HTML(report.PageInfo{Title: "GoTTA report"}) // self-contained HTML, inline SVG
+//
+// Methods are built by name through a registry (RegisterMethod): "tpt" (tta/tpt: TPT, its ensemble mode and
+// alignment; CLIP zero-shot is its ensemble mode on one view), "memo" and "memo-ensemble" (tta/memo: MEMO, crop
+// ensemble, MC-dropout) and "ensemble" (tta/ensemble: MEMO + TPT, joint and simple).
 //
 // Records live in Dir/<suite.RecordsKey>/<method>-<hash of params and models>/<dataset>.jsonl, so a quick run's
 // records are reused by a full run, an ablation point equal to a table row shares its records, and changing a
