@@ -33,7 +33,7 @@ const (
 	DefaultSeed = 1
 	// DefaultCLIPSteps and DefaultResNetSteps are the optimizer steps of the committed weights.
 	DefaultCLIPSteps   = 800
-	DefaultResNetSteps = 500
+	DefaultResNetSteps = 300
 	// DefaultBatchSize is the number of images per step.
 	DefaultBatchSize = 128
 	// DefaultLR is AdamW's learning rate.
@@ -54,7 +54,7 @@ type TrainOpts struct {
 	// LR is AdamW's learning rate (default DefaultLR for both).
 	LR float64
 	// DecayFraction is the fraction of the steps, at the end, that run at LR/10 (a step decay; the optimizer state
-	// carries over). Default 0: none (the committed weights used DefaultDecayFraction).
+	// carries over). Default (0) DefaultDecayFraction; -1: no decay.
 	DecayFraction float64
 	// WeightDecay is AdamW's decoupled weight decay (default 1e-4).
 	WeightDecay float64
@@ -81,6 +81,9 @@ func (o TrainOpts) withDefaults(steps int) TrainOpts {
 	}
 	if o.LR == 0 {
 		o.LR = DefaultLR
+	}
+	if o.DecayFraction == 0 {
+		o.DecayFraction = DefaultDecayFraction
 	}
 	if o.WeightDecay == 0 {
 		o.WeightDecay = 1e-4
