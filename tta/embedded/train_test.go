@@ -42,3 +42,34 @@ func TestTrainFewSteps(t *testing.T) {
 		assert.Less(t, last, first)
 	})
 }
+
+// TestTrainDeterministic trains twice with the same seed (a few steps) and checks that the weights are identical,
+// which is what lets `gotta train-embedded` reproduce the committed files.
+func TestTrainDeterministic(t *testing.T) {
+	opts := TrainOpts{Seed: 5, Steps: 4, BatchSize: 16, TrainSize: 256, EvalSize: -1}
+	t.Run("clip", func(t *testing.T) {
+		m1, _, _, err := TrainCLIP(opts)
+		require.NoError(t, err)
+		m2, _, _, err := TrainCLIP(opts)
+		require.NoError(t, err)
+		for v := range m1.Ctx.IterVariables() {
+			v2 := m2.Ctx.GetVariableByScopeAndName(v.Scope(), v.Name())
+			require.NotNil(t, v2, v.ScopeAndName())
+			assert.Equal(t, v.MustValue().Value(), v2.MustValue().Value(), v.ScopeAndName())
+		}
+	})
+	t.Run("resnet", func(t *testing.T) {
+		c1, _, _, err := TrainResNet(opts)
+		require.NoError(t, err)
+		c2, _, _, err := TrainResNet(opts)
+		require.NoError(t, err)
+		n := 0
+		for v := range c1.IterVariables() {
+			v2 := c2.GetVariableByScopeAndName(v.Scope(), v.Name())
+			require.NotNil(t, v2, v.ScopeAndName())
+			assert.Equal(t, v.MustValue().Value(), v2.MustValue().Value(), v.ScopeAndName())
+			n++
+		}
+		assert.Greater(t, n, 40)
+	})
+}
