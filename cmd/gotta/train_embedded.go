@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gotta-ml/gotta/tta/embedded"
@@ -21,7 +23,8 @@ func runTrainEmbedded(args []string) error {
 seeds: the small CLIP (ViT 32px/8, width 64, 2+2 layers, word vocabulary; contrastive loss over varied captions)
 and the small ResNet (BasicBlock [1,1,1,1], width 16, batch norm) that MEMO adapts. Writes
 DIR/`+embedded.CLIPFile+` and DIR/`+embedded.ResNetFile+` (the files committed in tta/embedded/weights) and
-prints the training loss, the accuracy on clean MNIST test and the time taken.`)
+prints the training loss, the accuracy on clean MNIST test and the time taken. The two trainings run side by
+side (each keeps about one core busy on the pure-Go backend).`)
 	out := fs.String("out", ".", "output directory")
 	seed := fs.Int64("seed", embedded.DefaultSeed, "random seed of initialisation, batch order and captions")
 	clipSteps := fs.Int("clip-steps", embedded.DefaultCLIPSteps, "CLIP optimizer steps")
@@ -55,36 +58,68 @@ func trainEmbedded(w io.Writer, dir, only string, base embedded.TrainOpts, clipS
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("train-embedded: %w", err)
 	}
-	base.Log = w
+	base.Log = &syncWriter{w: w}
 	start := time.Now()
+	var wg sync.WaitGroup
+	var clipErr, resnetErr error
+	var clipLine, resnetLine string
 	if only == "" || only == "clip" {
-		o := base
-		o.Steps = clipSteps
-		m, tok, res, err := embedded.TrainCLIP(o)
-		if err != nil {
-			return fmt.Errorf("train-embedded: %w", err)
-		}
-		path := filepath.Join(dir, embedded.CLIPFile)
-		if err := embedded.SaveCLIP(path, m, tok, embedded.TrainMetadata(o, res)); err != nil {
-			return fmt.Errorf("train-embedded: %w", err)
-		}
-		fmt.Fprintf(w, "CLIP:   %d steps in %.0fs, final loss %.4f, zero-shot accuracy %.2f%% -> %s\n", o.Steps,
-			res.TrainSeconds, res.Losses[len(res.Losses)-1], 100*res.Accuracy, path)
+		wg.Add(1)
+		go func() { // the two trainings run side by side: each keeps about one core busy
+			defer wg.Done()
+			o := base
+			o.Steps = clipSteps
+			m, tok, res, err := embedded.TrainCLIP(o)
+			if err != nil {
+				clipErr = err
+				return
+			}
+			path := filepath.Join(dir, embedded.CLIPFile)
+			if err := embedded.SaveCLIP(path, m, tok, embedded.TrainMetadata(o, res)); err != nil {
+				clipErr = err
+				return
+			}
+			clipLine = fmt.Sprintf("CLIP:   %d steps in %.0fs, final loss %.4f, zero-shot accuracy %.2f%% -> %s\n",
+				o.Steps, res.TrainSeconds, res.Losses[len(res.Losses)-1], 100*res.Accuracy, path)
+		}()
 	}
 	if only == "" || only == "resnet" {
-		o := base
-		o.Steps = resnetSteps
-		ctx, m, res, err := embedded.TrainResNet(o)
-		if err != nil {
-			return fmt.Errorf("train-embedded: %w", err)
-		}
-		path := filepath.Join(dir, embedded.ResNetFile)
-		if err := embedded.SaveResNet(path, ctx, m.Config, int64(o.Steps), embedded.TrainMetadata(o, res)); err != nil {
-			return fmt.Errorf("train-embedded: %w", err)
-		}
-		fmt.Fprintf(w, "ResNet: %d steps in %.0fs, final loss %.4f, accuracy %.2f%% -> %s\n", o.Steps,
-			res.TrainSeconds, res.Losses[len(res.Losses)-1], 100*res.Accuracy, path)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := base
+			o.Steps = resnetSteps
+			ctx, m, res, err := embedded.TrainResNet(o)
+			if err != nil {
+				resnetErr = err
+				return
+			}
+			path := filepath.Join(dir, embedded.ResNetFile)
+			if err := embedded.SaveResNet(path, ctx, m.Config, int64(o.Steps), embedded.TrainMetadata(o, res)); err != nil {
+				resnetErr = err
+				return
+			}
+			resnetLine = fmt.Sprintf("ResNet: %d steps in %.0fs, final loss %.4f, accuracy %.2f%% -> %s\n", o.Steps,
+				res.TrainSeconds, res.Losses[len(res.Losses)-1], 100*res.Accuracy, path)
+		}()
 	}
+	wg.Wait()
+	if err := errors.Join(clipErr, resnetErr); err != nil {
+		return fmt.Errorf("train-embedded: %w", err)
+	}
+	fmt.Fprint(w, clipLine+resnetLine)
 	fmt.Fprintf(w, "train-embedded: done in %s\n", time.Since(start).Round(time.Second))
 	return nil
+}
+
+// syncWriter serialises writes of the two trainings' progress lines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
