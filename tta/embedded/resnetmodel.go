@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -103,7 +104,7 @@ func SaveResNet(path string, ctx *context.Context, c resnet.Config, steps int64,
 	var out []weights.RawTensor
 	for _, t := range c.Tensors() {
 		s := ctx
-		for _, p := range splitScope(t.Scope) {
+		for _, p := range strings.Split(t.Scope, "/") {
 			s = s.In(p)
 		}
 		v := ctx.GetVariableByScopeAndName(s.Scope(), t.Var)
@@ -131,7 +132,7 @@ func SaveResNet(path string, ctx *context.Context, c resnet.Config, steps int64,
 	}
 	md := map[string]string{"architecture": c.String(), "image_size": fmt.Sprint(InputSize),
 		"image_mean": floats(ResNetMean), "image_std": floats(ResNetStd), "resize": "bicubic",
-		"class_names": joinComma(ClassNames())}
+		"class_names": strings.Join(ClassNames(), ",")}
 	for k, v := range extra {
 		md[k] = v
 	}
@@ -148,29 +149,4 @@ func int64LE(t *tensors.Tensor) []byte {
 		b[i] = byte(uint64(v) >> (8 * i))
 	}
 	return b
-}
-
-func splitScope(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == '/' {
-			if i > start {
-				out = append(out, s[start:i])
-			}
-			start = i + 1
-		}
-	}
-	return out
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += x
-	}
-	return out
 }
