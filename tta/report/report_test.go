@@ -270,3 +270,29 @@ func TestParamsAndKeys(t *testing.T) {
 		}
 	})
 }
+
+// failingAdapter fails on every example.
+type failingAdapter struct{ toyAdapter }
+
+func (*failingAdapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
+	return nil, fmt.Errorf("toy failure on %s", v.ExampleID)
+}
+
+func TestFailedExamplesAreNoted(t *testing.T) {
+	RegisterMethod("toy-fail", []string{"views"}, func(*Env, []string, Params) (tta.Adapter, tta.ViewMaker, error) {
+		return &failingAdapter{}, toyViews{}, nil
+	})
+	s := toySuite(4)
+	s.Rows = append(s.Rows[:2], Experiment{ID: "fail", Name: "Toy fail", Method: "toy-fail", Baseline: "base",
+		Params: Params{"views": 8}})
+	s.Ablations[0].Series = []Experiment{s.Rows[2]}
+	res, err := Run(s, &Env{ModelsID: "toy-models"}, Options{Dir: t.TempDir()})
+	require.NoError(t, err)
+	sum := Summaries(res)
+	assert.Equal(t, "failed: 12 examples on clean, fog, zigzag (e.g. clean example 0 (clean/0/0): toy failure on clean/0/0)",
+		sum[2].Status)
+	assert.True(t, math.IsNaN(sum[2].Mean))
+	abl := AblationTable(res, s.Ablations[0])
+	require.Len(t, abl.Notes, 1)
+	assert.Contains(t, abl.Notes[0], "failed: ")
+}

@@ -168,7 +168,8 @@ func Summaries(res *Results) []RowSummary {
 		var secs float64
 		var nsecs int
 		var pooled []*eval.Record
-		var status []string
+		var status, failedOn []string
+		failed, firstErr := 0, ""
 		for _, d := range s.Datasets {
 			c := res.Cell(e, d.ID)
 			if c == nil {
@@ -190,11 +191,18 @@ func Summaries(res *Results) []RowSummary {
 			case c.Err != nil:
 				status = append(status, describeErr(c.Err))
 			case m.Errors > 0:
-				status = append(status, fmt.Sprintf("%d examples failed on %s (e.g. %s)", m.Errors, d.ID,
-					firstError(c.Records)))
+				failed += m.Errors
+				failedOn = append(failedOn, d.ID)
+				if firstErr == "" {
+					firstErr = firstError(c.Records)
+				}
 			case c.N > 0 && len(c.Records) < c.N:
 				status = append(status, fmt.Sprintf("partial: %d of %d examples on %s", len(c.Records), c.N, d.ID))
 			}
+		}
+		if failed > 0 {
+			status = append(status, fmt.Sprintf("failed: %d examples on %s (e.g. %s)", failed,
+				strings.Join(failedOn, ", "), firstErr))
 		}
 		rs.Mean = 0
 		for _, id := range over {
@@ -320,12 +328,28 @@ func ablationY(res *Results, a Ablation, ser Experiment) []float64 {
 
 func seriesStatus(res *Results, a Ablation, ser Experiment) string {
 	var status []string
+	failed, firstErr := 0, ""
 	for _, pt := range a.Points(ser) {
 		for _, id := range res.Suite.AblationDatasets {
-			if c := res.Cell(pt, id); c != nil && c.Err != nil {
+			c := res.Cell(pt, id)
+			switch {
+			case c == nil:
+			case c.Err != nil:
 				status = append(status, describeErr(c.Err))
+			default:
+				for _, r := range c.Records {
+					if r.Error != "" {
+						failed++
+						if firstErr == "" {
+							firstErr = r.Error
+						}
+					}
+				}
 			}
 		}
+	}
+	if failed > 0 {
+		status = append(status, fmt.Sprintf("failed: %d examples (e.g. %s)", failed, firstErr))
 	}
 	return strings.Join(dedupe(status), "; ")
 }
