@@ -46,7 +46,7 @@ func AblationFigures(res *Results) ([]Figure, error) {
 		}
 		f := Figure{ID: "ablation-" + a.ID, Title: a.Title, SVG: svg}
 		if len(missing) > 0 {
-			f.Note = "no records (not available) for: " + strings.Join(missing, ", ")
+			f.Note = "no results (failed or not available; see the table's notes) for: " + strings.Join(missing, ", ")
 		}
 		figs = append(figs, f)
 	}
@@ -109,7 +109,7 @@ func TimeFigure(res *Results) (Figure, error) {
 	}
 	f := Figure{ID: "time", Title: s.Title, SVG: svg}
 	if len(missing) > 0 {
-		f.Note = "not shown (no records): " + strings.Join(missing, ", ")
+		f.Note = "not shown (no results: failed or not available): " + strings.Join(missing, ", ")
 	}
 	return f, nil
 }

@@ -140,7 +140,7 @@ func (r *Report) HTML(info PageInfo) []byte {
 	}
 	b.WriteString("</div>\n")
 	if len(r.ReliabilityMissing) > 0 {
-		fmt.Fprintf(&b, "<p class=\"note\">No records (not available): %s</p>\n",
+		fmt.Fprintf(&b, "<p class=\"note\">No results (failed or not available): %s</p>\n",
 			esc(strings.Join(r.ReliabilityMissing, ", ")))
 	}
 

@@ -206,7 +206,7 @@ func TestHTMLHasEveryTableAndFigure(t *testing.T) {
 	// bars + 1 ablation + 2 reliability diagrams (the missing row has none) + time.
 	assert.Equal(t, 1+1+2+1, svgs)
 	assert.Contains(t, string(page), "Toy better (ECE ")
-	assert.Contains(t, string(page), "No records (not available): Toy missing")
+	assert.Contains(t, string(page), "No results (failed or not available): Toy missing")
 	assert.False(t, strings.Contains(string(page), "<?xml"), "SVGs are inlined without their XML declaration")
 	noNS := strings.NewReplacer(`xmlns="http://www.w3.org/2000/svg"`, "", `xmlns:xlink="http://www.w3.org/1999/xlink"`,
 		"").Replace(string(page))
