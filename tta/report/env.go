@@ -2,10 +2,11 @@ package report
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -305,18 +306,40 @@ func embeddedEnv(b backends.Backend, clipPath, resPath string, cerr, rerr error)
 	return e
 }
 
-// contentID is the first 12 hex digits of a file's SHA-256 ("missing" when it cannot be read).
+// contentID identifies a weights file by its tensors: the first 12 hex digits of the SHA-256 of its safetensors
+// header without "__metadata__" (names, dtypes, shapes, offsets) and of its data, so that a retrained file with
+// identical tensors but other metadata (times, notes) keeps its records. Files that are not safetensors are hashed
+// whole. "missing" when the file cannot be read.
 func contentID(path string) string {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return "missing"
 	}
-	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "unreadable"
+	if n := safetensorsHeaderLen(data); n > 0 {
+		var header map[string]json.RawMessage
+		if json.Unmarshal(data[8:8+n], &header) == nil {
+			delete(header, "__metadata__")
+			canon, _ := json.Marshal(header) // map keys sorted
+			h.Write(canon)
+			h.Write(data[8+n:])
+			return hex.EncodeToString(h.Sum(nil))[:12]
+		}
 	}
+	h.Write(data)
 	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
+// safetensorsHeaderLen is the header length of a safetensors file's bytes, 0 when they are not one.
+func safetensorsHeaderLen(data []byte) int {
+	if len(data) < 8 {
+		return 0
+	}
+	n := binary.LittleEndian.Uint64(data[:8])
+	if n == 0 || n > uint64(len(data)-8) || data[8] != '{' {
+		return 0
+	}
+	return int(n)
 }
 
 // wordTokenizer gives the embedded word tokenizer the method TPT's prompt learner uses.

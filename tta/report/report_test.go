@@ -2,10 +2,12 @@ package report
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/xml"
 	"fmt"
 	"image"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -295,4 +297,23 @@ func TestFailedExamplesAreNoted(t *testing.T) {
 	abl := AblationTable(res, s.Ablations[0])
 	require.Len(t, abl.Notes, 1)
 	assert.Contains(t, abl.Notes[0], "failed: ")
+}
+
+func TestContentIDIgnoresMetadata(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, meta string, data []byte) string {
+		header := `{"__metadata__":{"note":"` + meta + `"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`
+		buf := make([]byte, 8, 8+len(header)+len(data))
+		binary.LittleEndian.PutUint64(buf, uint64(len(header)))
+		buf = append(append(buf, header...), data...)
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, buf, 0o644))
+		return p
+	}
+	a := write("a.safetensors", "trained at 9:00", []byte{0, 0, 128, 63})
+	b := write("b.safetensors", "trained at 10:00, another note", []byte{0, 0, 128, 63})
+	c := write("c.safetensors", "trained at 9:00", []byte{0, 0, 0, 64})
+	assert.Equal(t, contentID(a), contentID(b), "same tensors, other metadata")
+	assert.NotEqual(t, contentID(a), contentID(c), "other tensor values")
+	assert.Equal(t, "missing", contentID(filepath.Join(dir, "none")))
 }
