@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/gotta-ml/gotta/tta/clip"
 	"github.com/gotta-ml/gotta/tta/embedded"
 	"github.com/gotta-ml/gotta/tta/resnet"
+	"github.com/gotta-ml/gotta/tta/weights"
 )
 
 // TestTrainEmbedded runs `gotta train-embedded` for a few steps on a small subset and checks that both files are
@@ -31,6 +33,10 @@ func TestTrainEmbedded(t *testing.T) {
 	require.NoError(t, err)
 	_, err = resnet.Load(context.New(), filepath.Join(dir, embedded.ResNetFile))
 	require.NoError(t, err)
+	f, err := weights.Open(filepath.Join(dir, embedded.ResNetFile))
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprint(embedded.ResNetInputSize), f.Metadata()["image_size"], "the ResNet's own input size")
+	require.NoError(t, f.Close())
 
 	t.Run("flags", func(t *testing.T) {
 		require.Error(t, runTrainEmbedded([]string{"--only", "vgg"}))

@@ -1,10 +1,12 @@
 package embedded
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/stretchr/testify/assert"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta/clip"
+	"github.com/gotta-ml/gotta/tta/resnet"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
@@ -82,6 +85,34 @@ func TestEmbeddedWeights(t *testing.T) {
 		require.NoError(t, err)
 		t.Logf("embedded ResNet accuracy on %d clean MNIST test images: %.2f%%", evalSize, 100*acc)
 		assert.GreaterOrEqual(t, acc, 0.98)
+		assert.Equal(t, fmt.Sprint(ResNetInputSize), f.Metadata()["image_size"], "metadata states the ResNet's input size")
+		assert.Equal(t, ResNetInputSize, ResNetPreprocess().Size)
+	})
+	// MEMO's prediction: one image alone, BN with the prior (batch statistics of that image mixed into the running
+	// ones). At ResNetInputSize layer4's map is 2x2, so the batch statistics exist; the predictions must stay close
+	// to plain inference (prior 16/17, the original MEMO's N/(N+1) for N = 16).
+	t.Run("single image with BN prior", func(t *testing.T) {
+		const n = 40
+		ctx := context.New()
+		m, err := LoadResNet(ctx)
+		require.NoError(t, err)
+		exec, err := context.NewExec(b, ctx, func(ctx *context.Context, x *graph.Node) *graph.Node {
+			return graph.ArgMax(m.Logits(ctx, x, resnet.ForwardOpts{BNPrior: 16.0 / 17}), 1, dtypes.Int32) // [1]
+		})
+		require.NoError(t, err)
+		correct := 0
+		for i := range n {
+			x, labels, err := imageBatch(clean, []int{i}, ResNetPreprocess()) // [1, 48, 48, 3]
+			require.NoError(t, err)
+			var pred []int32
+			require.NoError(t, tryExec(func() { pred = tensors.MustCopyFlatData[int32](exec.MustExec(x)[0]) }),
+				"example %d", i)
+			if pred[0] == labels[0] {
+				correct++
+			}
+		}
+		t.Logf("embedded ResNet, one image at a time with BN prior 16/17: %d/%d correct", correct, n)
+		assert.GreaterOrEqual(t, float64(correct)/n, 0.9)
 	})
 }
 

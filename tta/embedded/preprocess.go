@@ -8,9 +8,15 @@ import (
 	"github.com/gotta-ml/gotta/datasets/augment"
 )
 
-// InputSize is the side of the square RGB images both embedded models take: MNIST's 28x28 digits are resized
+// InputSize is the side of the square RGB images the embedded CLIP takes: MNIST's 28x28 digits are resized
 // (bicubic) to 32x32 and the gray value is repeated on the three channels.
 const InputSize = 32
+
+// ResNetInputSize is the side of the square RGB images the embedded ResNet takes (MNIST resized, bicubic, to
+// 48x48, gray repeated on the channels). It is larger than InputSize so that one image alone leaves layer4 a 2x2
+// map (48 -> 24 stem conv -> 12 max pool -> 12 layer1 -> 6 -> 3 -> 2): MEMO predicts on a single view with the
+// BN prior, which needs batch statistics over more than one value per channel (at 32 layer4's map is 1x1).
+const ResNetInputSize = 48
 
 // Normalisation of the embedded models' inputs (on [0, 1] pixels, per RGB channel).
 var (
@@ -29,10 +35,10 @@ func CLIPPreprocess() augment.Preprocess {
 	return augment.Preprocess{Size: InputSize, Resize: InputSize, Filter: augment.Bicubic, Mean: CLIPMean, Std: CLIPStd}
 }
 
-// ResNetPreprocess is the embedded ResNet's evaluation transform: Resize(32, bicubic), CenterCrop(32), ImageNet
-// mean/std. Output [32, 32, 3] float32.
+// ResNetPreprocess is the embedded ResNet's evaluation transform: Resize(48, bicubic), CenterCrop(48), ImageNet
+// mean/std (ResNetInputSize). Output [48, 48, 3] float32.
 func ResNetPreprocess() augment.Preprocess {
-	return augment.Preprocess{Size: InputSize, Resize: InputSize, Filter: augment.Bicubic, Mean: ResNetMean,
+	return augment.Preprocess{Size: ResNetInputSize, Resize: ResNetInputSize, Filter: augment.Bicubic, Mean: ResNetMean,
 		Std: ResNetStd}
 }
 

@@ -158,7 +158,7 @@ func trainingData(o TrainOpts) (*mnist.Set, error) {
 	return set, nil
 }
 
-// imageBatch preprocesses the given examples of ds with p into [len(idx), 32, 32, 3] and their labels [len(idx)].
+// imageBatch preprocesses the given examples of ds with p into [len(idx), p.Size, p.Size, 3] and their labels [len(idx)].
 func imageBatch(ds datasets.Dataset, idx []int, p augment.Preprocess) (*tensors.Tensor, []int32, error) {
 	per := p.Size * p.Size * 3
 	x := make([]float32, 0, len(idx)*per)
