@@ -252,7 +252,8 @@ func Build(env *Env, e Experiment, classes []string) (tta.Adapter, tta.ViewMaker
 
 // EmbeddedEnv is the Env of the embedded default: the CLIP and ResNet the project trains on MNIST, committed in
 // tta/embedded (embedded.CLIP, embedded.ResNet), or read from $GOTTA_EMBEDDED_DIR when set (the output folder of
-// `gotta train-embedded`), with the prompt "a photo of the number" and the embedded preprocessing (32x32).
+// `gotta train-embedded`), with the prompt "a photo of the number" and the embedded preprocessing (CLIP 32x32,
+// ResNet 48x48: embedded.InputSize, embedded.ResNetInputSize).
 func EmbeddedEnv(b backends.Backend) *Env {
 	if d := os.Getenv("GOTTA_EMBEDDED_DIR"); d != "" {
 		return EmbeddedEnvDir(b, d)

@@ -73,7 +73,7 @@ func EmbeddedSuite(quick bool) *Suite {
 	if quick {
 		s.AblationDatasets = short[:1]
 	}
-	s.Description = fmt.Sprintf("embedded CLIP (ViT, 32x32) and ResNet trained on MNIST; MNIST test, clean and under "+
+	s.Description = fmt.Sprintf("embedded CLIP (ViT, 32x32) and ResNet (48x48) trained on MNIST; MNIST test, clean and under "+
 		"MNIST-C %s at severity %d, the first %d images each; ablations on %s with %d images each (views %v)",
 		strings.Join(short, ", "), EmbeddedSeverity, n, strings.Join(s.AblationDatasets, ", "), abN, views)
 	return s
