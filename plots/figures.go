@@ -50,10 +50,7 @@ func (r Reliability) Plot() (*plot.Plot, error) {
 		return nil, fmt.Errorf("plots: reliability %q: %d accuracy bins, %d counts, %d confidences", r.Title, nb,
 			len(r.BinCount), len(r.BinConfidence))
 	}
-	p := plot.New()
-	p.Title.Text = r.FullTitle()
-	p.X.Label.Text = "confidence"
-	p.Y.Label.Text = "accuracy"
+	p := newPlot(r.FullTitle(), "confidence", "accuracy")
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
@@ -129,10 +126,7 @@ type Scatter struct {
 
 // Plot builds the gonum plot. Points with a NaN coordinate are left out.
 func (s Scatter) Plot() (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = s.Title
-	p.X.Label.Text = s.XLabel
-	p.Y.Label.Text = s.YLabel
+	p := newPlot(s.Title, s.XLabel, s.YLabel)
 	p.Add(plotter.NewGrid())
 	var xys plotter.XYs
 	var labels []string
@@ -216,10 +210,7 @@ type Bars struct {
 
 // Plot builds the gonum plot.
 func (b Bars) Plot() (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = b.Title
-	p.X.Label.Text = b.XLabel
-	p.Y.Label.Text = b.YLabel
+	p := newPlot(b.Title, b.XLabel, b.YLabel)
 	p.Legend.Top = true
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = nil

@@ -45,10 +45,7 @@ type Line struct {
 
 // Plot builds the gonum plot.
 func (l Line) Plot() (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = l.Title
-	p.X.Label.Text = l.XLabel
-	p.Y.Label.Text = l.YLabel
+	p := newPlot(l.Title, l.XLabel, l.YLabel)
 	p.Add(plotter.NewGrid())
 	// A log axis needs positive data: with no point at all it stays linear (an empty figure).
 	if l.LogX && hasPoints(l.Series) {
@@ -91,6 +88,15 @@ func fixLogRange(p *plot.Plot) {
 	if p.X.Min == p.X.Max && p.X.Min > 0 {
 		p.X.Min, p.X.Max = p.X.Min/2, p.X.Max*2
 	}
+}
+
+// newPlot returns an empty plot with its title and axis labels.
+func newPlot(title, xLabel, yLabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
+	return p
 }
 
 // SVG renders the chart as SVG bytes.

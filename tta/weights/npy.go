@@ -285,14 +285,5 @@ func writeAtomic(path string, chunks ...[]byte) (err error) {
 			return fmt.Errorf("weights: writing %s: %w", path, err)
 		}
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("weights: writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("weights: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("weights: writing %s: %w", path, err)
-	}
-	return nil
+	return commitTemp(tmp, path)
 }

@@ -208,6 +208,11 @@ func writeFile(path string, entries []writeEntry, metadata map[string]string) (e
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("weights: writing %s: %w", path, err)
 	}
+	return commitTemp(tmp, path)
+}
+
+// commitTemp makes the fully written temporary file tmp the file at path: mode 0644, closed, renamed over path.
+func commitTemp(tmp *os.File, path string) error {
 	if err := tmp.Chmod(0o644); err != nil {
 		return fmt.Errorf("weights: writing %s: %w", path, err)
 	}
