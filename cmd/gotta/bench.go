@@ -22,7 +22,7 @@ import (
 )
 
 func init() {
-	register("bench", "time a method per example on random weights (gotta bench tpt --arch RN50)", runBench)
+	register("bench", "time a method per example on random weights (gotta bench tpt --arch RN50; gotta bench memo --arch resnet50)", runBench)
 }
 
 // benchArchs are the architectures gotta bench builds with random weights (OpenAI's configs).
@@ -49,14 +49,24 @@ func tinyConfig(c clip.Config) clip.Config {
 
 func runBench(args []string) error { return benchMain(args, os.Stdout) }
 
+// benchMain dispatches on the method: "memo" first (gotta bench memo [flags]) runs benchMemo, anything else the TPT
+// benchmark (whose flags may come before or after "tpt").
 func benchMain(args []string, w io.Writer) error {
+	if len(args) > 0 && args[0] == "memo" {
+		return benchMemo(args[1:], w)
+	}
+	return benchTPT(args, w)
+}
+
+// benchTPT is gotta bench tpt.
+func benchTPT(args []string, w io.Writer) error {
 	fs := newFlags("bench", "tpt --arch RN50|ViT-B/16|ViT-B/32 [--classes 200] [--views 64] [--iters 20] [--tiny] [--dtype bf16]",
 		`Times TPT per example on a CLIP with random weights (built in Go from the architecture's config): 64 views
 made from a random 500x375 image, 200 ImageNet-A class prompts, selection 0.1, one AdamW step. Prints the median
 ms per example split into views (CPU), image forward, text forward+backward (the step), prediction (text forward
 after tuning + view 0's logits), the first example's times (which include compiling each executable), and the
 peak memory the process reached (host RSS; the GoMLX backends report no device peak). --tiny shrinks the model so
-that the pure-Go backend finishes in seconds.`)
+that the pure-Go backend finishes in seconds. MEMO and its ensembles: gotta bench memo --help.`)
 	arch := fs.String("arch", "RN50", "architecture: RN50, ViT-B/16 or ViT-B/32")
 	classes := fs.Int("classes", 200, "number of classes (200: ImageNet-A's; more: the first ImageNet classes)")
 	views := fs.Int("views", 64, "views per example")
@@ -71,7 +81,7 @@ that the pure-Go backend finishes in seconds.`)
 		return err
 	}
 	if len(pos) != 1 || pos[0] != "tpt" {
-		return fmt.Errorf("usage: gotta bench tpt [flags] (only tpt is benchmarked)")
+		return fmt.Errorf("usage: gotta bench tpt [flags] or gotta bench memo [flags] (memo first), got %q", pos)
 	}
 	cfg, ok := benchArchs[*arch]
 	if !ok {
@@ -140,17 +150,6 @@ that the pure-Go backend finishes in seconds.`)
 		}
 		runs = append(runs, s)
 	}
-	med := func(get func(sample) time.Duration) float64 {
-		if len(runs) == 0 {
-			return 0
-		}
-		x := make([]float64, len(runs))
-		for i, r := range runs {
-			x[i] = float64(get(r)) / 1e6
-		}
-		sort.Float64s(x)
-		return x[len(x)/2]
-	}
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	fmt.Fprintf(w, "TPT bench: %s%s, %s, %d classes, %d views, select %g (%d views), %d step(s); backend %s (%s)\n",
 		*arch, map[bool]string{true: " (tiny)", false: ""}[*tiny], dt, len(names), *views, *sel,
@@ -158,25 +157,28 @@ that the pure-Go backend finishes in seconds.`)
 	fmt.Fprintf(w, "model: %s; prompts cut to %d tokens\n", cfg, a.Learner.Length)
 	fmt.Fprintf(w, "random weights: %.0f ms; adapter (compile text exec + initial text features): %.0f ms\n",
 		ms(tBuild.Sub(t0)), ms(buildTime))
-	fmt.Fprintf(w, "| phase | first example (ms, includes compile) | median of %d (ms) | compile ~ first - median (ms) |\n|---|---|---|---|\n", len(runs))
+	var phases []*benchPhase
 	for _, p := range []struct {
-		name string
-		get  func(sample) time.Duration
+		name   string
+		images int
+		get    func(sample) time.Duration
 	}{
-		{"views (CPU)", func(s sample) time.Duration { return s.views }},
-		{"image forward", func(s sample) time.Duration { return s.image }},
-		{"text forward+backward (step)", func(s sample) time.Duration { return s.step }},
-		{"prediction", func(s sample) time.Duration { return s.predict }},
-		{"total per example", func(s sample) time.Duration { return s.total }},
+		{"views (CPU)", 0, func(s sample) time.Duration { return s.views }},
+		{"image forward", *views, func(s sample) time.Duration { return s.image }},
+		{"text forward+backward (step)", 0, func(s sample) time.Duration { return s.step }},
+		{"prediction", 0, func(s sample) time.Duration { return s.predict }},
+		{"total per example", 0, func(s sample) time.Duration { return s.total }},
+		{"compute per example (total - views)", 0, func(s sample) time.Duration { return s.total - s.views }},
 	} {
-		fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f |\n", p.name, ms(p.get(first)), med(p.get), ms(p.get(first))-med(p.get))
+		ph := &benchPhase{name: p.name, images: p.images}
+		ph.add(0, p.get(first))
+		for i, r := range runs {
+			ph.add(i+1, p.get(r))
+		}
+		phases = append(phases, ph)
 	}
-	fmt.Fprintf(w, "compute per example (total - views): %.1f ms\n", med(func(s sample) time.Duration { return s.total - s.views }))
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		fmt.Fprintf(w, "peak host memory (max RSS): %.0f MiB; device peak memory: not reported by the backend\n",
-			float64(ru.Maxrss)/1024)
-	}
+	writePhaseTable(w, phases)
+	writePeakMemory(w)
 	return nil
 }
 
@@ -215,6 +217,67 @@ func (standInTokenizer) EncodeTokens(text string) []int {
 	return ids
 }
 
+// benchPhase is one row of a benchmark table: a phase's time in the first example (which includes compiling its
+// executables) and in each timed example after it.
+type benchPhase struct {
+	name string
+	// images is the number of images the phase puts through the model per example, for the images/s column (0:
+	// not meaningful, "-").
+	images int
+	first  time.Duration
+	runs   []time.Duration
+}
+
+// add records the phase's time d in example i (0: the first).
+func (p *benchPhase) add(i int, d time.Duration) {
+	if i == 0 {
+		p.first = d
+		return
+	}
+	p.runs = append(p.runs, d)
+}
+
+// medianMS is the median of the timed examples in ms (0 when there are none).
+func (p *benchPhase) medianMS() float64 {
+	if len(p.runs) == 0 {
+		return 0
+	}
+	x := make([]float64, len(p.runs))
+	for i, r := range p.runs {
+		x[i] = float64(r) / 1e6
+	}
+	sort.Float64s(x)
+	return x[len(x)/2]
+}
+
+// writePhaseTable prints the phases as a Markdown table: first example, median of the timed ones, their difference
+// (about the compile time) and images/s at the median.
+func writePhaseTable(w io.Writer, phases []*benchPhase) {
+	n := 0
+	if len(phases) > 0 {
+		n = len(phases[0].runs)
+	}
+	fmt.Fprintf(w, "| phase | first example (ms, includes compile) | median of %d (ms) | compile ~ first - median (ms) | images/s (median) |\n|---|---|---|---|---|\n", n)
+	for _, p := range phases {
+		first, med := float64(p.first)/1e6, p.medianMS()
+		rate := "-"
+		if p.images > 0 && med > 0 {
+			rate = fmt.Sprintf("%.1f", float64(p.images)/(med/1e3))
+		}
+		fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %s |\n", p.name, first, med, first-med, rate)
+	}
+}
+
+// writePeakMemory prints the process's peak host memory (the GoMLX backends report no device peak).
+func writePeakMemory(w io.Writer) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		fmt.Fprintf(w, "peak host memory (max RSS): %.0f MiB; device peak memory: not reported by the backend\n",
+			float64(ru.Maxrss)/1024)
+	}
+}
+
+// randomImage is a w x h image of uniform random pixels (fixed seed): the benchmarks' test example.
 func randomImage(w, h int) image.Image {
 	r := rand.New(rand.NewSource(1))
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
