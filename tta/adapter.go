@@ -4,6 +4,7 @@ import (
 	"image"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gotta-ml/gotta/datasets/augment"
 )
 
 // Views is the batch of views of one example, preprocessed for one model: view 0 is the model's base
@@ -13,11 +14,36 @@ type Views struct {
 	ExampleID string
 	// Seed is the run's seed the views were made with.
 	Seed int64
-	// Images is [N, H, W, 3] float32, preprocessed (normalised) for the model.
+	// Images is [N, H, W, 3] float32, preprocessed (normalised) for the model. It may be nil when Raw is set.
 	Images *tensors.Tensor
+	// Raw, when set, holds the example's raw image for views made on the device, in the adapter's own graph
+	// (tpt.ViewMaker.OnDevice): uint8 [Hb, Wb, 3], the image's H x W pixels at the top left, zero-padded to a size
+	// bucket (Hb >= H, Wb >= W) so that few shapes reach the compiler. Adapters that cannot make views on the
+	// device return an error naming the example when Images is nil.
+	Raw *tensors.Tensor
+	// Regions are the source regions of the N views in Raw, float32 [N, 2, 4] (augment.Views.CropRegions of the
+	// unpadded image: view 0 the base preprocessing, views 1..N-1 the random crops, flips as in0 > in1); set with
+	// Raw.
+	Regions *tensors.Tensor
+	// RawViews is the view configuration Regions were made with (output size, resampling filters,
+	// normalisation; N = Regions' first dimension); set with Raw.
+	RawViews *augment.Views
 	// PerModel holds one view batch per member model, keyed by member name, for adapters that combine models
 	// with different preprocessing (the multi-model ensemble); nil otherwise.
 	PerModel map[string]*tensors.Tensor
+}
+
+// N is the number of views: Images' first dimension, else Regions' (views made on the device), else 0.
+func (v *Views) N() int {
+	switch {
+	case v == nil:
+		return 0
+	case v.Images != nil && v.Images.Rank() > 0:
+		return v.Images.Shape().Dimensions[0]
+	case v.Regions != nil && v.Regions.Rank() > 0:
+		return v.Regions.Shape().Dimensions[0]
+	}
+	return 0
 }
 
 // ViewMaker makes an adapter's views of one raw image. Views must be deterministic per (seed, exampleID, view

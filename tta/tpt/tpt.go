@@ -119,6 +119,7 @@ type Adapter struct {
 	imgExec, stepExec, textExec *context.Exec
 	predExec                    *context.Exec // view 0's features [1, E] -> logits [1, C] with the current context
 	align                       *alignState   // nil without alignment
+	devViews                    *DeviceViews  // views made on the device (tta.Views.Raw); nil until needed
 	last                        *Trace
 }
 
@@ -140,7 +141,10 @@ type Trace struct {
 	AlignLosses []float64
 	// LogitsAfter are view 0's logits after adaptation.
 	LogitsAfter []float32
-	// ImageTime (image features of all views), StepTime (text forward + backward + AdamW, all steps, including
+	// ViewTime is the call of the device-views executable (tta.Views.Raw; 0 for host views). On an asynchronous
+	// backend (XLA) the work may finish inside ImageTime.
+	ViewTime time.Duration
+	// ImageTime (image features of all views, device views included), StepTime (text forward + backward + AdamW, all steps, including
 	// reselection) and PredictTime (text features after tuning and view 0's logits) split Adapt's wall time.
 	ImageTime, StepTime, PredictTime time.Duration
 }
@@ -402,18 +406,25 @@ func (a *Adapter) ImageFeatures(images *tensors.Tensor) (features, logits [][]fl
 		rows(tensors.MustCopyFlatData[float32](out[1]), len(a.Learner.Classes)), nil
 }
 
-// Adapt implements tta.Adapter: TPT's steps on the views of one example, then view 0's prediction.
+// Adapt implements tta.Adapter: TPT's steps on the views of one example, then view 0's prediction. The views are
+// v.Images, or, when Images is nil, made on the device from v.Raw and v.Regions (ViewMaker.OnDevice) and passed to
+// the image tower without leaving the device.
 func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
-	if v == nil || v.Images == nil {
-		return nil, fmt.Errorf("tpt: no views")
-	}
 	t0 := time.Now()
-	img, logits0, err := a.ImageFeatures(v.Images)
+	images, owned, err := a.viewImages(v)
+	if err != nil {
+		return nil, err
+	}
+	if owned {
+		defer images.FinalizeAll()
+	}
+	viewTime := time.Since(t0)
+	img, logits0, err := a.ImageFeatures(images)
 	if err != nil {
 		return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 	}
 	n := len(img)
-	tr := &Trace{CtxShape: a.ctxVar.Shape().Dimensions, CtxBefore: a.ctx0, ImageTime: time.Since(t0)}
+	tr := &Trace{CtxShape: a.ctxVar.Shape().Dimensions, CtxBefore: a.ctx0, ViewTime: viewTime, ImageTime: time.Since(t0)}
 	tr.LogitsBefore = logits0
 	tr.Entropies = tta.EntropiesHost(tr.LogitsBefore)
 	sel := tta.ConfidenceSelect(tr.Entropies, a.opts.Select)
@@ -430,10 +441,10 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	w := a.model.Config.EmbedDim
 	t1 := time.Now()
 	if a.align != nil {
-		if tr.AlignLosses, err = a.runAlign(v.Images, sel); err != nil {
+		if tr.AlignLosses, err = a.runAlign(images, sel); err != nil {
 			return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 		}
-		if img, _, err = a.ImageFeatures(v.Images); err != nil { // the aligned tower, BatchNorm in inference form
+		if img, _, err = a.ImageFeatures(images); err != nil { // the aligned tower, BatchNorm in inference form
 			return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 		}
 	}

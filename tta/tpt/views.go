@@ -13,9 +13,18 @@ import (
 // ViewMaker makes TPT's views of an image: view 0 is CLIP's base preprocessing (bicubic resize of the shorter
 // side, center crop), views 1..N-1 are random resized crops (scale 0.08-1, ratio 3/4-4/3, bilinear) with a random
 // horizontal flip, all normalised with CLIP's mean and std: [N, R, R, 3] float32.
+//
+// With OnDevice the views are made by the adapter on its backend instead (see device_views.go): MakeViews fills
+// tta.Views.Raw (the uint8 image zero-padded to Bucket sizes), Regions ([N, 2, 4]) and RawViews, and leaves Images
+// nil. The device views equal the host views up to the host's uint8 rounding (about one level).
 type ViewMaker struct {
 	// Views is the augment configuration (N, Kind, Preprocess); its Seed is replaced by MakeViews' seed.
 	Views augment.Views
+	// OnDevice makes the views on the device (tpt.Adapter only; Kind RandomResizedCrop or Identity); default false.
+	OnDevice bool
+	// Bucket maps an image side (pixels) to its padded side for OnDevice (>= the side; few distinct values mean
+	// few compiled views graphs); nil means BucketSide.
+	Bucket func(side int) int
 }
 
 // NewViewMaker returns TPT's view maker for m with n views (the paper: 64).
@@ -30,6 +39,9 @@ func (v *ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*t
 	if cfg.N <= 0 {
 		return nil, fmt.Errorf("tpt: ViewMaker needs N >= 1 views, got %d (example %q)", cfg.N, exampleID)
 	}
+	if v.OnDevice {
+		return v.makeRaw(cfg, augment.FromImage(img), exampleID, seed)
+	}
 	data, err := cfg.Generate(augment.FromImage(img), exampleID)
 	if err != nil {
 		return nil, fmt.Errorf("tpt: views of %q: %w", exampleID, err)
@@ -37,4 +49,23 @@ func (v *ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*t
 	s := cfg.Preprocess.Size
 	return &tta.Views{ExampleID: exampleID, Seed: seed,
 		Images: tensors.FromFlatDataAndDimensions(data, cfg.N, s, s, 3)}, nil
+}
+
+// makeRaw is MakeViews for OnDevice: the padded raw image and the views' regions.
+func (v *ViewMaker) makeRaw(cfg augment.Views, img *augment.RGB, exampleID string, seed int64) (*tta.Views, error) {
+	regions, err := cfg.CropRegions(img.W, img.H, exampleID)
+	if err != nil {
+		return nil, fmt.Errorf("tpt: device views of %q: %w", exampleID, err)
+	}
+	bucket := v.Bucket
+	if bucket == nil {
+		bucket = BucketSide
+	}
+	hb, wb := bucket(img.H), bucket(img.W)
+	if hb < img.H || wb < img.W {
+		return nil, fmt.Errorf("tpt: ViewMaker.Bucket maps the %dx%d image %q to %dx%d, smaller than the image",
+			img.W, img.H, exampleID, wb, hb)
+	}
+	return &tta.Views{ExampleID: exampleID, Seed: seed, Raw: rawTensor(img, hb, wb),
+		Regions: tensors.FromFlatDataAndDimensions(regions, cfg.N, 2, 4), RawViews: &cfg}, nil
 }

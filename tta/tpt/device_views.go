@@ -1,0 +1,232 @@
+package tpt
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gotta-ml/gotta/datasets/augment"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/pkg/errors"
+)
+
+// Views made on the device (issue 5: "18 ms or less for RN50, views included"). With ViewMaker.OnDevice the host
+// only converts the decoded image to uint8 RGB, zero-pads it to a size bucket and draws the crop regions (N*8
+// floats); the adapter then makes the N normalised views in a graph of its own (augment.CropResizeRegionsGraph +
+// augment.NormalizeGraph) and passes that executable's output, still on the device, to the image-tower
+// executable, whose input stays [N, R, R, 3]. A new bucket compiles only the small views graph.
+//
+// Size buckets: ImageNet-A's images range from under 100 to several thousand pixels a side in every aspect ratio,
+// so padding to multiples of 64 would still compile one views executable per (H/64, W/64) pair: ~60 values per
+// axis up to 4000 px, thousands of pairs. BucketSide's ladder has four steps per octave (each side padded by at
+// most 25%, the resampling cost grows with Hb*Wb), so sides of 64..4096 px fall into 24 values per axis and real
+// datasets (a few aspect ratios around 4:3) into a few dozen executables, each compiled once per run.
+
+// BucketSide returns the padded length of an image side of n pixels: the smallest value >= n of the ladder
+// 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, ... (m * 2^k for m = 4..7, k >= 4).
+func BucketSide(n int) int {
+	for s := 16; ; s *= 2 {
+		for m := 4; m <= 7; m++ {
+			if m*s >= n {
+				return m * s
+			}
+		}
+	}
+}
+
+// rawTensor returns img's pixels zero-padded to hb x wb: uint8 [hb, wb, 3].
+func rawTensor(img *augment.RGB, hb, wb int) *tensors.Tensor {
+	pix := img.Pix
+	if hb != img.H || wb != img.W {
+		pix = make([]uint8, hb*wb*3)
+		for y := 0; y < img.H; y++ {
+			copy(pix[y*wb*3:y*wb*3+img.W*3], img.Pix[y*img.W*3:(y+1)*img.W*3])
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(pix, hb, wb, 3)
+}
+
+// deviceViewsKey is what fixes a views graph besides its input shapes.
+type deviceViewsKey struct {
+	size       int
+	base, view augment.Filter
+	mean, std  [3]float32
+	dtype      dtypes.DType
+}
+
+// DeviceViews makes the views of tta.Views.Raw + Regions on a backend (CropResizeUint8Graph, then the
+// normalisation): one executable per view configuration, each compiled once per (bucket, N) input shape. By default
+// the views equal the host's PIL-exact views bit for bit (float64 arithmetic). It is safe for concurrent use.
+type DeviceViews struct {
+	// Float32 computes the resampling in float32 instead of float64 (for devices with slow float64): ~1% of the
+	// pixels then differ from the host's views by one level. Default false.
+	Float32 bool
+
+	backend backends.Backend
+	mu      sync.Mutex
+	execs   map[deviceViewsKey]*graph.Exec
+	shapes  map[string]bool
+}
+
+// NewDeviceViews returns a DeviceViews running on b.
+func NewDeviceViews(b backends.Backend) *DeviceViews {
+	return &DeviceViews{backend: b, execs: map[deviceViewsKey]*graph.Exec{}, shapes: map[string]bool{}}
+}
+
+// Compiled is the number of distinct views graphs (configuration, raw bucket, N) run so far: each was compiled
+// once.
+func (d *DeviceViews) Compiled() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.shapes)
+}
+
+// checkRaw validates the device-view fields of v: Raw uint8 [Hb, Wb, 3], Regions float32 [N, 2, 4] with N the
+// number of views of RawViews. Errors name the example.
+func checkRaw(v *tta.Views) (augment.Views, error) {
+	if v.Raw == nil || v.Regions == nil || v.RawViews == nil {
+		return augment.Views{}, fmt.Errorf("tpt: device views of example %q need Raw, Regions and RawViews "+
+			"(set: %t, %t, %t)", v.ExampleID, v.Raw != nil, v.Regions != nil, v.RawViews != nil)
+	}
+	cfg := *v.RawViews
+	if cfg.N == 0 {
+		cfg.N = 64 // augment.Views' default
+	}
+	if r := v.Raw.Shape(); r.DType != dtypes.Uint8 || r.Rank() != 3 || r.Dimensions[2] != 3 {
+		return cfg, fmt.Errorf("tpt: raw image of example %q is %s, want uint8 [Hb, Wb, 3]", v.ExampleID, r)
+	}
+	if r := v.Regions.Shape(); r.DType != dtypes.Float32 || r.Rank() != 3 || r.Dimensions[0] != cfg.N ||
+		r.Dimensions[1] != 2 || r.Dimensions[2] != 4 {
+		return cfg, fmt.Errorf("tpt: view regions of example %q are %s, want float32 [N=%d, 2, 4] (RawViews.N)",
+			v.ExampleID, r, cfg.N)
+	}
+	if cfg.Kind != augment.RandomResizedCrop && cfg.Kind != augment.Identity {
+		return cfg, fmt.Errorf("tpt: views of kind %s of example %q cannot be made on the device", cfg.Kind,
+			v.ExampleID)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("tpt: device views of example %q: %w", v.ExampleID, err)
+	}
+	return cfg, nil
+}
+
+// Make returns the views of v made from v.Raw and v.Regions with v.RawViews' filters and normalisation: float32
+// [N, S, S, 3] (S = RawViews.Preprocess.Size), left on the backend's device; the caller finalizes it. Errors name
+// the example.
+func (d *DeviceViews) Make(v *tta.Views) (*tensors.Tensor, error) {
+	cfg, err := checkRaw(v)
+	if err != nil {
+		return nil, err
+	}
+	base, view := cfg.GraphFilters()
+	key := deviceViewsKey{size: cfg.Preprocess.Size, base: base, view: view, mean: cfg.Preprocess.Mean,
+		std: cfg.Preprocess.Std, dtype: dtypes.Float64}
+	if d.Float32 {
+		key.dtype = dtypes.Float32
+	}
+	d.mu.Lock()
+	exec := d.execs[key]
+	if exec == nil {
+		exec, err = graph.NewExec(d.backend, func(raw, regions *graph.Node) *graph.Node {
+			views := CropResizeUint8Graph(raw, regions, key.size, key.base, key.view, key.dtype) // [N, S, S, 3] 0..255
+			return augment.NormalizeGraph(views, key.mean, key.std)                              // [N, S, S, 3]
+		})
+		if err != nil {
+			d.mu.Unlock()
+			return nil, fmt.Errorf("tpt: device views: %w", err)
+		}
+		exec.SetMaxCache(-1) // bounded by BucketSide's ladder
+		d.execs[key] = exec
+	}
+	d.shapes[fmt.Sprint(key, v.Raw.Shape().Dimensions, cfg.N)] = true
+	d.mu.Unlock()
+	out, err := exec.Exec1(v.Raw, v.Regions)
+	if err != nil {
+		return nil, fmt.Errorf("tpt: device views of example %q: %w", v.ExampleID, err)
+	}
+	return out, nil
+}
+
+// CropResizeUint8Graph makes all views of one image from their regions as Pillow does, on the device: Pillow's
+// resampling weights (augment.AxisWeightsGraph) rounded to its 22-bit fixed point, the horizontal pass, rounding
+// to uint8 (half up, clipped to 0..255), the vertical pass, rounding again:
+//
+//	img: [H, W, 3] (0..255, any dtype);  regions: float [N, 2, 4] (augment.Views.CropRegions)  ->  float32 [N, size, size, 3]
+//
+// View 0 is resampled with baseFilter, views 1..N-1 with viewFilter (augment.Views.GraphFilters). With dtype
+// Float64 the sums are exact (8-bit pixels times 23-bit weights) and the views equal the host's PIL-exact views
+// bit for bit. With Float32 about 1% of the pixels differ by one level (sums that land within float32 error of a
+// half level; more where XLA computes float32 dots in TF32). augment.CropResizeRegionsGraph, which does not
+// round, differs from the host by up to one level in most pixels (mean ~0.3 levels), which moves TPT's loss on a
+// small model by ~1e-3 relative.
+func CropResizeUint8Graph(img, regions *graph.Node, size int, baseFilter, viewFilter augment.Filter,
+	dtype dtypes.DType) *graph.Node {
+	if regions.Rank() != 3 || regions.Shape().Dimensions[1] != 2 || regions.Shape().Dimensions[2] != 4 {
+		panicf("tpt.CropResizeUint8Graph: regions must be [N, 2, 4], got %s", regions.Shape())
+	}
+	if img.Rank() != 3 || img.Shape().Dimensions[2] != 3 {
+		panicf("tpt.CropResizeUint8Graph: img must be [H, W, 3], got %s", img.Shape())
+	}
+	if dtype != dtypes.Float32 && dtype != dtypes.Float64 {
+		panicf("tpt.CropResizeUint8Graph: dtype must be Float32 or Float64, got %s", dtype)
+	}
+	N := regions.Shape().Dimensions[0]
+	H, W := img.Shape().Dimensions[0], img.Shape().Dimensions[1]
+	img = graph.ConvertDType(img, dtype)
+	regions = graph.ConvertDType(regions, dtype)
+	const fixed = 1 << 22                      // Pillow's PRECISION_BITS for 8-bit images
+	weights := func(axis, n int) *graph.Node { // [N, size, n]
+		r := graph.Reshape(graph.Slice(regions, graph.AxisRange(), graph.AxisElem(axis)), N, 4) // [N, 4]
+		var w *graph.Node
+		if baseFilter == viewFilter || N == 1 {
+			w = augment.AxisWeightsGraph(r, n, size, baseFilter)
+		} else {
+			w = graph.Concatenate([]*graph.Node{
+				augment.AxisWeightsGraph(graph.Slice(r, graph.AxisRange(0, 1)), n, size, baseFilter),
+				augment.AxisWeightsGraph(graph.Slice(r, graph.AxisRange(1, N)), n, size, viewFilter)}, 0)
+		}
+		// Pillow's fixed point: (int)(w * 2^22 +- 0.5), i.e. rounded half away from zero.
+		q := graph.Floor(graph.AddScalar(graph.MulScalar(graph.Abs(w), fixed), 0.5))
+		return graph.DivScalar(graph.Mul(graph.Sign(w), q), fixed)
+	}
+	toUint8 := func(x *graph.Node) *graph.Node { // Pillow's clip8((sum + 2^21) >> 22)
+		return graph.ClipScalar(graph.Floor(graph.AddScalar(x, 0.5)), 0, 255)
+	}
+	t := toUint8(graph.Einsum("njx,yxc->nyjc", weights(1, W), img))  // horizontal pass: [N, H, S, 3]
+	out := toUint8(graph.Einsum("niy,nyjc->nijc", weights(0, H), t)) // vertical pass: [N, S, S, 3]
+	return graph.ConvertDType(out, dtypes.Float32)
+}
+
+// panicf panics with an error carrying a stack trace (GoMLX's exceptions.Panicf style) from graph building.
+func panicf(format string, args ...any) {
+	panic(errors.Errorf(format, args...))
+}
+
+// viewImages returns the views Adapt runs on: v.Images, or the views made on the device from v.Raw (then
+// owned is true: Adapt finalizes them).
+func (a *Adapter) viewImages(v *tta.Views) (images *tensors.Tensor, owned bool, err error) {
+	if v == nil {
+		return nil, false, fmt.Errorf("tpt: no views")
+	}
+	if v.Images != nil {
+		return v.Images, false, nil
+	}
+	if v.Raw == nil {
+		return nil, false, fmt.Errorf("tpt: example %q has no views (neither Images nor Raw)", v.ExampleID)
+	}
+	if v.RawViews != nil && v.RawViews.Preprocess.Size != a.model.Config.ImageResolution {
+		return nil, false, fmt.Errorf("tpt: device views of example %q are %d px, the model's input is %d px",
+			v.ExampleID, v.RawViews.Preprocess.Size, a.model.Config.ImageResolution)
+	}
+	if a.devViews == nil {
+		a.devViews = NewDeviceViews(a.backend)
+	}
+	images, err = a.devViews.Make(v)
+	return images, err == nil, err
+}
+
+// DeviceViews returns the adapter's maker of device views (nil before the first example with device views).
+func (a *Adapter) DeviceViews() *DeviceViews { return a.devViews }

@@ -1,0 +1,233 @@
+package tpt
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gotta-ml/gotta/datasets/augment"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testImage is a deterministic w x h picture: smooth gradients, a disc and pseudo-random texture, so crops and
+// flips all differ.
+func testImage(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			dx, dy := float64(x-w/3), float64(y-h/2)
+			disc := 0.0
+			if dx*dx+dy*dy < float64(h*h)/9 {
+				disc = 90
+			}
+			for c := 0; c < 3; c++ {
+				noise := float64(((x*73856093)^(y*19349663)^(c*83492791))%29) - 14
+				v := 40 + 150*float64(x)/float64(w)*float64(c+1)/3 + 60*float64(y)/float64(h) + disc*float64(2-c)/2 + noise
+				img.Pix[y*img.Stride+4*x+c] = uint8(math.Max(0, math.Min(255, v)))
+			}
+			img.Pix[y*img.Stride+4*x+3] = 255
+		}
+	}
+	return img
+}
+
+func TestBucketSide(t *testing.T) {
+	prev := 0
+	for n := 1; n <= 5000; n++ {
+		b := BucketSide(n)
+		require.GreaterOrEqual(t, b, n)
+		require.GreaterOrEqual(t, b, prev, "monotonic at %d", n)
+		require.Zero(t, b%16, "multiple of 16 at %d", n)
+		if n > 64 {
+			require.LessOrEqual(t, float64(b), 1.25*float64(n), "at most 25%% padding at %d", n)
+		}
+		prev = b
+	}
+	distinct := map[int]bool{}
+	for n := 64; n <= 4096; n++ {
+		distinct[BucketSide(n)] = true
+	}
+	assert.Len(t, distinct, 25) // 64 .. 4096: 6 octaves x 4 steps + 4096
+	assert.Equal(t, []int{64, 64, 80, 96, 512, 512, 640}, []int{BucketSide(1), BucketSide(64), BucketSide(65),
+		BucketSide(96), BucketSide(500), BucketSide(512), BucketSide(513)})
+}
+
+// TestDeviceViewsMatchHost: the views made on the device from the zero-padded raw image equal the host's
+// PIL-exact views (view 0 = CLIP's bicubic base preprocessing, the others bilinear random resized crops, some
+// flipped) within the host's uint8 rounding, |diff| <= 0.5/255/std + 1e-5 after normalisation (in fact they are the
+// same uint8 levels: the float64 path emulates Pillow's fixed point), for a non-square image in three buckets. In
+// float32 (DeviceViews.Float32) at most one level and under 5% of the values differ.
+func TestDeviceViewsMatchHost(t *testing.T) {
+	b := backend.MustNew()
+	img := testImage(75, 50)
+	pre := augment.CLIP(24)
+	host := &ViewMaker{Views: augment.Views{N: 12, Kind: augment.RandomResizedCrop, Preprocess: pre}}
+	const seed, id = 3, "nonsquare-75x50"
+	hv, err := host.MakeViews(img, id, seed)
+	require.NoError(t, err)
+	want := tensors.MustCopyFlatData[float32](hv.Images)
+	dv, dv32 := NewDeviceViews(b), NewDeviceViews(b)
+	dv32.Float32 = true
+	for _, tc := range []struct {
+		name   string
+		bucket func(int) int
+		hb, wb int
+	}{
+		{"ladder", nil, 64, 80},
+		{"multiples-of-64", func(n int) int { return (n + 63) / 64 * 64 }, 64, 128},
+		{"exact", func(n int) int { return n }, 50, 75},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vm := *host
+			vm.OnDevice, vm.Bucket = true, tc.bucket
+			v, err := vm.MakeViews(img, id, seed)
+			require.NoError(t, err)
+			require.Nil(t, v.Images)
+			require.Equal(t, 12, v.N())
+			require.Equal(t, []int{tc.hb, tc.wb, 3}, v.Raw.Shape().Dimensions)
+			regions := tensors.MustCopyFlatData[float32](v.Regions)
+			flips := 0
+			for i := 1; i < 12; i++ {
+				if regions[i*8+4] > regions[i*8+5] {
+					flips++
+				}
+			}
+			require.Positive(t, flips, "the test must cover flipped views")
+			require.Less(t, flips, 11, "and unflipped ones")
+			per := 24 * 24 * 3
+			for _, d := range []*DeviceViews{dv, dv32} {
+				out, err := d.Make(v)
+				require.NoError(t, err)
+				require.Equal(t, []int{12, 24, 24, 3}, out.Shape().Dimensions)
+				got := tensors.MustCopyFlatData[float32](out)
+				out.FinalizeAll()
+				maxLevels, differ := 0.0, 0
+				for j := range want {
+					diff := math.Abs(float64(got[j] - want[j]))
+					std := float64(pre.Std[j%3])
+					if d.Float32 {
+						require.LessOrEqual(t, diff, 1.0/255/std+1e-5, "float32: view %d, element %d", j/per, j%per)
+					} else {
+						require.LessOrEqual(t, diff, 0.5/255/std+1e-5, "view %d, element %d", j/per, j%per)
+					}
+					maxLevels = math.Max(maxLevels, diff*255*std)
+					if diff*255*std > 0.5 {
+						differ++
+					}
+				}
+				t.Logf("bucket %dx%d, float32 %t: max |device - host| %.4f levels, %d of %d values differ, %d flipped views",
+					tc.wb, tc.hb, d.Float32, maxLevels, differ, len(want), flips)
+				assert.Less(t, float64(differ), 0.05*float64(len(want)))
+			}
+		})
+	}
+	assert.Equal(t, 3, dv.Compiled())
+}
+
+// TestDeviceViewsTPTStep: one TPT step on the tiny RN CLIP (testdata/tiny_rn.safetensors, 64 px) with views made
+// on the device and with the host's views of the same non-square image: the same selected views, the loss within
+// 1e-3 relative, the same predicted class (view 0's logits within 1e-2 of their range). Bad device inputs give
+// errors naming the example.
+func TestDeviceViewsTPTStep(t *testing.T) {
+	tok := loadTokenizer(t)
+	b := backend.MustNew()
+	g := loadGolden(t, "rn")[0]
+	m := loadModel(t, "rn")
+	a, err := New(b, m, tok, g.Classes, Options{Prompt: g.Prompt, Select: 0.25, Steps: 1, Views: 16})
+	require.NoError(t, err)
+	img := testImage(150, 100)
+	const id = "tpt-150x100"
+	host := NewViewMaker(m, 16)
+	dev := NewViewMaker(m, 16)
+	dev.OnDevice = true
+	hv, err := host.MakeViews(img, id, 7)
+	require.NoError(t, err)
+	dvs, err := dev.MakeViews(img, id, 7)
+	require.NoError(t, err)
+	require.Equal(t, []int{112, 160, 3}, dvs.Raw.Shape().Dimensions)
+
+	require.NoError(t, a.Reset())
+	ph, err := a.Adapt(hv)
+	require.NoError(t, err)
+	require.NoError(t, a.Reset())
+	pd, err := a.Adapt(dvs)
+	require.NoError(t, err)
+	t.Logf("host: selected %v loss %.6f; device: selected %v loss %.6f; device views %s",
+		ph.Selected, ph.Steps[0].Loss, pd.Selected, pd.Steps[0].Loss, a.LastTrace().ViewTime)
+	require.Len(t, ph.Selected, 4)
+	assert.Equal(t, ph.Selected, pd.Selected)
+	assert.InEpsilon(t, ph.Steps[0].Loss, pd.Steps[0].Loss, 1e-3)
+	assert.Equal(t, argmax(ph.Logits), argmax(pd.Logits))
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range ph.Logits {
+		lo, hi = math.Min(lo, float64(x)), math.Max(hi, float64(x))
+	}
+	assert.InDeltaSlice(t, ph.Logits, pd.Logits, 1e-2*(hi-lo))
+
+	t.Run("bad input", func(t *testing.T) {
+		bad := *dvs
+		bad.Regions = tensors.FromFlatDataAndDimensions(make([]float32, 15*8), 15, 2, 4)
+		_, err := a.Adapt(&bad)
+		require.ErrorContains(t, err, id)
+		require.ErrorContains(t, err, "N=16")
+		_, err = a.Adapt(&tta.Views{ExampleID: "empty"})
+		require.ErrorContains(t, err, `"empty"`)
+		bad = *dvs
+		rv := *dvs.RawViews
+		rv.Preprocess = augment.CLIP(32)
+		bad.RawViews = &rv
+		_, err = a.Adapt(&bad)
+		require.ErrorContains(t, err, id)
+		require.ErrorContains(t, err, "64 px")
+	})
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// BenchmarkViews makes TPT's 64 views of a 500x375 image (ImageNet's typical size) at the tiny RN CLIP's 64 px:
+// BenchmarkViewsHost with the host's PIL-exact path (ViewMaker.MakeViews, float32 views on the host), and
+// BenchmarkViewsDevice with ViewMaker.OnDevice (padding to 512x384, regions) plus the views graph on the
+// GOMLX_BACKEND backend (views left on the device). Compilation happens before the timer.
+func BenchmarkViewsHost(b *testing.B) { benchmarkViews(b, false) }
+
+// BenchmarkViewsDevice: see BenchmarkViewsHost.
+func BenchmarkViewsDevice(b *testing.B) { benchmarkViews(b, true) }
+
+func benchmarkViews(b *testing.B, onDevice bool) {
+	img := testImage(500, 375)
+	vm := &ViewMaker{Views: augment.Views{N: 64, Kind: augment.RandomResizedCrop, Preprocess: augment.CLIP(64)},
+		OnDevice: onDevice}
+	var dv *DeviceViews
+	if onDevice {
+		dv = NewDeviceViews(backend.MustNew())
+	}
+	run := func(i int) {
+		v, err := vm.MakeViews(img, fmt.Sprint("bench", i), 1)
+		require.NoError(b, err)
+		if onDevice {
+			out, err := dv.Make(v)
+			require.NoError(b, err)
+			out.FinalizeAll()
+		}
+	}
+	run(-1) // compile
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		run(i)
+		i++
+	}
+}
