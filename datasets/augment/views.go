@@ -22,11 +22,24 @@ const (
 	AugMix
 	// CropAugMix is MEMO's order (zhangmarvin/memo, ImageNet): RandomResizedCrop(S) + flip on the raw image,
 	// then AugMix on the S x S crop. The ops and mixing here are torchvision's AugMix (severity etc. from
-	// Views.AugMix), not the AugMix paper's PIL ops that MEMO's code uses.
+	// Views.AugMix), not the AugMix paper's PIL ops that MEMO's code uses (see PaperAugMix).
 	CropAugMix
+	// PaperAugMix is MEMO's own views (zhangmarvin/memo imagenet-exps `_augmix_aug`; TPT's AugMixAugmenter with
+	// augmix=True is the same with Views.PaperAugMix.TPTFill): RandomResizedCrop(S) + flip on the raw image
+	// (preaugment), then the AugMix paper's augmentation of the S x S crop (PaperAugMixParams, Views.PaperAugMix):
+	// three chains of 1-3 of the nine PIL ops at severity 1, mixed with Dirichlet(1, 1, 1) weights in the
+	// normalised float space and blended with the normalised crop by m ~ Beta(1, 1). Its views are float mixes
+	// (Generate writes them directly; View returns the crop before AugMix).
+	//
+	// Exact: the crop's resize (Pillow's bilinear), every op (Pillow 9.4's arithmetic, including MEMO's fill
+	// colour (128, 0, 0)), and the float32 mixing, against the originals run with the same draws. Not exact: the
+	// draws themselves. The originals draw from numpy's global RNG and torch's, this kind from ViewRNG(Seed,
+	// example, view): the same distributions, different samples.
+	PaperAugMix
 )
 
-// String names the kind as the seed project's aug_type does ("identity", "cut", "augmix") or "crop+augmix".
+// String names the kind as the seed project's aug_type does ("identity", "cut", "augmix"), "crop+augmix" or
+// "memo-augmix" (PaperAugMix).
 func (k Kind) String() string {
 	switch k {
 	case Identity:
@@ -37,21 +50,23 @@ func (k Kind) String() string {
 		return "augmix"
 	case CropAugMix:
 		return "crop+augmix"
+	case PaperAugMix:
+		return "memo-augmix"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
-// ParseKind maps "identity", "cut" (or "rrc"), "augmix", "crop+augmix" to a Kind.
+// ParseKind maps "identity", "cut" (or "rrc"), "augmix", "crop+augmix", "memo-augmix" to a Kind.
 func ParseKind(s string) (Kind, error) {
 	if s == "rrc" {
 		return RandomResizedCrop, nil
 	}
-	for k := Identity; k <= CropAugMix; k++ {
+	for k := Identity; k <= PaperAugMix; k++ {
 		if k.String() == s {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("augment: unknown view kind %q (want identity, cut, augmix or crop+augmix)", s)
+	return 0, fmt.Errorf("augment: unknown view kind %q (want identity, cut, augmix, crop+augmix or memo-augmix)", s)
 }
 
 // Views makes the N test-time views of an image, float32 [N, S, S, 3] (NHWC, S = Preprocess.Size).
@@ -74,6 +89,9 @@ type Views struct {
 	// AugMix configures AugMix; the zero value is torchvision's defaults (severity 3, width 3, depth 1-3,
 	// alpha 1, all ops).
 	AugMix AugMixParams
+	// PaperAugMix configures Kind PaperAugMix; the zero value is MEMO's (severity 1, width 3, depth 1-3, alpha 1,
+	// the nine ops, fill (128, 0, 0), m weighting the original). Its ImageSize must be 0 or S.
+	PaperAugMix PaperAugMixParams
 	// AugMixFilter is the resize after AugMix (Kind AugMix); 0 means Bicubic (the seed project's
 	// Resize(224, BICUBIC)).
 	AugMixFilter Filter
@@ -102,13 +120,23 @@ func (v Views) Validate() error {
 	if v.N < 0 {
 		return fmt.Errorf("augment: Views.N must be >= 0, got %d", v.N)
 	}
-	if v.Kind < Identity || v.Kind > CropAugMix {
+	if v.Kind < Identity || v.Kind > PaperAugMix {
 		return fmt.Errorf("augment: unknown Views.Kind %d", int(v.Kind))
+	}
+	if v.Kind == PaperAugMix {
+		if err := v.PaperAugMix.Validate(); err != nil {
+			return err
+		}
+		if s := v.PaperAugMix.ImageSize; s != 0 && s != v.Preprocess.Size {
+			return fmt.Errorf("augment: Views.PaperAugMix.ImageSize %d differs from the view size %d", s,
+				v.Preprocess.Size)
+		}
 	}
 	return v.Preprocess.Validate()
 }
 
-// View returns view i of img as uint8 S x S pixels, before normalisation.
+// View returns view i of img as uint8 S x S pixels, before normalisation. For PaperAugMix, whose views are float
+// mixes, it returns view i's crop before AugMix.
 func (v Views) View(img *RGB, exampleID string, i int) *RGB {
 	return v.withDefaults().view(img, exampleID, i, nil)
 }
@@ -134,6 +162,8 @@ func (v Views) view(img *RGB, exampleID string, i int, s *scratch) *RGB {
 	case CropAugMix:
 		crop := ResizeCrop(img, v.Crop.SampleCrop(r, img.W, img.H), S, S, v.CropFilter)
 		return v.AugMix.AugMix(r, crop)
+	case PaperAugMix:
+		return ResizeCrop(img, v.Crop.SampleCrop(r, img.W, img.H), S, S, v.CropFilter)
 	}
 	panic(fmt.Sprintf("augment.Views.View: unknown kind %d", int(v.Kind)))
 }
@@ -190,10 +220,26 @@ func (v Views) GenerateInto(dst []float32, img *RGB, exampleID string) error {
 				if i >= v.N {
 					return
 				}
+				if v.Kind == PaperAugMix {
+					v.paperView(dst[i*per:(i+1)*per], img, exampleID, i)
+					continue
+				}
 				ToTensor(dst[i*per:(i+1)*per], v.view(img, exampleID, i, s), v.Preprocess.Mean, v.Preprocess.Std)
 			}
 		}()
 	}
 	wg.Wait()
 	return nil
+}
+
+// paperView writes view i >= 1 of Kind PaperAugMix into dst (float32 [S, S, 3]): the crop, then the plan, both
+// drawn from ViewRNG(Seed, exampleID, i).
+func (v Views) paperView(dst []float32, img *RGB, exampleID string, i int) {
+	r := ViewRNG(v.Seed, exampleID, i)
+	S := v.Preprocess.Size
+	crop := ResizeCrop(img, v.Crop.SampleCrop(r, img.W, img.H), S, S, v.CropFilter)
+	if err := v.PaperAugMix.Mix(dst, crop, v.PaperAugMix.SamplePlan(r), v.Preprocess.Mean, v.Preprocess.Std); err != nil {
+		// Validate checked ImageSize against S, and the crop is S x S: Mix cannot fail.
+		panic(fmt.Sprintf("augment.Views.GenerateInto: example %q view %d: %v", exampleID, i, err))
+	}
 }
