@@ -221,12 +221,9 @@ func (a *Adapter) viewImages(v *tta.Views) (images *tensors.Tensor, owned bool, 
 		return nil, false, fmt.Errorf("tpt: device views of example %q are %d px, the model's input is %d px",
 			v.ExampleID, v.RawViews.Preprocess.Size, a.model.Config.ImageResolution)
 	}
-	if a.devViews == nil {
-		a.devViews = NewDeviceViews(a.backend)
-	}
 	images, err = a.devViews.Make(v)
 	return images, err == nil, err
 }
 
-// DeviceViews returns the adapter's maker of device views (nil before the first example with device views).
+// DeviceViews returns the adapter's maker of device views, e.g. to set its Float32 field.
 func (a *Adapter) DeviceViews() *DeviceViews { return a.devViews }

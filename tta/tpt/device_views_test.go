@@ -131,60 +131,87 @@ func TestDeviceViewsMatchHost(t *testing.T) {
 
 // TestDeviceViewsTPTStep: one TPT step on the tiny RN CLIP (testdata/tiny_rn.safetensors, 64 px) with views made
 // on the device and with the host's views of the same non-square image: the same selected views, the loss within
-// 1e-3 relative, the same predicted class (view 0's logits within 1e-2 of their range). Bad device inputs give
-// errors naming the example.
+// 1e-3 relative, the same predicted class, view 0's logits within 1e-3 of their range; the same for the ensemble
+// mode and for the seed's alignment (1 step; its losses within 1e-3 relative). Bad device inputs give errors
+// naming the example.
 func TestDeviceViewsTPTStep(t *testing.T) {
 	tok := loadTokenizer(t)
 	b := backend.MustNew()
 	g := loadGolden(t, "rn")[0]
-	m := loadModel(t, "rn")
-	a, err := New(b, m, tok, g.Classes, Options{Prompt: g.Prompt, Select: 0.25, Steps: 1, Views: 16})
-	require.NoError(t, err)
 	img := testImage(150, 100)
 	const id = "tpt-150x100"
-	host := NewViewMaker(m, 16)
-	dev := NewViewMaker(m, 16)
-	dev.OnDevice = true
-	hv, err := host.MakeViews(img, id, 7)
-	require.NoError(t, err)
-	dvs, err := dev.MakeViews(img, id, 7)
-	require.NoError(t, err)
-	require.Equal(t, []int{112, 160, 3}, dvs.Raw.Shape().Dimensions)
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"tpt", Options{}},
+		{"ensemble", Options{Ensemble: true}},
+		{"align", Options{AlignSteps: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if testing.Short() && tc.name == "align" {
+				t.Skip("short")
+			}
+			m := loadModel(t, "rn")
+			opts := tc.opts
+			opts.Prompt, opts.Select, opts.Views = g.Prompt, 0.25, 16
+			a, err := New(b, m, tok, g.Classes, opts)
+			require.NoError(t, err)
+			host := NewViewMaker(m, 16)
+			dev := NewViewMaker(m, 16)
+			dev.OnDevice = true
+			hv, err := host.MakeViews(img, id, 7)
+			require.NoError(t, err)
+			dvs, err := dev.MakeViews(img, id, 7)
+			require.NoError(t, err)
+			require.Equal(t, []int{112, 160, 3}, dvs.Raw.Shape().Dimensions)
 
-	require.NoError(t, a.Reset())
-	ph, err := a.Adapt(hv)
-	require.NoError(t, err)
-	require.NoError(t, a.Reset())
-	pd, err := a.Adapt(dvs)
-	require.NoError(t, err)
-	t.Logf("host: selected %v loss %.6f; device: selected %v loss %.6f; device views %s",
-		ph.Selected, ph.Steps[0].Loss, pd.Selected, pd.Steps[0].Loss, a.LastTrace().ViewTime)
-	require.Len(t, ph.Selected, 4)
-	assert.Equal(t, ph.Selected, pd.Selected)
-	assert.InEpsilon(t, ph.Steps[0].Loss, pd.Steps[0].Loss, 1e-3)
-	assert.Equal(t, argmax(ph.Logits), argmax(pd.Logits))
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, x := range ph.Logits {
-		lo, hi = math.Min(lo, float64(x)), math.Max(hi, float64(x))
+			require.NoError(t, a.Reset())
+			ph, err := a.Adapt(hv)
+			require.NoError(t, err)
+			th := *a.LastTrace()
+			require.NoError(t, a.Reset())
+			pd, err := a.Adapt(dvs)
+			require.NoError(t, err)
+			td := a.LastTrace()
+			t.Logf("host: selected %v losses %v align %v; device: selected %v losses %v align %v; device views %s",
+				ph.Selected, th.Losses, th.AlignLosses, pd.Selected, td.Losses, td.AlignLosses, td.ViewTime)
+			require.Len(t, ph.Selected, 4)
+			assert.Equal(t, ph.Selected, pd.Selected)
+			require.Len(t, td.Losses, len(th.Losses))
+			for i := range th.Losses {
+				assert.InEpsilon(t, th.Losses[i], td.Losses[i], 1e-3, "loss of step %d", i)
+			}
+			require.Len(t, td.AlignLosses, len(th.AlignLosses))
+			for i := range th.AlignLosses {
+				assert.InEpsilon(t, th.AlignLosses[i], td.AlignLosses[i], 1e-3, "alignment loss %d", i)
+			}
+			assert.Equal(t, argmax(ph.Logits), argmax(pd.Logits))
+			lo, hi := math.Inf(1), math.Inf(-1)
+			for _, x := range ph.Logits {
+				lo, hi = math.Min(lo, float64(x)), math.Max(hi, float64(x))
+			}
+			assert.InDeltaSlice(t, ph.Logits, pd.Logits, 1e-3*(hi-lo))
+			if tc.name != "tpt" {
+				return
+			}
+
+			bad := *dvs
+			bad.Regions = tensors.FromFlatDataAndDimensions(make([]float32, 15*8), 15, 2, 4)
+			_, err = a.Adapt(&bad)
+			require.ErrorContains(t, err, id)
+			require.ErrorContains(t, err, "N=16")
+			_, err = a.Adapt(&tta.Views{ExampleID: "empty"})
+			require.ErrorContains(t, err, `"empty"`)
+			bad = *dvs
+			rv := *dvs.RawViews
+			rv.Preprocess = augment.CLIP(32)
+			bad.RawViews = &rv
+			_, err = a.Adapt(&bad)
+			require.ErrorContains(t, err, id)
+			require.ErrorContains(t, err, "64 px")
+		})
 	}
-	assert.InDeltaSlice(t, ph.Logits, pd.Logits, 1e-2*(hi-lo))
-
-	t.Run("bad input", func(t *testing.T) {
-		bad := *dvs
-		bad.Regions = tensors.FromFlatDataAndDimensions(make([]float32, 15*8), 15, 2, 4)
-		_, err := a.Adapt(&bad)
-		require.ErrorContains(t, err, id)
-		require.ErrorContains(t, err, "N=16")
-		_, err = a.Adapt(&tta.Views{ExampleID: "empty"})
-		require.ErrorContains(t, err, `"empty"`)
-		bad = *dvs
-		rv := *dvs.RawViews
-		rv.Preprocess = augment.CLIP(32)
-		bad.RawViews = &rv
-		_, err = a.Adapt(&bad)
-		require.ErrorContains(t, err, id)
-		require.ErrorContains(t, err, "64 px")
-	})
 }
 
 func argmax(x []float32) int {
@@ -201,18 +228,22 @@ func argmax(x []float32) int {
 // BenchmarkViewsHost with the host's PIL-exact path (ViewMaker.MakeViews, float32 views on the host), and
 // BenchmarkViewsDevice with ViewMaker.OnDevice (padding to 512x384, regions) plus the views graph on the
 // GOMLX_BACKEND backend (views left on the device). Compilation happens before the timer.
-func BenchmarkViewsHost(b *testing.B) { benchmarkViews(b, false) }
+func BenchmarkViewsHost(b *testing.B) { benchmarkViews(b, false, false) }
 
-// BenchmarkViewsDevice: see BenchmarkViewsHost.
-func BenchmarkViewsDevice(b *testing.B) { benchmarkViews(b, true) }
+// BenchmarkViewsDevice: see BenchmarkViewsHost (float64, PIL-exact).
+func BenchmarkViewsDevice(b *testing.B) { benchmarkViews(b, true, false) }
 
-func benchmarkViews(b *testing.B, onDevice bool) {
+// BenchmarkViewsDeviceFloat32: BenchmarkViewsDevice with DeviceViews.Float32.
+func BenchmarkViewsDeviceFloat32(b *testing.B) { benchmarkViews(b, true, true) }
+
+func benchmarkViews(b *testing.B, onDevice, float32 bool) {
 	img := testImage(500, 375)
 	vm := &ViewMaker{Views: augment.Views{N: 64, Kind: augment.RandomResizedCrop, Preprocess: augment.CLIP(64)},
 		OnDevice: onDevice}
 	var dv *DeviceViews
 	if onDevice {
 		dv = NewDeviceViews(backend.MustNew())
+		dv.Float32 = float32
 	}
 	run := func(i int) {
 		v, err := vm.MakeViews(img, fmt.Sprint("bench", i), 1)

@@ -119,7 +119,7 @@ type Adapter struct {
 	imgExec, stepExec, textExec *context.Exec
 	predExec                    *context.Exec // view 0's features [1, E] -> logits [1, C] with the current context
 	align                       *alignState   // nil without alignment
-	devViews                    *DeviceViews  // views made on the device (tta.Views.Raw); nil until needed
+	devViews                    *DeviceViews  // makes the views of tta.Views.Raw on the device
 	last                        *Trace
 }
 
@@ -182,7 +182,7 @@ func New(b backends.Backend, m *clip.Model, tok Tokenizer, classNames []string, 
 	if err != nil {
 		return nil, err
 	}
-	a := &Adapter{opts: opts, model: m, backend: b, Learner: pl}
+	a := &Adapter{opts: opts, model: m, backend: b, Learner: pl, devViews: NewDeviceViews(b)}
 	a.opt = &tta.AdamW{LR: opts.LR, Beta1: opts.Beta1, Beta2: opts.Beta2, Eps: opts.Eps, WeightDecay: opts.WeightDecay}
 	ls, err := m.LogitScaleValue()
 	if err != nil {
