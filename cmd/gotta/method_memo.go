@@ -34,7 +34,7 @@ func addMemoFlags(fs *flag.FlagSet) any {
 	f := &memoFlags{}
 	fs.StringVar(&f.mode, "mode", "memo", "memo (entropy minimisation), crop-ensemble (mean softmax of the selected views) or mc-dropout (dropout samples of view 0)")
 	fs.IntVar(&f.views, "views", 64, "number of views including view 0 (MEMO: 64; the seed: 8 or 64); mc-dropout: the number of dropout samples unless --samples")
-	fs.StringVar(&f.kind, "view-kind", "crop+augmix", "augmentation of views 1..N-1: crop+augmix (MEMO's), augmix (the seed's), cut (random resized crop + flip, the seed's reported runs) or identity")
+	fs.StringVar(&f.kind, "view-kind", "memo-augmix", "augmentation of views 1..N-1: memo-augmix (MEMO's own: random resized crop + flip, then the AugMix paper's PIL ops and mixing), crop+augmix (the same order with torchvision's AugMix), augmix (the seed's), cut (random resized crop + flip, the seed's reported runs) or identity")
 	fs.Float64Var(&f.select_, "select", 1, "confidence selection: keep the floor(views*select) lowest-entropy views, recomputed every step (MEMO: 1; the seed: 0.1)")
 	fs.Float64Var(&f.prior, "prior", 0, "batch-norm prior p = N/(N+1) (0 = 16/17 for memo, 1 for the ensembles; the seed: 0.94)")
 	fs.Float64Var(&f.memberPrior, "member-prior", 0, "batch-norm prior when the model is an ensemble member (0 = --prior)")

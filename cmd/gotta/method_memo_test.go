@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
@@ -104,4 +106,40 @@ func TestEvalMemo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMemoViewKindDefault checks that gotta eval --method memo takes MEMO's own AugMix views (augment.PaperAugMix)
+// unless --view-kind says otherwise, and runs one example with them end to end.
+func TestMemoViewKindDefault(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		kind augment.Kind
+	}{
+		{nil, augment.PaperAugMix},
+		{[]string{"--view-kind", "memo-augmix"}, augment.PaperAugMix},
+		{[]string{"--view-kind", "crop+augmix"}, augment.CropAugMix},
+		{[]string{"--view-kind", "cut"}, augment.RandomResizedCrop},
+		{[]string{"--mode", "mc-dropout"}, augment.Identity},
+	} {
+		fs := flag.NewFlagSet("memo", flag.ContinueOnError)
+		f := addMemoFlags(fs).(*memoFlags)
+		require.NoError(t, fs.Parse(tc.args))
+		vm, err := f.viewMaker()
+		require.NoError(t, err, "%v", tc.args)
+		assert.Equal(t, tc.kind, vm.Views.Kind, "%v", tc.args)
+	}
+	fs := flag.NewFlagSet("memo", flag.ContinueOnError)
+	f := addMemoFlags(fs).(*memoFlags)
+	require.NoError(t, fs.Parse([]string{"--view-kind", "mixup"}))
+	_, err := f.viewMaker()
+	require.ErrorContains(t, err, "memo-augmix")
+
+	data := tinyImageFolder(t, []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}, 1)
+	out := filepath.Join(t.TempDir(), "r.jsonl")
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, evalMain([]string{"--method", "memo", "--model", "resnet=" + tinyResNet, "--data", "folder=" + data,
+		"--limit", "1", "--quiet", "--out", out, "--views", "4"}, &stdout, &stderr), stderr.String())
+	recs := readRecs(t, out)
+	require.Len(t, recs, 1)
+	assert.Empty(t, recs[0].Error)
 }

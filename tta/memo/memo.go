@@ -109,8 +109,8 @@ type Options struct {
 
 // PaperOptions is the MEMO paper's configuration for ResNet-50 (zhangmarvin/memo, imagenet-exps): the zero
 // Options' defaults (SGD lr 2.5e-4, no weight decay, one step, all parameters, p = 16/17, all views) with
-// AugmentedOnly, for 65 views (64 augmented copies + the clean view 0). The paper's code re-draws the augmented
-// copies at every step; here the views are fixed per example (no difference for its one step).
+// AugmentedOnly, for 65 views (64 augmented copies + the clean view 0: PaperViewMaker). The paper's code re-draws
+// the augmented copies at every step; here the views are fixed per example (no difference for its one step).
 func PaperOptions() Options { return Options{AugmentedOnly: true}.withDefaults() }
 
 func (o Options) withDefaults() Options {

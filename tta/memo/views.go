@@ -10,9 +10,22 @@ import (
 	"github.com/gotta-ml/gotta/tta"
 )
 
+// PaperViews is the number of views of the MEMO paper's batch with PaperOptions: 64 AugMix copies plus the clean
+// view 0.
+const PaperViews = 65
+
+// PaperViewMaker returns the MEMO paper's views for PaperOptions: PaperViews views, view 0 the base preprocessing
+// pre (MEMO's te_transforms: resnet.Preprocessing()), views 1..64 augment.PaperAugMix, MEMO's own augmentation
+// (`_augmix_aug`: RandomResizedCrop(S) + flip, then the AugMix paper's ops and mixing in the normalised space; see
+// augment.PaperAugMix for what is exact and what is not).
+func PaperViewMaker(pre augment.Preprocess) ViewMaker {
+	return ViewMaker{Views: augment.Views{N: PaperViews, Kind: augment.PaperAugMix, Preprocess: pre}}
+}
+
 // ViewMaker makes a ResNet's views of an image with augment.Views (view 0: the base preprocessing; views 1..N-1:
 // Views.Kind's augmentations, deterministic per (seed, example id, view)). It implements tta.ViewMaker; its Seed
-// field is ignored (the run's seed is used).
+// field is ignored (the run's seed is used). PaperViewMaker gives the MEMO paper's; SeedModes list the seed
+// project's kinds.
 type ViewMaker struct {
 	// Views configures the views; Preprocess is usually resnet.Preprocessing().
 	Views augment.Views
