@@ -15,15 +15,20 @@ import (
 
 // Views made on the device (issue 5: "18 ms or less for RN50, views included"). With ViewMaker.OnDevice the host
 // only converts the decoded image to uint8 RGB, zero-pads it to a size bucket and draws the crop regions (N*8
-// floats); the adapter then makes the N normalised views in a graph of its own (augment.CropResizeRegionsGraph +
-// augment.NormalizeGraph) and passes that executable's output, still on the device, to the image-tower
-// executable, whose input stays [N, R, R, 3]. A new bucket compiles only the small views graph.
+// floats); the adapter then makes the N normalised views in a graph of its own (CropResizeUint8Graph +
+// augment.NormalizeGraph, bit-exact with the host's PIL views in float64) and passes that executable's output,
+// still on the device, to the image-tower executable, whose input stays [N, R, R, 3]. A new bucket compiles only
+// the small views graph.
 //
 // Size buckets: ImageNet-A's images range from under 100 to several thousand pixels a side in every aspect ratio,
 // so padding to multiples of 64 would still compile one views executable per (H/64, W/64) pair: ~60 values per
 // axis up to 4000 px, thousands of pairs. BucketSide's ladder has four steps per octave (each side padded by at
-// most 25%, the resampling cost grows with Hb*Wb), so sides of 64..4096 px fall into 24 values per axis and real
-// datasets (a few aspect ratios around 4:3) into a few dozen executables, each compiled once per run.
+// most 25%), so sides of 64..4096 px fall into 25 values per axis and real datasets (a few aspect ratios around
+// 4:3) into a few dozen executables, each compiled once per run (graph.Exec's cache is unbounded here).
+//
+// Cost: the horizontal pass runs over every row of the bucket, 6*N*S*Hb*Wb flops, then 6*N*S*S*Hb: for 64 views at
+// S = 224, 17 GFLOP for a 512x384 bucket, ~1 TFLOP for 4096x3072. DeviceViews.Float32 trades exactness (about 1% of
+// the values one level off) for float32 speed on devices with slow float64.
 
 // BucketSide returns the padded length of an image side of n pixels: the smallest value >= n of the ladder
 // 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, ... (m * 2^k for m = 4..7, k >= 4).
