@@ -261,8 +261,11 @@ func writePhaseTable(w io.Writer, phases []*benchPhase) {
 	for _, p := range phases {
 		first, med := float64(p.first)/1e6, p.medianMS()
 		rate := "-"
-		if p.images > 0 && med > 0 {
-			rate = fmt.Sprintf("%.1f", float64(p.images)/(med/1e3))
+		if r := float64(p.images) / (med / 1e3); p.images > 0 && med > 0 {
+			rate = fmt.Sprintf("%.1f", r)
+			if r < 10 {
+				rate = fmt.Sprintf("%.3g", r)
+			}
 		}
 		fmt.Fprintf(w, "| %s | %.1f | %.1f | %.1f | %s |\n", p.name, first, med, first-med, rate)
 	}

@@ -60,7 +60,9 @@ torchvision ResNet with random weights (built in Go from torchvision's config), 
 Each row is the median ms per example over --iters examples after the first, the first example's time (which
 includes compiling each executable) and images/s through the model. Then the peak memory the process reached (host
 RSS; the GoMLX backends report no device peak). --tiny shrinks the network (same block type and grouping, one
-block per stage, stem 8, planes 8-64) and the input to 64x64, so that the pure-Go backend finishes in seconds.
+block per stage, stem 8, planes 8-64) and the input to 64x64, so that the pure-Go backend finishes in seconds
+(64 views: about 1 s per example). The full ResNet-50 on pure Go (2-core CPU): --views 8 --iters 1 took 2.6 min
+and 3.7 GiB, the MEMO step 58 s; 64 views would need tens of GiB.
 
 On a GPU (issue 6's table; compile time is in the first-example column):
   GOMLX_NO_AUTO_INSTALL=1 GOMLX_BACKEND=xla:/abs/path/xla_cuda_plugin.so gotta bench memo --arch resnet50 --views 64 --iters 20
