@@ -212,9 +212,14 @@ and the same with --arch resnext50_32x4d, and --classes 1000.`)
 	}
 	fmt.Fprintf(w, "MEMO bench: %s, %s, %d classes, %d views (+ view 0), %dx%d input, prior %.4g, optimizer %v; backend %s (%s)\n",
 		name, *dtype, *classes, *views, pre.Size, pre.Size, memoA.Options().Prior,
-		memoA.Options().Optimizer.Config(), b.Name(), b.Description())
+		optimizerSummary(memoA.Options().Optimizer.Config()), b.Name(), b.Description())
 	fmt.Fprintf(w, "model: %s\nrandom weights: %.0f ms\n", cfg, float64(initTime)/1e6)
 	writePhaseTable(w, phases)
 	writePeakMemory(w)
 	return nil
+}
+
+// optimizerSummary is an optimizer's Config in one line, e.g. "sgd lr 0.00025 weight_decay 0".
+func optimizerSummary(c map[string]any) string {
+	return fmt.Sprintf("%v lr %v weight_decay %v", c["optimizer"], c["lr"], c["weight_decay"])
 }
