@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/embedded"
 	"github.com/gotta-ml/gotta/tta/tpt"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
@@ -30,8 +32,10 @@ const adaptDescription = `Adapts on the views of one example and writes, in --ou
   logits_view0_before.npy  view 0's logits with the initial prompt [C] (TPT)
   logits_view0_after.npy   view 0's logits after adaptation [C] (ensembles: log of the mean probability)
   ctx_before.npy, ctx_grad.npy (first step), ctx_after.npy   TPT's context [n_ctx, width] (or [C, n_ctx, width])
-The views come from --image (made by the method's view maker, with --seed) or from --views-npy, float32 NCHW
-[N, 3, R, R] already preprocessed, view 0 first.
+The views come from --image or from example --index of --data (made by the method's view maker, with --seed), or
+from --views-npy, float32 NCHW [N, 3, R, R] already preprocessed, view 0 first. Without --weights the embedded
+MNIST CLIP runs (its own tokenizer and prompt; classes zero..nine), e.g. gotta adapt --data mnist-c:fog --index 3
+--out adapt_out.
 This runs the methods built on the one CLIP model of --weights (tpt, zero-shot, and ensemble with CLIP members
 only: --members tpt or zero-shot); gotta adapt --method memo --help shows MEMO's own.
 
@@ -96,15 +100,15 @@ func adaptMain(args []string, stdout, stderr io.Writer) error {
 // args hold --method.
 func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 	m := methods[scanFlag(args, "method")]
-	fs := newFlags("adapt", "[--method tpt] --weights FILE --vocab FILE --classes A,B,... (--views-npy V.npy | --image FILE) --out DIR [flags]",
+	fs := newFlags("adapt", "[--method tpt] [--weights FILE --vocab FILE --classes A,B,...] (--views-npy V.npy | --image FILE | --data SPEC --index I) --out DIR [flags]",
 		adaptDescription+"\n\n"+adaptMethodList())
 	fs.SetOutput(stderr)
 	mflags := m.addFlags(fs)
 	fs.String("method", "tpt", "the method (see Methods above)")
-	weightsFile := fs.String("weights", "", "CLIP weights (safetensors, OpenAI or Hugging Face names)")
+	weightsFile := fs.String("weights", "", "CLIP weights (safetensors, OpenAI or Hugging Face names); default: the embedded MNIST CLIP")
 	vocab := fs.String("vocab", "", "CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)")
 	dtype := fs.String("dtype", "f32", "compute dtype of the model: f32 or bf16")
-	classes := fs.String("classes", "", "comma-separated class names, in logit order")
+	classes := fs.String("classes", "", "comma-separated class names, in logit order (default: --data's classes, or the embedded CLIP's zero..nine)")
 	files := addAdaptIOFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -112,13 +116,30 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *weightsFile == "" || *classes == "" || files.out == "" {
-		return fmt.Errorf("--weights, --classes and --out are required")
+	if files.out == "" {
+		return fmt.Errorf("--out is required")
 	}
 	if err := files.checkSource(); err != nil {
 		return err
 	}
+	embeddedCLIP := *weightsFile == "" && files.embeddedDefault()
+	if *weightsFile == "" && !embeddedCLIP {
+		return fmt.Errorf("--weights is required (the embedded CLIP runs without it on --data mnist or mnist-c:...)")
+	}
+	ds, err := files.dataset()
+	if err != nil {
+		return err
+	}
 	names := splitClasses(*classes)
+	if len(names) == 0 && ds != nil {
+		names = ds.Classes()
+	}
+	if len(names) == 0 && embeddedCLIP {
+		names = embedded.ClassNames()
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("--classes is required (comma-separated class names in logit order)")
+	}
 	dt, err := parseDType(*dtype)
 	if err != nil {
 		return err
@@ -127,13 +148,15 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	env := &methodEnv{Backend: b, Models: []modelSpec{{Family: "clip", Path: *weightsFile}}, DType: dt, Vocab: *vocab,
-		Classes: names}
+	env := &methodEnv{Backend: b, DType: dt, Vocab: *vocab, Classes: names, Embedded: embeddedCLIP}
+	if !embeddedCLIP {
+		env.Models = []modelSpec{{Family: "clip", Path: *weightsFile}}
+	}
 	adapter, vm, err := m.build(env, mflags)
 	if err != nil {
 		return fmt.Errorf("method %s: %w", m.name, err)
 	}
-	views, source, err := files.views(func() (tta.ViewMaker, error) { return vm, nil })
+	views, source, err := files.views(ds, func() (tta.ViewMaker, error) { return vm, nil })
 	if err != nil {
 		return err
 	}
@@ -210,8 +233,9 @@ func splitClasses(s string) []string {
 
 // adaptIO are the flags of every adapt hook that say where the views come from and where the results go.
 type adaptIO struct {
-	viewsNPY, image, out string
-	seed                 int64
+	viewsNPY, image, data, out string
+	index                      int
+	seed                       int64
 }
 
 // addAdaptIOFlags adds --views-npy, --image, --seed and --out to fs.
@@ -219,36 +243,67 @@ func addAdaptIOFlags(fs *flag.FlagSet) *adaptIO {
 	a := &adaptIO{}
 	fs.StringVar(&a.viewsNPY, "views-npy", "", "preprocessed views, float32 NCHW [N, 3, R, R], view 0 first")
 	fs.StringVar(&a.image, "image", "", "an image file; the method's view maker makes the views")
+	fs.StringVar(&a.data, "data", "", "take example --index of this dataset (gotta eval's --data: e.g. mnist-c:fog, imagenet-a=DIR); the method's view maker makes the views")
+	fs.IntVar(&a.index, "index", 0, "the example of --data (0-based)")
 	fs.Int64Var(&a.seed, "seed", 0, "seed of the views made from --image")
 	fs.StringVar(&a.out, "out", "", "output folder (created)")
 	return a
 }
 
-// checkSource says whether exactly one of --views-npy and --image is given.
+// checkSource says whether exactly one of --views-npy, --image and --data is given.
 func (a *adaptIO) checkSource() error {
-	if (a.viewsNPY == "") == (a.image == "") {
-		return fmt.Errorf("give exactly one of --views-npy and --image")
+	n := 0
+	for _, s := range []string{a.viewsNPY, a.image, a.data} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("give exactly one of --views-npy, --image and --data")
 	}
 	return nil
 }
 
-// views returns the views and their source: --views-npy (float32 NCHW, preprocessed), or --image made into views
-// by the method's view maker (asked for only then) with --seed.
-func (a *adaptIO) views(viewMaker func() (tta.ViewMaker, error)) (*tta.Views, string, error) {
+// embeddedDefault says whether a gotta adapt without --weights runs on the embedded models: with --data on the
+// embedded data, or with no --data at all.
+func (a *adaptIO) embeddedDefault() bool { return a.data == "" || isEmbeddedData(a.data) }
+
+// dataset opens --data (nil when not given).
+func (a *adaptIO) dataset() (datasets.Dataset, error) {
+	if a.data == "" {
+		return nil, nil
+	}
+	return openDataset(a.data)
+}
+
+// views returns the views and their source: --views-npy (float32 NCHW, preprocessed), or --image or example
+// --index of --data (ds) made into views by the method's view maker (asked for only then) with --seed.
+func (a *adaptIO) views(ds datasets.Dataset, viewMaker func() (tta.ViewMaker, error)) (*tta.Views, string, error) {
 	if a.viewsNPY != "" {
 		views, err := readViewsNPY(a.viewsNPY)
 		return views, a.viewsNPY, err
 	}
-	img, err := datasets.Decode(a.image)
-	if err != nil {
-		return nil, "", err
+	var img image.Image
+	id, source := filepath.Base(a.image), a.image
+	if ds != nil {
+		ex, err := ds.Example(a.index)
+		if err != nil {
+			return nil, "", fmt.Errorf("--data %s --index %d: %w", a.data, a.index, err)
+		}
+		img, id = ex.Image, ex.ID
+		source = fmt.Sprintf("%s#%d (%s, label %d)", a.data, a.index, ex.ID, ex.Label)
+	} else {
+		var err error
+		if img, err = datasets.Decode(a.image); err != nil {
+			return nil, "", err
+		}
 	}
 	vm, err := viewMaker()
 	if err != nil {
 		return nil, "", err
 	}
-	views, err := vm.MakeViews(img, filepath.Base(a.image), a.seed)
-	return views, a.image, err
+	views, err := vm.MakeViews(img, id, a.seed)
+	return views, source, err
 }
 
 // writeAdaptReport writes rep, indented JSON, to dir/report.json.

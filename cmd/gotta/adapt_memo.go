@@ -21,7 +21,9 @@ const adaptMemoDescription = `Adapts a torchvision ResNet with MEMO on the views
   logits_view0_after.npy       view 0 alone, with the prior, after adaptation [C]
   logits_view0_after_plain.npy view 0 alone, plain batch norm (p = 1), after adaptation [C]
 over the model's full output classes (or --classes-1k a / r). The views come from --views-npy (float32 NCHW
-[N, 3, R, R], preprocessed, view 0 first) or --image (the method's view maker, with --seed).
+[N, 3, R, R], preprocessed, view 0 first), --image or example --index of --data (the method's view maker, with
+--seed). Without --weights the embedded MNIST ResNet runs (48x48 preprocessing), e.g.
+gotta adapt --method memo --data mnist-c:fog --index 3 --view-kind cut --out adapt_out.
 
 Example:
   gotta adapt --method memo --weights resnet50.safetensors --views-npy V.npy --prior 0.9411764705882353 \
@@ -52,12 +54,12 @@ type memoAdaptReport struct {
 // adaptMemoMain is MEMO's adapt hook (method.adapt): the generic one (adaptCLIP) is CLIP-centric (--vocab,
 // --classes, TPT's trace).
 func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("adapt", "--method memo --weights FILE (--views-npy V.npy | --image FILE) --out DIR [flags]",
+	fs := newFlags("adapt", "--method memo [--weights FILE] (--views-npy V.npy | --image FILE | --data SPEC --index I) --out DIR [flags]",
 		adaptMemoDescription+"\n\n"+adaptMethodList())
 	fs.SetOutput(stderr)
 	f := addMemoFlags(fs).(*memoFlags)
 	fs.String("method", "memo", "the method")
-	weightsFile := fs.String("weights", "", "torchvision ResNet weights (safetensors)")
+	weightsFile := fs.String("weights", "", "torchvision ResNet weights (safetensors); default: the embedded MNIST ResNet")
 	classes := fs.String("classes", "", "comma-separated class names in logit order, for the report (optional)")
 	files := addAdaptIOFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -66,26 +68,44 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *weightsFile == "" || files.out == "" {
-		return fmt.Errorf("--weights and --out are required")
+	if files.out == "" {
+		return fmt.Errorf("--out is required")
 	}
 	if err := files.checkSource(); err != nil {
+		return err
+	}
+	embeddedResNet := *weightsFile == "" && files.embeddedDefault()
+	if *weightsFile == "" && !embeddedResNet {
+		return fmt.Errorf("--weights is required (the embedded ResNet runs without it on --data mnist or mnist-c:...)")
+	}
+	ds, err := files.dataset()
+	if err != nil {
 		return err
 	}
 	if f.mode != "memo" {
 		return fmt.Errorf("gotta adapt --method memo runs --mode memo only (got %q)", f.mode)
 	}
 	names := splitClasses(*classes)
+	if len(names) == 0 && ds != nil {
+		names = ds.Classes()
+	}
 	b, _, err := backend.New()
 	if err != nil {
 		return err
 	}
-	env := &methodEnv{Backend: b, Models: []modelSpec{{Family: "resnet", Path: *weightsFile}}, Classes: names}
+	env := &methodEnv{Backend: b, Classes: names, Embedded: embeddedResNet}
+	if !embeddedResNet {
+		env.Models = []modelSpec{{Family: "resnet", Path: *weightsFile}}
+	}
 	a, err := buildMemoAdapter(env, f, 0)
 	if err != nil {
 		return fmt.Errorf("method memo: %w", err)
 	}
-	views, source, err := files.views(func() (tta.ViewMaker, error) { return f.viewMaker() })
+	views, source, err := files.views(ds, func() (tta.ViewMaker, error) {
+		vm, err := f.viewMaker()
+		vm.Views.Preprocess = env.resnetPreprocess()
+		return vm, err
+	})
 	if err != nil {
 		return err
 	}

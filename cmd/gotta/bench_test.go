@@ -17,5 +17,5 @@ func TestBenchTiny(t *testing.T) {
 		}
 	}
 	assert.Error(t, benchMain([]string{"tpt", "--arch", "RN999"}, &bytes.Buffer{}))
-	assert.Error(t, benchMain([]string{"memo"}, &bytes.Buffer{}))
+	assert.Error(t, benchMain([]string{"nope"}, &bytes.Buffer{}), "an unknown benchmark")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -25,9 +26,15 @@ of another run in --out are an error. --shard i/n evaluates the examples with in
 shards. Prints a progress bar on stderr and the summary table (Markdown) at the end.
 
 --data is ID=DIR: imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val (class folders under DIR), or
-folder=DIR (any class-per-folder tree). --model is FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors.
+folder=DIR (any class-per-folder tree); or the embedded default's data, which needs no files: mnist (the first
+1000 MNIST test images) or mnist-c[:CORRUPTION[:SEVERITY]] (the same images under an MNIST-C corruption, default
+glass_blur at severity 3; the images of gotta report). --data defaults to mnist-c:glass_blur.
+--model is FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors. On the embedded data, methods without --model use
+the embedded models (the MNIST CLIP and ResNet of gotta report) with their own prompt and preprocessing.
+--out defaults to results/eval/METHOD_DATASET.jsonl.
 
-Example:
+Examples:
+  gotta eval --method tpt --data mnist-c:fog --limit 100
   gotta eval --method tpt --model clip:RN50=RN50.safetensors --vocab bpe_simple_vocab_16e6.txt.gz \
     --data imagenet-a=/data/imagenet-a --views 64 --select 0.1 --steps 1 --out results/tpt_rn50_a.jsonl`
 
@@ -67,8 +74,8 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 		evalDescription, args)
 	fs.SetOutput(stderr)
 	common := addCommonFlags(fs)
-	data := fs.String("data", "", "dataset ID=DIR (imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val, folder)")
-	out := fs.String("out", "", "JSON-lines output file (appended to; resumes)")
+	data := fs.String("data", defaultData, "dataset ID=DIR (imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val, folder), or mnist / mnist-c[:CORRUPTION[:SEVERITY]] (embedded)")
+	out := fs.String("out", "", "JSON-lines output file (appended to; resumes); default results/eval/METHOD_DATASET.jsonl")
 	shard := fs.String("shard", "", "i/n: evaluate the examples with index % n == i")
 	limit := fs.Int("limit", 0, "evaluate only the first N examples (0 = all)")
 	seed := fs.Int64("seed", 0, "seed of the views (example i's view v derives from seed, example id and v)")
@@ -83,8 +90,16 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 		_, err := lookupMethod(*common.method)
 		return err
 	}
-	if *data == "" || *out == "" {
-		return fmt.Errorf("--data and --out are required")
+	if *data == "" {
+		return fmt.Errorf("--data is required")
+	}
+	ds, err := openDataset(*data)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = filepath.Join("results", "eval", m.name+"_"+fileSafe(ds.Name())+".jsonl")
+		fmt.Fprintf(stderr, "records: %s\n", *out)
 	}
 	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit}
 	if *shard != "" {
@@ -92,10 +107,6 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 		if opts.Shard, opts.NumShards, err = parseShard(*shard); err != nil {
 			return err
 		}
-	}
-	ds, err := openDataset(*data)
-	if err != nil {
-		return err
 	}
 	dt, err := parseDType(*common.dtype)
 	if err != nil {
@@ -105,9 +116,13 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	env := &methodEnv{Backend: b, Models: common.models.specs, DType: dt, Vocab: *common.vocab, Classes: ds.Classes()}
+	env := &methodEnv{Backend: b, Models: common.models.specs, DType: dt, Vocab: *common.vocab, Classes: ds.Classes(),
+		Embedded: isEmbeddedData(*data)}
 	adapter, vm, err := m.build(env, mflags)
 	if err != nil {
+		if !env.Embedded && len(env.Models) == 0 {
+			return fmt.Errorf("method %s: %w (the embedded models need no --model: --data mnist or mnist-c:CORRUPTION)", m.name, err)
+		}
 		return fmt.Errorf("method %s: %w", m.name, err)
 	}
 	opts.Backend, opts.Device = backendNames(b)
@@ -137,4 +152,14 @@ func parseShard(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("--shard %q: want i/n with 0 <= i < n", s)
 	}
 	return i, n, nil
+}
+
+// fileSafe turns a dataset name such as "mnist-c/glass_blur/s3" into a file-name part ("mnist-c_glass_blur_s3").
+func fileSafe(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ':' || r == ' ' || r == '=' {
+			return '_'
+		}
+		return r
+	}, name)
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/gotta-ml/gotta/tta/clip"
 	"github.com/gotta-ml/gotta/tta/ensemble"
 	"github.com/gotta-ml/gotta/tta/memo"
-	"github.com/gotta-ml/gotta/tta/resnet"
 	"github.com/gotta-ml/gotta/tta/tpt"
 )
 
@@ -34,6 +33,9 @@ var ensemblePresets = map[string]struct {
 	"seed-rn50-rnxt-v2":   {"memo,memo", "1,1"},
 	"seed-memo-tpt-top02": {"memo,tpt", "1.55,0.7"}, // the notebook's copy of MEMO + TPT used top 0.2
 }
+
+// ensembleDefaultPrompt is the seed's ensemble prompt.
+const ensembleDefaultPrompt = "A bad photo of a [CLS]"
 
 type ensembleFlags struct {
 	fs                                 *flag.FlagSet
@@ -60,7 +62,7 @@ func addEnsembleFlags(fs *flag.FlagSet) any {
 	fs.Float64Var(&f.memoWD, "memo-wd", 1e-4, "MEMO members' SGD weight decay")
 	fs.Float64Var(&f.memoPrior, "memo-prior", 1, "MEMO members' batch-norm prior in the ensemble (the seed: 1)")
 	fs.Float64Var(&f.tptLR, "tpt-lr", 5e-3, "TPT members' AdamW learning rate")
-	fs.StringVar(&f.prompt, "prompt", "A bad photo of a [CLS]", "TPT / zero-shot members' prompt (the seed's ensemble: \"A bad photo of a [CLS]\")")
+	fs.StringVar(&f.prompt, "prompt", ensembleDefaultPrompt, "TPT / zero-shot members' prompt (the seed's ensemble: \"A bad photo of a [CLS]\"; the embedded CLIP: \""+embeddedPrompt+"\")")
 	fs.StringVar(&f.classes1k, "classes-1k", "auto", "MEMO members' outputs for the dataset's classes: auto, a, r or all")
 	return f
 }
@@ -136,7 +138,7 @@ func buildEnsemble(env *methodEnv, flags any) (tta.Adapter, tta.ViewMaker, error
 				return nil, nil, fmt.Errorf("member %s: %w", name, err)
 			}
 			nMemo++
-			member, pre = a, resnet.Preprocessing()
+			member, pre = a, env.resnetPreprocess()
 		case "tpt", "zero-shot":
 			if nCLIP > 0 {
 				return nil, nil, fmt.Errorf("member %s: only one CLIP member is supported (one --model clip)", name)
@@ -146,7 +148,7 @@ func buildEnsemble(env *methodEnv, flags any) (tta.Adapter, tta.ViewMaker, error
 			if err != nil {
 				return nil, nil, fmt.Errorf("member %s: %w", name, err)
 			}
-			tm, err := newTPTMember(env, m, f.prompt, f.tptLR, k == "tpt")
+			tm, err := newTPTMember(env, m, env.prompt(f.prompt, ensembleDefaultPrompt), f.tptLR, k == "tpt")
 			if err != nil {
 				return nil, nil, fmt.Errorf("member %s: %w", name, err)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/datasets/imagenet"
 	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/embedded"
 	"github.com/gotta-ml/gotta/tta/memo"
 	"github.com/gotta-ml/gotta/tta/resnet"
 )
@@ -116,6 +117,14 @@ func (e *methodEnv) loadResNet(i int) (*context.Context, *resnet.Model, modelSpe
 			specs = append(specs, s)
 		}
 	}
+	if len(specs) == 0 && e.Embedded {
+		ctx := context.New()
+		m, err := embedded.LoadResNet(ctx)
+		if err != nil {
+			return nil, nil, modelSpec{}, fmt.Errorf("the embedded ResNet: %w", err)
+		}
+		return ctx, m, modelSpec{Family: "resnet", Arch: "embedded"}, nil
+	}
 	if i >= len(specs) {
 		return nil, nil, modelSpec{}, fmt.Errorf("this method needs --model resnet[:ARCH]=FILE (%d given, need %d)",
 			len(specs), i+1)
@@ -173,6 +182,7 @@ func buildMemo(env *methodEnv, flags any) (tta.Adapter, tta.ViewMaker, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	vm.Views.Preprocess = env.resnetPreprocess()
 	return a, vm, nil
 }
 

@@ -12,6 +12,9 @@ func init() {
 		addFlags: addTPTFlags, build: buildTPT, adapt: adaptCLIP})
 }
 
+// tptDefaultPrompt is TPT's init prompt.
+const tptDefaultPrompt = "a photo of a"
+
 // tptFlags are TPT's options as flags.
 type tptFlags struct {
 	views                          *int
@@ -31,7 +34,7 @@ func addTPTFlags(fs *flag.FlagSet) any {
 	f.views = fs.Int("views", 64, "number of views: view 0 (CLIP's base preprocessing) + random resized crops with flips (TPT: 64)")
 	fs.Float64Var(&f.select_, "select", 0.1, "confidence selection: keep the floor(views*select) lowest-entropy views (TPT: 0.1)")
 	fs.IntVar(&f.steps, "steps", 1, "AdamW steps per example (TPT: 1; 0 = no tuning, zero-shot with the prompt)")
-	fs.StringVar(&f.prompt, "prompt", "a photo of a", `init prompt: its words are the learnable context; prompts are "PROMPT {class}."; with [CLS] inside, the class goes there and the words on both sides are learnable (the seed's split context)`)
+	fs.StringVar(&f.prompt, "prompt", tptDefaultPrompt, `init prompt: its words are the learnable context; prompts are "PROMPT {class}."; with [CLS] inside, the class goes there and the words on both sides are learnable (the seed's split context); the embedded CLIP's default: "`+embeddedPrompt+`"`)
 	fs.IntVar(&f.nctx, "n-ctx", 0, "start from this many random N(0, 0.02) context tokens instead of the prompt's words (0 = off)")
 	fs.Int64Var(&f.initSeed, "init-seed", 0, "seed of the random context init (--n-ctx)")
 	fs.StringVar(&f.coop, "coop", "", "CoOp context file (.npy, or .safetensors with tensor ctx) [n, width] or [classes, n, width], placed before the class")
@@ -81,7 +84,7 @@ func buildTPTAdapter(env *methodEnv, f *tptFlags) (*tpt.Adapter, error) {
 	if wd == 0 {
 		wd = -1
 	}
-	return tpt.New(env.Backend, m, tok, env.Classes, tpt.Options{Views: *f.views, Prompt: f.prompt, NCtx: f.nctx, InitSeed: f.initSeed,
+	return tpt.New(env.Backend, m, tok, env.Classes, tpt.Options{Views: *f.views, Prompt: env.prompt(f.prompt, tptDefaultPrompt), NCtx: f.nctx, InitSeed: f.initSeed,
 		CoOp: f.coop, ClassSpecific: f.csc, Select: f.select_, Steps: steps, Reselect: f.reselect,
 		Ensemble: f.ensemble, LR: f.lr, Beta1: f.beta1, Beta2: f.beta2, Eps: f.eps, WeightDecay: wd,
 		FullContext: f.full7, AlignSteps: f.alignSteps, AlignLR: f.alignLR})

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/embedded"
 	"github.com/gotta-ml/gotta/tta/zeroshot"
 )
 
@@ -38,6 +39,15 @@ func buildZeroShot(env *methodEnv, flags any) (tta.Adapter, tta.ViewMaker, error
 	templates, err := zeroshot.Templates(f.templates)
 	if err != nil {
 		return nil, nil, err
+	}
+	if env.usesEmbeddedCLIP() {
+		// The embedded CLIP knows only its MNIST captions' words: its own prompt and caption templates.
+		if f.template == zeroshot.DefaultTemplate {
+			f.template = embedded.DefaultTemplate
+		}
+		if f.templates != "single" {
+			templates = embedded.EnsembleTemplates()
+		}
 	}
 	name := "zero-shot"
 	if f.templates == "single" {

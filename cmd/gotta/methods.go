@@ -7,15 +7,21 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gotta-ml/gotta/datasets"
+	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/datasets/imagenet"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/clip"
 	"github.com/gotta-ml/gotta/tta/clip/tokenizer"
+	"github.com/gotta-ml/gotta/tta/embedded"
+	"github.com/gotta-ml/gotta/tta/report"
+	"github.com/gotta-ml/gotta/tta/resnet"
+	"github.com/gotta-ml/gotta/tta/tpt"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
@@ -193,15 +199,87 @@ type methodEnv struct {
 	Vocab string
 	// Classes are the class names of the dataset, in label order (the logits' order).
 	Classes []string
+	// Embedded says that the models missing from Models are the embedded default's (tta/embedded: the MNIST
+	// CLIP and ResNet), with their own tokenizer, prompt and preprocessing. Set when the data is embedded MNIST
+	// (--data mnist or mnist-c:...) and for gotta adapt without --weights.
+	Embedded bool
 
 	clipModel *clip.Model
-	tok       *tokenizer.Tokenizer
+	tok       clipTokenizer
+}
+
+// clipTokenizer is what the CLIP methods need of a tokenizer: TPT's token ids and the zero-shot head's padded
+// prompts. OpenAI's BPE (tokenizer.Tokenizer) and the embedded word tokenizer both are one.
+type clipTokenizer interface {
+	tpt.Tokenizer
+	clip.Tokenizer
+}
+
+// embeddedTokenizer adapts the embedded word tokenizer to clipTokenizer.
+type embeddedTokenizer struct{ *embedded.WordTokenizer }
+
+// EncodeTokens implements tpt.Tokenizer: the word ids without SOT/EOT.
+func (w embeddedTokenizer) EncodeTokens(text string) []int { return w.Tokens(text) }
+
+// embeddedPrompt is the embedded CLIP's prompt (the one tta/report uses): its vocabulary is MNIST captions.
+const embeddedPrompt = "a photo of the number"
+
+// usesEmbeddedResNet says whether loadResNet gives the embedded model: Embedded and no --model resnet.
+func (e *methodEnv) usesEmbeddedResNet() bool {
+	if !e.Embedded {
+		return false
+	}
+	for _, s := range e.Models {
+		if s.Family == "resnet" {
+			return false
+		}
+	}
+	return true
+}
+
+// resnetPreprocess is the base preprocessing of the ResNet members: the embedded ResNet's (48x48) or
+// torchvision's ImageNet one.
+func (e *methodEnv) resnetPreprocess() augment.Preprocess {
+	if e.usesEmbeddedResNet() {
+		return embedded.ResNetPreprocess()
+	}
+	return resnet.Preprocessing()
+}
+
+// prompt returns a CLIP method's prompt: the embedded CLIP's own prompt instead of the flag's default value
+// (flagDefault) when CLIP() is the embedded model, whose vocabulary has only MNIST captions' words.
+func (e *methodEnv) prompt(value, flagDefault string) string {
+	if value == flagDefault && e.usesEmbeddedCLIP() {
+		return embeddedPrompt
+	}
+	return value
+}
+
+// usesEmbeddedCLIP says whether CLIP() gives the embedded model: Embedded and no --model clip.
+func (e *methodEnv) usesEmbeddedCLIP() bool {
+	if !e.Embedded {
+		return false
+	}
+	for _, s := range e.Models {
+		if s.Family == "clip" {
+			return false
+		}
+	}
+	return true
 }
 
 // CLIP loads the one CLIP model of --model (family "clip"), once.
 func (e *methodEnv) CLIP() (*clip.Model, error) {
 	if e.clipModel != nil {
 		return e.clipModel, nil
+	}
+	if e.usesEmbeddedCLIP() {
+		m, tok, err := embedded.LoadCLIP(clip.LoadOpts{DType: e.DType})
+		if err != nil {
+			return nil, fmt.Errorf("the embedded CLIP: %w", err)
+		}
+		e.clipModel, e.tok = m, embeddedTokenizer{tok}
+		return m, nil
 	}
 	var specs []modelSpec
 	for _, s := range e.Models {
@@ -220,9 +298,15 @@ func (e *methodEnv) CLIP() (*clip.Model, error) {
 	return m, nil
 }
 
-// Tokenizer loads --vocab, once.
-func (e *methodEnv) Tokenizer() (*tokenizer.Tokenizer, error) {
+// Tokenizer loads --vocab, once; the embedded CLIP's own tokenizer when CLIP() is the embedded model.
+func (e *methodEnv) Tokenizer() (clipTokenizer, error) {
 	if e.tok != nil {
+		return e.tok, nil
+	}
+	if e.usesEmbeddedCLIP() {
+		if _, err := e.CLIP(); err != nil {
+			return nil, err
+		}
 		return e.tok, nil
 	}
 	if e.Vocab == "" {
@@ -251,6 +335,9 @@ func parseDType(s string) (dtypes.DType, error) {
 // or "folder" (any class-per-folder image tree; class names are the folder names with "_" as spaces). Without
 // =DIR an ImageNet set is looked up under the datasets directory.
 func openDataset(spec string) (datasets.Dataset, error) {
+	if isEmbeddedData(spec) {
+		return openEmbeddedData(spec)
+	}
 	id, dir, hasDir := strings.Cut(spec, "=")
 	if id == "folder" {
 		if !hasDir || dir == "" {
@@ -269,7 +356,7 @@ func openDataset(spec string) (datasets.Dataset, error) {
 	}
 	l, err := imagenet.LayoutOf(imagenet.ID(id))
 	if err != nil {
-		ids := []string{"folder"}
+		ids := []string{"mnist", "mnist-c:CORRUPTION[:SEVERITY]", "folder"}
 		for _, i := range imagenet.IDs() {
 			ids = append(ids, string(i))
 		}
@@ -282,4 +369,42 @@ func openDataset(spec string) (datasets.Dataset, error) {
 		}
 	}
 	return imagenet.Open(imagenet.ID(id), dir)
+}
+
+// isEmbeddedData says whether a --data value names the embedded default's data: "mnist" (clean MNIST test) or
+// "mnist-c[:CORRUPTION[:SEVERITY]]".
+func isEmbeddedData(spec string) bool {
+	return spec == "mnist" || spec == "mnist-c" || strings.HasPrefix(spec, "mnist-c:")
+}
+
+// defaultData is --data's default: the embedded shifted MNIST (MNIST-C glass blur at the default severity).
+const defaultData = "mnist-c:glass_blur"
+
+// openEmbeddedData opens "mnist" (the first embedded.DefaultSize clean MNIST test images) or
+// "mnist-c[:CORRUPTION[:SEVERITY]]" (the same images under an MNIST-C corruption, default glass_blur at
+// embedded.DefaultSeverity, corruption seed report.CorruptionSeed: the images of gotta report's rows).
+func openEmbeddedData(spec string) (datasets.Dataset, error) {
+	if spec == "mnist" {
+		return embedded.Clean(embedded.DefaultSize)
+	}
+	parts := strings.Split(spec, ":")
+	corruption, severity := "glass_blur", embedded.DefaultSeverity
+	if len(parts) > 3 {
+		return nil, fmt.Errorf("--data %q: want mnist-c[:CORRUPTION[:SEVERITY]]", spec)
+	}
+	if len(parts) > 1 && parts[1] != "" {
+		corruption = parts[1]
+	}
+	if len(parts) == 3 {
+		v, err := strconv.Atoi(parts[2])
+		if err != nil || v < 1 || v > 5 {
+			return nil, fmt.Errorf("--data %q: severity %q: want 1..5", spec, parts[2])
+		}
+		severity = v
+	}
+	ds, err := embedded.ShiftedMNIST(corruption, severity, embedded.DefaultSize, report.CorruptionSeed)
+	if err != nil {
+		return nil, fmt.Errorf("--data %q: %w (corruptions: %s)", spec, err, strings.Join(embedded.DefaultCorruptions(), ", "))
+	}
+	return ds, nil
 }
