@@ -52,6 +52,13 @@ type ViewMaker interface {
 	MakeViews(img image.Image, exampleID string, seed int64) (*Views, error)
 }
 
+// ViewConfigurer is a ViewMaker that describes its views as plain values (number, kind, preprocessing, augmentation
+// parameters; see augment.Views.Config). tta/eval stores the description in every record, so a resumed run with
+// other views is refused instead of mixing two kinds of views in one result file.
+type ViewConfigurer interface {
+	ViewConfig() map[string]any
+}
+
 // StepReport says what one adaptation step did.
 type StepReport struct {
 	// Step counts from 0.

@@ -168,7 +168,7 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep := adaptReport{Method: adapter.Name(), Config: adapter.Config(), Classes: names,
-		Views: views.Images.Shape().Dimensions[0], Source: source, Seed: files.seed, Selected: pred.Selected,
+		Views: views.N(), Source: source, Seed: files.seed, Selected: pred.Selected,
 		Steps: pred.Steps, After: predictionOf(pred.Logits, names), MarginalEntropyBefore: pred.EntropyBefore}
 	rep.Backend, rep.Device = backendNames(b)
 	for _, s := range pred.Steps {

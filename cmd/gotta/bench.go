@@ -66,7 +66,10 @@ made from a random 500x375 image, 200 ImageNet-A class prompts, selection 0.1, o
 ms per example split into views (CPU), image forward, text forward+backward (the step), prediction (text forward
 after tuning + view 0's logits), the first example's times (which include compiling each executable), and the
 peak memory the process reached (host RSS; the GoMLX backends report no device peak). --tiny shrinks the model so
-that the pure-Go backend finishes in seconds. MEMO and its ensembles: gotta bench memo --help.`)
+that the pure-Go backend finishes in seconds. --device-views makes the views on the device (bit-exact with the
+host's; the views row is then the host part: padding and crop regions, and the device resampling is timed in the
+image forward row; --device-views-f32 resamples in float32, faster, ~1% of values one level off). MEMO and its
+ensembles: gotta bench memo --help.`)
 	arch := fs.String("arch", "RN50", "architecture: RN50, ViT-B/16 or ViT-B/32")
 	classes := fs.Int("classes", 200, "number of classes (200: ImageNet-A's; more: the first ImageNet classes)")
 	views := fs.Int("views", 64, "views per example")
@@ -76,6 +79,8 @@ that the pure-Go backend finishes in seconds. MEMO and its ensembles: gotta benc
 	tiny := fs.Bool("tiny", false, "a tiny model of the same tower kind (for the pure-Go backend)")
 	dtype := fs.String("dtype", "f32", "compute dtype: f32 or bf16")
 	vocab := fs.String("vocab", "", "CLIP's BPE vocabulary (default: a stand-in tokenizer giving prompts of realistic length)")
+	deviceViews := fs.Bool("device-views", false, "make the views on the device from the padded raw image (tpt.ViewMaker.OnDevice)")
+	deviceF32 := fs.Bool("device-views-f32", false, "with --device-views: resample in float32 instead of float64")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -117,6 +122,8 @@ that the pure-Go backend finishes in seconds. MEMO and its ensembles: gotta benc
 	}
 	buildTime := time.Since(tBuild)
 	vm := tpt.NewViewMaker(m, *views)
+	vm.OnDevice = *deviceViews
+	a.DeviceViews().Float32 = *deviceF32
 	img := randomImage(500, 375)
 	type sample struct{ views, image, step, predict, total time.Duration }
 	one := func(i int) (sample, error) {
@@ -157,13 +164,17 @@ that the pure-Go backend finishes in seconds. MEMO and its ensembles: gotta benc
 	fmt.Fprintf(w, "model: %s; prompts cut to %d tokens\n", cfg, a.Learner.Length)
 	fmt.Fprintf(w, "random weights: %.0f ms; adapter (compile text exec + initial text features): %.0f ms\n",
 		ms(tBuild.Sub(t0)), ms(buildTime))
+	viewsRow := "views (CPU)"
+	if *deviceViews {
+		viewsRow = "views: host part (pad + regions)"
+	}
 	var phases []*benchPhase
 	for _, p := range []struct {
 		name   string
 		images int
 		get    func(sample) time.Duration
 	}{
-		{"views (CPU)", 0, func(s sample) time.Duration { return s.views }},
+		{viewsRow, 0, func(s sample) time.Duration { return s.views }},
 		{"image forward", *views, func(s sample) time.Duration { return s.image }},
 		{"text forward+backward (step)", 0, func(s sample) time.Duration { return s.step }},
 		{"prediction", 0, func(s sample) time.Duration { return s.predict }},

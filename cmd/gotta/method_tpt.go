@@ -48,9 +48,7 @@ func addTPTFlags(fs *flag.FlagSet) any {
 	fs.Float64Var(&f.wd, "weight-decay", 0.01, "AdamW decoupled weight decay (torch's default)")
 	fs.IntVar(&f.alignSteps, "align-steps", 0, "the seed project's alignment: AdamW steps on the image tower (not the attention pool) towards equal features of the selected views, BatchNorm in training mode, before the TPT step (0 = off; needs --dtype f32)")
 	fs.Float64Var(&f.alignLR, "align-lr", 1e-4, "the alignment's AdamW learning rate")
-	if fs.Name() == "eval" { // gotta adapt reports the host views' count and needs them
-		fs.BoolVar(&f.deviceViews, "device-views", false, "make the views on the device (GOMLX backend) from the uint8 image padded to a size bucket, bit-exact with the host's PIL views; only the crop regions are drawn on the host")
-	}
+	fs.BoolVar(&f.deviceViews, "device-views", false, "make the views on the device (GOMLX backend) from the uint8 image padded to a size bucket, bit-exact with the host's PIL views; only the crop regions are drawn on the host")
 	fs.BoolVar(&f.full7, "full-context", false, "run the text tower on all 77 positions instead of the longest prompt (exact either way; slower)")
 	return f
 }

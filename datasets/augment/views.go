@@ -243,3 +243,52 @@ func (v Views) paperView(dst []float32, img *RGB, exampleID string, i int) {
 		panic(fmt.Sprintf("augment.Views.GenerateInto: example %q view %d: %v", exampleID, i, err))
 	}
 }
+
+// Config describes the views as plain values for records (every default filled in): the number of views, the
+// kind, the base preprocessing, and the parameters of the kind's augmentation. Two Views with equal Configs make
+// the same views of every image for the same Seed and example id (Seed and Workers are not part of it).
+func (v Views) Config() map[string]any {
+	v = v.withDefaults()
+	p := v.Preprocess.withDefaults()
+	c := map[string]any{"n": v.N, "kind": v.Kind.String(), "size": p.Size, "resize": p.Resize,
+		"filter": p.Filter.String(), "mean": p.Mean[:], "std": p.Std[:]}
+	crop := func() {
+		cp := v.Crop.withDefaults()
+		c["crop_scale"], c["crop_ratio"], c["crop_flip"] = cp.Scale[:], cp.Ratio[:], cp.FlipProb
+		c["crop_filter"] = v.CropFilter.String()
+	}
+	augmix := func() {
+		a := v.AugMix.withDefaults()
+		c["augmix"] = map[string]any{"severity": a.Severity, "width": a.Width, "depth": depthConfig(a.Depth),
+			"alpha": a.Alpha}
+	}
+	switch v.Kind {
+	case RandomResizedCrop:
+		crop()
+	case AugMix:
+		augmix()
+		c["augmix_filter"] = v.AugMixFilter.String()
+	case CropAugMix:
+		crop()
+		augmix()
+	case PaperAugMix:
+		crop()
+		a := v.PaperAugMix.withDefaults()
+		ops := make([]string, len(a.Ops))
+		for i, op := range a.Ops {
+			ops[i] = op.String()
+		}
+		c["paper_augmix"] = map[string]any{"severity": a.Severity, "width": a.Width, "depth": depthConfig(a.Depth),
+			"alpha": a.Alpha, "image_size": a.ImageSize, "ops": ops, "tpt_fill": a.TPTFill,
+			"m_weights_mix": a.MWeightsMix}
+	}
+	return c
+}
+
+// depthConfig is an AugMix chain depth for Config: "1-3" for the random depth (0 or negative).
+func depthConfig(d int) any {
+	if d <= 0 {
+		return "1-3"
+	}
+	return d
+}

@@ -46,3 +46,16 @@ func (vm ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*t
 	}
 	return out, nil
 }
+
+// ViewConfig implements tta.ViewConfigurer: each member's augment.Views.Config(), keyed by member name.
+func (vm ViewMaker) ViewConfig() map[string]any {
+	c := map[string]any{}
+	for _, mv := range vm.Members {
+		v := mv.Views
+		if v.N == 0 {
+			v.N = 64
+		}
+		c[mv.Name] = v.Config()
+	}
+	return c
+}

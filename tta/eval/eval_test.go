@@ -177,3 +177,42 @@ func TestFillPrediction(t *testing.T) {
 	assert.InDelta(t, math.Exp(4)/sum, r.Confidence, 1e-6)
 	assert.InDelta(t, 3-math.Log(sum), r.LabelLogProb, 1e-6)
 }
+
+// describedViews is fakeViews that describes its views (tta.ViewConfigurer).
+type describedViews struct{ kind string }
+
+func (d describedViews) MakeViews(img image.Image, id string, seed int64) (*tta.Views, error) {
+	return fakeViews{}.MakeViews(img, id, seed)
+}
+func (d describedViews) ViewConfig() map[string]any { return map[string]any{"kind": d.kind, "n": 4} }
+
+// TestRunViewsRecorded: the views' description is in every record; a resume with other views is refused, the same
+// views resume, and records written without a description (older files) still resume.
+func TestRunViewsRecorded(t *testing.T) {
+	dir := t.TempDir()
+	ds := memDataset{n: 6, bad: -1}
+	out := filepath.Join(dir, "v.jsonl")
+	recs, err := Run(ds, &fakeAdapter{}, describedViews{"cut"}, Options{Out: out, Limit: 3})
+	require.NoError(t, err)
+	for _, r := range recs {
+		assert.Equal(t, map[string]any{"kind": "cut", "n": 4.0}, r.Views)
+	}
+	_, err = Run(ds, &fakeAdapter{}, describedViews{"memo-augmix"}, Options{Out: out})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "another run")
+	assert.Contains(t, err.Error(), "memo-augmix")
+	a := &fakeAdapter{}
+	recs, err = Run(ds, a, describedViews{"cut"}, Options{Out: out})
+	require.NoError(t, err)
+	assert.Len(t, recs, 6)
+	assert.Equal(t, 3, a.resets, "the same views resume")
+
+	old := filepath.Join(dir, "old.jsonl")
+	_, err = Run(ds, &fakeAdapter{}, fakeViews{}, Options{Out: old, Limit: 2})
+	require.NoError(t, err)
+	a = &fakeAdapter{}
+	recs, err = Run(ds, a, describedViews{"cut"}, Options{Out: old})
+	require.NoError(t, err)
+	assert.Len(t, recs, 6)
+	assert.Equal(t, 4, a.resets, "records without views resume")
+}

@@ -35,6 +35,9 @@ type Record struct {
 	// Method is the adapter's name; Config its full effective configuration.
 	Method string         `json:"method"`
 	Config map[string]any `json:"config"`
+	// Views describes the views (tta.ViewConfigurer, e.g. augment.Views.Config: number, kind, preprocessing,
+	// augmentation parameters); absent when the view maker does not describe itself.
+	Views map[string]any `json:"views,omitempty"`
 	// Dataset is the dataset's name; Index the example's index in it; ExampleID its stable id.
 	Dataset   string `json:"dataset"`
 	Index     int    `json:"index"`
@@ -65,9 +68,11 @@ type Record struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Key identifies the run a record belongs to: method, configuration, dataset and seed.
+// sameRun says whether r and o belong to one run: method, configuration, dataset, seed and views (compared when
+// both records describe them: records written before views were recorded still resume).
 func (r *Record) sameRun(o *Record) bool {
-	return r.Method == o.Method && r.Dataset == o.Dataset && r.Seed == o.Seed && sameConfig(r.Config, o.Config)
+	return r.Method == o.Method && r.Dataset == o.Dataset && r.Seed == o.Seed && sameConfig(r.Config, o.Config) &&
+		(r.Views == nil || o.Views == nil || sameConfig(r.Views, o.Views))
 }
 
 // sameConfig compares configurations after a JSON round trip (numbers as float64).

@@ -73,6 +73,9 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 	// The configuration as it reads back from JSON, so in-memory and resumed records compare equal.
 	cfg, _ := normalise(adapter.Config()).(map[string]any)
 	proto := &Record{Method: adapter.Name(), Config: cfg, Dataset: ds.Name(), Seed: opts.Seed}
+	if vc, ok := vm.(tta.ViewConfigurer); ok {
+		proto.Views, _ = normalise(vc.ViewConfig()).(map[string]any)
+	}
 
 	// The share of indices this run evaluates.
 	indices := opts.Indices
@@ -108,9 +111,10 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 		}
 		for _, r := range recs {
 			if !r.sameRun(proto) {
-				return nil, fmt.Errorf("eval: %s holds records of another run (%s on %s, seed %d, config %v); "+
-					"this run is %s on %s, seed %d, config %v: use another --out", opts.Out, r.Method, r.Dataset,
-					r.Seed, r.Config, proto.Method, proto.Dataset, proto.Seed, proto.Config)
+				return nil, fmt.Errorf("eval: %s holds records of another run (%s on %s, seed %d, config %v, views %v); "+
+					"this run is %s on %s, seed %d, config %v, views %v: use another --out", opts.Out, r.Method,
+					r.Dataset, r.Seed, r.Config, r.Views, proto.Method, proto.Dataset, proto.Seed, proto.Config,
+					proto.Views)
 			}
 			if _, dup := done[r.Index]; !dup {
 				done[r.Index] = r
@@ -176,7 +180,7 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 
 // evalOne evaluates example i; failures become a record with Error.
 func evalOne(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, i int, proto *Record, opts Options) *Record {
-	r := &Record{Method: proto.Method, Config: proto.Config, Dataset: proto.Dataset, Seed: proto.Seed, Index: i,
+	r := &Record{Method: proto.Method, Config: proto.Config, Views: proto.Views, Dataset: proto.Dataset, Seed: proto.Seed, Index: i,
 		Label: -1, Backend: opts.Backend, Device: opts.Device, EntropyBefore: Float(math.NaN()),
 		EntropyAfter: Float(math.NaN())}
 	start := time.Now()

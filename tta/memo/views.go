@@ -46,3 +46,12 @@ func (vm ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*t
 	return &tta.Views{ExampleID: exampleID, Seed: seed,
 		Images: tensors.FromFlatDataAndDimensions(data, v.N, s, s, 3)}, nil
 }
+
+// ViewConfig implements tta.ViewConfigurer: Views.Config() with N defaulting to 64 as in MakeViews.
+func (vm ViewMaker) ViewConfig() map[string]any {
+	v := vm.Views
+	if v.N == 0 {
+		v.N = 64
+	}
+	return v.Config()
+}

@@ -69,3 +69,6 @@ func (v *ViewMaker) makeRaw(cfg augment.Views, img *augment.RGB, exampleID strin
 	return &tta.Views{ExampleID: exampleID, Seed: seed, Raw: rawTensor(img, hb, wb),
 		Regions: tensors.FromFlatDataAndDimensions(regions, cfg.N, 2, 4), RawViews: &cfg}, nil
 }
+
+// ViewConfig implements tta.ViewConfigurer: Views.Config() (the same for host and device views, which are equal).
+func (v *ViewMaker) ViewConfig() map[string]any { return v.Views.Config() }

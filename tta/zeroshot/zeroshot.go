@@ -157,5 +157,8 @@ func (v *ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*t
 	return &tta.Views{ExampleID: exampleID, Seed: seed, Images: tensors.FromFlatDataAndDimensions(data, 1, s, s, 3)}, nil
 }
 
+// ViewConfig implements tta.ViewConfigurer: Views.Config().
+func (v *ViewMaker) ViewConfig() map[string]any { return v.Views.Config() }
+
 var _ tta.Adapter = (*Adapter)(nil)
 var _ tta.ViewMaker = (*ViewMaker)(nil)
