@@ -132,7 +132,8 @@ and the same with --arch resnext50_32x4d, and --classes 1000.`)
 	}
 	memoA, cropA, dropA := adapters[0], adapters[1], adapters[2]
 	// MEMO's views: the clean view 0 (prediction only) and --views augmented copies (the step's batch).
-	memoVM := memo.ViewMaker{Views: augment.Views{N: *views + 1, Kind: augment.CropAugMix, Preprocess: pre}}
+	memoVM := memo.PaperViewMaker(pre) // MEMO's own AugMix (memo-augmix)
+	memoVM.Views.N = *views + 1
 	cropVM := memo.ViewMaker{Views: augment.Views{N: *views, Kind: augment.RandomResizedCrop, Preprocess: pre}}
 	img := randomImage(500, 375)
 

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -29,12 +30,86 @@ type memoFlags struct {
 	select_, prior, memberPrior, lr, wd      float64
 	dropout                                  float64
 	augmentedOnly                            bool
+
+	fs      *flag.FlagSet // to tell the flags given from the defaults (nil: no preset)
+	preset  string
+	applied bool
+}
+
+// memoPreset sets the flags of one configuration; flags given on the command line win.
+type memoPreset struct {
+	summary string
+	set     map[string]string
+}
+
+// memoPresets are the MEMO paper's configuration and the seed project's seven MEMO rows (memo.SeedModes,
+// seed-project.md 3.4), as flag values.
+var memoPresets = map[string]memoPreset{
+	"paper": {"the MEMO paper (ResNet-50): 64 AugMix copies (memo-augmix) + the clean view 0 for the prediction, SGD lr 2.5e-4, prior 16/17, all views",
+		map[string]string{"views": "65", "augmented-only": "true", "view-kind": "memo-augmix"}},
+	"none": {"the flags' own defaults, nothing set", map[string]string{}},
+	"seed-baseline": {"the seed's Baseline: view 0 alone, no adaptation, plain batch norm",
+		map[string]string{"mode": "crop-ensemble", "views": "1", "view-kind": "identity", "prior": "1"}},
+	"seed-memo": {"the seed's MEMO: 8 cut views, prior 0.94, SGD lr 5e-3 wd 1e-4",
+		map[string]string{"views": "8", "view-kind": "cut", "prior": "0.94", "lr": "5e-3", "wd": "1e-4"}},
+	"seed-memo-topk": {"the seed's MEMO topk selection: 64 cut views, rho 0.1, prior 0.94, SGD lr 5e-3 wd 1e-4",
+		map[string]string{"views": "64", "view-kind": "cut", "select": "0.1", "prior": "0.94", "lr": "5e-3", "wd": "1e-4"}},
+	"seed-dropout": {"the seed's Dropout: 8 dropout samples (p 0.5) of view 0, plain batch norm",
+		map[string]string{"mode": "mc-dropout", "views": "1", "samples": "8", "dropout": "0.5", "prior": "1"}},
+	"seed-dropout-topk": {"the seed's Dropout topk selection: 64 samples, rho 0.1",
+		map[string]string{"mode": "mc-dropout", "views": "1", "samples": "64", "dropout": "0.5", "prior": "1", "select": "0.1"}},
+	"seed-cut-ensemble": {"the seed's Cut ensemble: mean softmax of 8 cut views, plain batch norm",
+		map[string]string{"mode": "crop-ensemble", "views": "8", "view-kind": "cut", "prior": "1"}},
+	"seed-cut-ensemble-topk": {"the seed's Cut ensemble topk selection: 64 cut views, rho 0.1",
+		map[string]string{"mode": "crop-ensemble", "views": "64", "view-kind": "cut", "prior": "1", "select": "0.1"}},
+}
+
+// memoPresetHelp lists the presets for --preset's help.
+func memoPresetHelp() string {
+	names := make([]string, 0, len(memoPresets))
+	for n := range memoPresets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "; %s: %s", n, memoPresets[n].summary)
+	}
+	return b.String()
+}
+
+// applyPreset sets the flags the command line did not give from --preset (once).
+func (f *memoFlags) applyPreset() error {
+	if f.fs == nil || f.applied {
+		return nil
+	}
+	f.applied = true
+	p, ok := memoPresets[f.preset]
+	if !ok {
+		return fmt.Errorf("--preset %q: unknown (%s)", f.preset, strings.TrimPrefix(memoPresetHelp(), "; "))
+	}
+	given := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	for name, v := range p.set {
+		if given[name] {
+			continue
+		}
+		if err := f.fs.Set(name, v); err != nil {
+			return fmt.Errorf("--preset %s: --%s %s: %w", f.preset, name, v, err)
+		}
+	}
+	return nil
 }
 
 func addMemoFlags(fs *flag.FlagSet) any {
-	f := &memoFlags{}
+	f := &memoFlags{fs: fs}
+	preset := "paper"
+	if fs.Name() == "adapt" { // gotta adapt: the given views and flags say it all (e.g. a reference's configuration)
+		preset = "none"
+	}
+	fs.StringVar(&f.preset, "preset", preset, "a configuration that sets the flags not given"+memoPresetHelp())
 	fs.StringVar(&f.mode, "mode", "memo", "memo (entropy minimisation), crop-ensemble (mean softmax of the selected views) or mc-dropout (dropout samples of view 0)")
-	fs.IntVar(&f.views, "views", 64, "number of views including view 0 (MEMO: 64; the seed: 8 or 64); mc-dropout: the number of dropout samples unless --samples")
+	fs.IntVar(&f.views, "views", 64, "number of views including view 0 (--preset paper: 65, 64 augmented copies + view 0; the seed: 8 or 64); mc-dropout: the number of dropout samples unless --samples")
 	fs.StringVar(&f.kind, "view-kind", "memo-augmix", "augmentation of views 1..N-1: memo-augmix (MEMO's own: random resized crop + flip, then the AugMix paper's PIL ops and mixing), crop+augmix (the same order with torchvision's AugMix), augmix (the seed's), cut (random resized crop + flip, the seed's reported runs) or identity")
 	fs.Float64Var(&f.select_, "select", 1, "confidence selection: keep the floor(views*select) lowest-entropy views, recomputed every step (MEMO: 1; the seed: 0.1)")
 	fs.Float64Var(&f.prior, "prior", 0, "batch-norm prior p = N/(N+1) (0 = 16/17 for memo, 1 for the ensembles; the seed: 0.94)")
@@ -46,7 +121,7 @@ func addMemoFlags(fs *flag.FlagSet) any {
 	fs.StringVar(&f.params, "params", "all", "adapted variables: all or bn-affine")
 	fs.Float64Var(&f.dropout, "dropout", 0.5, "mc-dropout drop probability")
 	fs.IntVar(&f.samples, "samples", 0, "mc-dropout samples (0 = --views)")
-	fs.BoolVar(&f.augmentedOnly, "augmented-only", false, "adapt on views 1..N-1 only, view 0 (clean) for the prediction only (the MEMO paper's batch; give --views 65)")
+	fs.BoolVar(&f.augmentedOnly, "augmented-only", false, "adapt on views 1..N-1 only, view 0 (clean) for the prediction only (the MEMO paper's batch, set by --preset paper with --views 65)")
 	fs.StringVar(&f.classes1k, "classes-1k", "auto", "which of the model's outputs are the dataset's classes: auto (all when the counts match, else ImageNet-A's or -R's 200 by name), a, r or all")
 	return f
 }
@@ -54,6 +129,9 @@ func addMemoFlags(fs *flag.FlagSet) any {
 // memoOptions turns the flags into memo.Options (without ClassSubset).
 func (f *memoFlags) options() (memo.Options, error) {
 	var o memo.Options
+	if err := f.applyPreset(); err != nil {
+		return o, err
+	}
 	switch f.mode {
 	case "memo":
 		o.Mode = memo.Adapt
@@ -95,6 +173,9 @@ func (f *memoFlags) options() (memo.Options, error) {
 
 // viewMaker returns the views the mode takes (mc-dropout: view 0 only).
 func (f *memoFlags) viewMaker() (memo.ViewMaker, error) {
+	if err := f.applyPreset(); err != nil {
+		return memo.ViewMaker{}, err
+	}
 	kind, err := augment.ParseKind(f.kind)
 	if err != nil {
 		return memo.ViewMaker{}, fmt.Errorf("--view-kind: %w", err)

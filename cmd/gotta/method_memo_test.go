@@ -13,6 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gotta-ml/gotta/datasets/augment"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/memo"
+	"github.com/gotta-ml/gotta/tta/resnet"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
@@ -142,4 +145,66 @@ func TestMemoViewKindDefault(t *testing.T) {
 	recs := readRecs(t, out)
 	require.Len(t, recs, 1)
 	assert.Empty(t, recs[0].Error)
+}
+
+// TestMemoPresets checks gotta eval --method memo's --preset values against tta/memo's own definitions: paper ==
+// memo.PaperOptions with memo.PaperViewMaker's views, each seed-* preset == the memo.SeedModes row of that name;
+// flags given on the command line win over the preset.
+func TestMemoPresets(t *testing.T) {
+	parse := func(args ...string) (memo.Options, memo.ViewMaker) {
+		t.Helper()
+		fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+		f := addMemoFlags(fs).(*memoFlags)
+		require.NoError(t, fs.Parse(args))
+		o, err := f.options()
+		require.NoError(t, err, "%v", args)
+		vm, err := f.viewMaker()
+		require.NoError(t, err, "%v", args)
+		return o, vm
+	}
+	type summary struct {
+		Mode                        memo.Mode
+		Select, Prior, LR, WD, Drop float64
+		Steps, Samples, Views       int
+		Kind                        augment.Kind
+		AugmentedOnly               bool
+		Params                      memo.Params
+	}
+	sum := func(o memo.Options, views int, kind augment.Kind) summary {
+		o = o.WithDefaults()
+		s := summary{Mode: o.Mode, Select: o.Select, Prior: o.Prior, Steps: o.Steps, Views: views, Kind: kind,
+			AugmentedOnly: o.AugmentedOnly, Params: o.Params}
+		if o.Mode == memo.MCDropout {
+			s.Drop, s.Samples = o.Dropout, o.Samples
+		}
+		if o.Mode == memo.Adapt {
+			sgd, ok := o.Optimizer.(*tta.SGD)
+			require.True(t, ok, "SGD")
+			s.LR, s.WD = sgd.LR, sgd.WeightDecay
+		}
+		return s
+	}
+	o, vm := parse()
+	pvm := memo.PaperViewMaker(resnet.Preprocessing())
+	assert.Equal(t, sum(memo.PaperOptions(), pvm.Views.N, pvm.Views.Kind), sum(o, vm.Views.N, vm.Views.Kind), "paper")
+
+	names := map[string]string{"Baseline": "seed-baseline", "MEMO": "seed-memo", "MEMO topk selection": "seed-memo-topk",
+		"Dropout": "seed-dropout", "Dropout topk selection": "seed-dropout-topk", "Cut ensemble": "seed-cut-ensemble",
+		"Cut ensemble topk selection": "seed-cut-ensemble-topk"}
+	for _, m := range memo.SeedModes() {
+		preset, ok := names[m.Name]
+		require.True(t, ok, "a preset for the seed's %q", m.Name)
+		o, vm := parse("--preset", preset)
+		assert.Equal(t, sum(m.Options, m.Views, m.Kind), sum(o, vm.Views.N, vm.Views.Kind), preset)
+	}
+	o, vm = parse("--preset", "seed-memo", "--views", "16", "--lr", "1e-3")
+	assert.Equal(t, 16, vm.Views.N, "a given flag wins")
+	assert.Equal(t, 1e-3, o.Optimizer.(*tta.SGD).LR)
+	assert.Equal(t, 0.94, o.Prior, "the rest from the preset")
+
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	f := addMemoFlags(fs).(*memoFlags)
+	require.NoError(t, fs.Parse([]string{"--preset", "nope"}))
+	_, err := f.options()
+	assert.ErrorContains(t, err, "seed-memo-topk")
 }

@@ -113,6 +113,9 @@ type Options struct {
 // the augmented copies at every step; here the views are fixed per example (no difference for its one step).
 func PaperOptions() Options { return Options{AugmentedOnly: true}.withDefaults() }
 
+// WithDefaults returns o with every default filled in: the options New runs with.
+func (o Options) WithDefaults() Options { return o.withDefaults() }
+
 func (o Options) withDefaults() Options {
 	if o.Select == 0 {
 		o.Select = 1
