@@ -48,7 +48,7 @@ func benchMemo(args []string, w io.Writer) error {
 		`Times MEMO (Zhang, Levine, Finn, NeurIPS 2022) and the seed project's no-gradient ensembles per example on a
 torchvision ResNet with random weights (built in Go from torchvision's config), on a random 500x375 image:
 
-  views (CPU)            MEMO's views: view 0 (Resize 256, CenterCrop 224) + --views crop+AugMix copies
+  views (CPU)            MEMO's views: view 0 (Resize 256, CenterCrop 224) + --views copies with MEMO's own AugMix (memo-augmix)
   MEMO adapt step        forward + backward + SGD update (lr 2.5e-4, all parameters) on the --views augmented
                          copies, batch-norm prior 16/17, marginal entropy of all of them (the MEMO paper)
   MEMO prediction        view 0 alone with the prior
