@@ -114,3 +114,24 @@ func TestAdaptEmbeddedDefault(t *testing.T) {
 	err = adaptMain([]string{"--data", "imagenet-a=" + t.TempDir(), "--index", "0", "--out", t.TempDir()}, &stdout, &stderr)
 	assert.ErrorContains(t, err, "--weights is required")
 }
+
+// TestTPTViewKind: --view-kind augmix gives TPT's AugMixAugmenter views (the paper ops with TPT's black fill), in
+// the records' views description, and runs end to end; it refuses --device-views.
+func TestTPTViewKind(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "aug.jsonl")
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, evalMain([]string{"--method", "tpt", "--data", "mnist", "--limit", "2", "--views", "8",
+		"--select", "0.5", "--view-kind", "augmix", "--quiet", "--out", out}, &stdout, &stderr), stderr.String())
+	recs := readRecs(t, out)
+	require.Len(t, recs, 2)
+	assert.Equal(t, "memo-augmix", recs[0].Views["kind"])
+	pa, ok := recs[0].Views["paper_augmix"].(map[string]any)
+	require.True(t, ok, "%v", recs[0].Views)
+	assert.Equal(t, true, pa["tpt_fill"])
+	err := evalMain([]string{"--method", "tpt", "--data", "mnist", "--limit", "1", "--view-kind", "augmix",
+		"--device-views", "--quiet", "--out", filepath.Join(t.TempDir(), "x.jsonl")}, &stdout, &stderr)
+	assert.ErrorContains(t, err, "device")
+	err = evalMain([]string{"--method", "tpt", "--data", "mnist", "--limit", "1", "--view-kind", "mixup",
+		"--quiet", "--out", filepath.Join(t.TempDir(), "y.jsonl")}, &stdout, &stderr)
+	assert.ErrorContains(t, err, "mixup")
+}

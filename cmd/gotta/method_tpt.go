@@ -2,7 +2,9 @@ package main
 
 import (
 	"flag"
+	"fmt"
 
+	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/tpt"
 )
@@ -27,6 +29,7 @@ type tptFlags struct {
 	initSeed                       int64
 	csc, reselect, ensemble, full7 bool
 	deviceViews                    bool
+	viewKind                       string
 }
 
 func addTPTFlags(fs *flag.FlagSet) any {
@@ -48,6 +51,7 @@ func addTPTFlags(fs *flag.FlagSet) any {
 	fs.Float64Var(&f.wd, "weight-decay", 0.01, "AdamW decoupled weight decay (torch's default)")
 	fs.IntVar(&f.alignSteps, "align-steps", 0, "the seed project's alignment: AdamW steps on the image tower (not the attention pool) towards equal features of the selected views, BatchNorm in training mode, before the TPT step (0 = off; needs --dtype f32)")
 	fs.Float64Var(&f.alignLR, "align-lr", 1e-4, "the alignment's AdamW learning rate")
+	fs.StringVar(&f.viewKind, "view-kind", "cut", "views 1..N-1: cut (random resized crop + flip: TPT on the ImageNet sets) or augmix (TPT's AugMixAugmenter with augmix=True, its fine-grained sets and C-TPT's --I_augmix: the crop, then the AugMix paper's ops at severity 1, black fill)")
 	fs.BoolVar(&f.deviceViews, "device-views", false, "make the views on the device (GOMLX backend) from the uint8 image padded to a size bucket, bit-exact with the host's PIL views; only the crop regions are drawn on the host")
 	fs.BoolVar(&f.full7, "full-context", false, "run the text tower on all 77 positions instead of the longest prompt (exact either way; slower)")
 	return f
@@ -58,9 +62,23 @@ func buildTPT(env *methodEnv, flags any) (tta.Adapter, tta.ViewMaker, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	f := flags.(*tptFlags)
 	m, _ := env.CLIP()
-	vm := tpt.NewViewMaker(m, *flags.(*tptFlags).views)
-	vm.OnDevice = flags.(*tptFlags).deviceViews
+	vm := tpt.NewViewMaker(m, *f.views)
+	vm.OnDevice = f.deviceViews
+	switch f.viewKind {
+	case "cut":
+	case "augmix":
+		if f.deviceViews {
+			return nil, nil, fmt.Errorf("--view-kind augmix has no device path (--device-views: cut only)")
+		}
+		// TPT's AugMixAugmenter with augmix=True: the AugMix paper's ops at severity 1 on the random resized
+		// crop, PIL's black fill, m weighting the crop.
+		vm.Views.Kind = augment.PaperAugMix
+		vm.Views.PaperAugMix.TPTFill = true
+	default:
+		return nil, nil, fmt.Errorf("--view-kind %q: want cut or augmix", f.viewKind)
+	}
 	return a, vm, nil
 }
 
