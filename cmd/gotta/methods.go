@@ -224,18 +224,22 @@ func (w embeddedTokenizer) EncodeTokens(text string) []int { return w.Tokens(tex
 // embeddedPrompt is the embedded CLIP's prompt (the one tta/report uses): its vocabulary is MNIST captions.
 const embeddedPrompt = "a photo of the number"
 
-// usesEmbeddedResNet says whether loadResNet gives the embedded model: Embedded and no --model resnet.
-func (e *methodEnv) usesEmbeddedResNet() bool {
+// usesEmbedded says whether the model of family ("clip" or "resnet") is the embedded one: Embedded and no --model
+// of that family.
+func (e *methodEnv) usesEmbedded(family string) bool {
 	if !e.Embedded {
 		return false
 	}
 	for _, s := range e.Models {
-		if s.Family == "resnet" {
+		if s.Family == family {
 			return false
 		}
 	}
 	return true
 }
+
+// usesEmbeddedResNet says whether loadResNet gives the embedded model.
+func (e *methodEnv) usesEmbeddedResNet() bool { return e.usesEmbedded("resnet") }
 
 // resnetPreprocess is the base preprocessing of the ResNet members: the embedded ResNet's (48x48) or
 // torchvision's ImageNet one.
@@ -255,18 +259,8 @@ func (e *methodEnv) prompt(value, flagDefault string) string {
 	return value
 }
 
-// usesEmbeddedCLIP says whether CLIP() gives the embedded model: Embedded and no --model clip.
-func (e *methodEnv) usesEmbeddedCLIP() bool {
-	if !e.Embedded {
-		return false
-	}
-	for _, s := range e.Models {
-		if s.Family == "clip" {
-			return false
-		}
-	}
-	return true
-}
+// usesEmbeddedCLIP says whether CLIP() gives the embedded model.
+func (e *methodEnv) usesEmbeddedCLIP() bool { return e.usesEmbedded("clip") }
 
 // CLIP loads the one CLIP model of --model (family "clip"), once.
 func (e *methodEnv) CLIP() (*clip.Model, error) {
