@@ -10,6 +10,7 @@ import (
 
 func init() {
 	RegisterMethod("memo", []string{"views", "select", "steps", "lr", "weight_decay", "prior"}, buildMEMO)
+	RegisterMethod("memo-paper", []string{"views"}, buildMEMOPaper)
 	RegisterMethod("memo-ensemble", []string{"views", "select", "mode", "dropout"}, buildMEMOEnsemble)
 }
 
@@ -44,6 +45,14 @@ func buildMEMO(env *Env, classes []string, p Params) (tta.Adapter, tta.ViewMaker
 		Prior:     p.Float("prior", memo.SeedPrior),
 		Optimizer: &tta.SGD{LR: p.Float("lr", 5e-3), WeightDecay: p.Float("weight_decay", 1e-4)}}
 	return memoAdapter(env, classes, opts, p.Int("views", 8), augment.RandomResizedCrop)
+}
+
+// buildMEMOPaper builds MEMO in the MEMO paper's configuration (memo.PaperOptions: SGD lr 2.5e-4, no weight decay,
+// one step, all parameters, BN prior 16/17, adaptation on the augmented copies only) with its own AugMix views
+// (memo.PaperViewMaker: views 1..N-1 are RandomResizedCrop + flip + the AugMix paper's ops, augment.PaperAugMix).
+// Params views (65: the clean view 0 for the prediction + 64 augmented copies).
+func buildMEMOPaper(env *Env, classes []string, p Params) (tta.Adapter, tta.ViewMaker, error) {
+	return memoAdapter(env, classes, memo.PaperOptions(), p.Int("views", memo.PaperViews), augment.PaperAugMix)
 }
 
 // buildMEMOEnsemble builds the seed project's no-gradient ResNet ensembles (tta/memo): mode "crop" (mean softmax of

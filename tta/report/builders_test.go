@@ -49,6 +49,7 @@ func TestBuildersOnTinyModels(t *testing.T) {
 		{ID: "tpt", Name: "TPT", Method: "tpt", Baseline: "zero-shot", Params: Params{"views": 8, "select": 0.25, "steps": 1}},
 		{ID: "resnet", Name: "ResNet", Method: "memo-ensemble", Params: Params{"views": 1, "select": 1.0, "mode": "crop"}},
 		{ID: "memo", Name: "MEMO", Method: "memo", Baseline: "resnet", Params: Params{"views": 4, "select": 1.0}},
+		{ID: "memo-paper", Name: "MEMO (paper)", Method: "memo-paper", Baseline: "resnet", Params: Params{"views": 4}},
 		{ID: "dropout", Name: "Dropout", Method: "memo-ensemble", Baseline: "resnet",
 			Params: Params{"views": 4, "select": 1.0, "mode": "dropout"}},
 		{ID: "simple", Name: "MEMO + TPT (simple)", Method: "ensemble",
@@ -70,6 +71,14 @@ func TestBuildersOnTinyModels(t *testing.T) {
 		require.NotNil(t, c)
 		assert.Equal(t, b.Name(), c.Records[0].Backend)
 	}
+	assert.Equal(t, computed, res.Computed)
+	// The paper row runs memo.PaperOptions on MEMO's own AugMix views.
+	paper := res.Cell(rows[4], "noise").Records[0]
+	assert.Equal(t, true, paper.Config["augmented_only"])
+	assert.Equal(t, map[string]any{"lr": 2.5e-4, "momentum": 0.0, "optimizer": "sgd", "weight_decay": 0.0},
+		paper.Config["optimizer"])
+	assert.Equal(t, "memo-augmix", paper.Views["kind"])
+	assert.Equal(t, 4.0, paper.Views["n"])
 	assert.Equal(t, computed, res.Computed)
 	again, err := Run(s, env, Options{Dir: dir})
 	require.NoError(t, err)

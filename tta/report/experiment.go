@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/gotta-ml/gotta/datasets"
+	"github.com/gotta-ml/gotta/tta/memo"
 )
 
 // Params are the options of one method configuration, by key (e.g. "views": 64, "select": 0.1, "steps": 1). Each
@@ -191,13 +192,14 @@ func (s *Suite) Dataset(id string) (DatasetSpec, bool) {
 // configurations: CLIP zero-shot = TPT ensemble mode with 1 view and no selection; TPT = 64 views, top 10%, 1
 // AdamW step; TPT ensemble = 8 views, no selection; + confidence selection = 64 views, top 10%; alignment = 1
 // alignment step before the TPT step; ResNet baseline = the model's prediction on the base view; MEMO = 8 crop
-// views, 1 SGD step (lr 5e-3, wd 1e-4, BN prior 0.94); MEMO top-k = 64 views, top 10%; dropout = 8 identity views
-// with dropout 0.5 before pooling, softmax average; crop ensemble = 8 crop views, softmax average; top-k variants
+// views, 1 SGD step (lr 5e-3, wd 1e-4, BN prior 0.94); MEMO top-k = 64 views, top 10%; MEMO (paper) = the MEMO
+// paper's own configuration beside the seed's (memo.PaperOptions, 64 MEMO AugMix copies + view 0); dropout = 8
+// identity views with dropout 0.5 before pooling, softmax average; crop ensemble = 8 crop views, softmax average; top-k variants
 // 64 views, top 10%; MEMO + TPT = the seed's multi-model ensemble (64 views each, top 10%, temperatures 1.55 and
 // 0.7), joint entropy minimisation and the simple (no-gradient) ensemble.
 func SeedRows() []Experiment {
 	const clipG, resG, jointG = "CLIP", "ResNet", "CLIP + ResNet"
-	memo := Params{"views": 8, "select": 1.0, "steps": 1, "lr": 0.005, "weight_decay": 1e-4, "prior": 0.94}
+	seedMEMO := Params{"views": 8, "select": 1.0, "steps": 1, "lr": 0.005, "weight_decay": 1e-4, "prior": 0.94}
 	ens := func(views int, sel float64, mode string) Params {
 		return Params{"views": views, "select": sel, "mode": mode}
 	}
@@ -215,9 +217,11 @@ func SeedRows() []Experiment {
 			Params: Params{"views": 64, "select": 0.1, "steps": 1, "lr": 0.005, "align_steps": 1}},
 		{ID: "resnet", Name: "ResNet (no adaptation)", Method: "memo-ensemble", Group: resG,
 			Params: ens(1, 1, "crop")},
-		{ID: "memo", Name: "MEMO", Method: "memo", Group: resG, Baseline: "resnet", Params: memo},
+		{ID: "memo", Name: "MEMO", Method: "memo", Group: resG, Baseline: "resnet", Params: seedMEMO},
 		{ID: "memo-topk", Name: "MEMO top-k", Method: "memo", Group: resG, Baseline: "resnet",
-			Params: memo.With("views", 64).With("select", 0.1)},
+			Params: seedMEMO.With("views", 64).With("select", 0.1)},
+		{ID: "memo-paper", Name: "MEMO (paper: 64 AugMix copies, SGD 2.5e-4)", Method: "memo-paper", Group: resG,
+			Baseline: "resnet", Params: Params{"views": memo.PaperViews}},
 		{ID: "dropout", Name: "Dropout", Method: "memo-ensemble", Group: resG, Baseline: "resnet",
 			Params: ens(8, 1, "dropout").With("dropout", 0.5)},
 		{ID: "dropout-topk", Name: "Dropout top-k", Method: "memo-ensemble", Group: resG, Baseline: "resnet",
