@@ -32,12 +32,13 @@ func (d memDataset) Example(i int) (datasets.Example, error) {
 
 // fakeAdapter predicts class (index % 6) for even indices (correct) and class 0 for odd ones, with a logit
 // margin that makes the confidence known.
-type fakeAdapter struct{ resets int }
+type fakeAdapter struct{ resets, adapts int }
 
 func (a *fakeAdapter) Name() string           { return "fake" }
 func (a *fakeAdapter) Config() map[string]any { return map[string]any{"lr": 0.005, "views": 4} }
 func (a *fakeAdapter) Reset() error           { a.resets++; return nil }
 func (a *fakeAdapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
+	a.adapts++
 	var i int
 	fmt.Sscanf(v.ExampleID, "ex%03d", &i)
 	logits := make([]float32, 6)
@@ -100,7 +101,7 @@ func TestRunResumeShardMerge(t *testing.T) {
 	a := &fakeAdapter{}
 	resumed, err := Run(ds, a, fakeViews{}, Options{Out: partial, Seed: 3})
 	require.NoError(t, err)
-	assert.Equal(t, 11, a.resets, "only the 11 missing examples are evaluated")
+	assert.Equal(t, 11, a.adapts, "only the 11 missing examples are evaluated")
 	assert.Equal(t, stripSeconds(recs), stripSeconds(resumed))
 	onDisk, _, err := ReadRecords(partial)
 	require.NoError(t, err)
@@ -110,7 +111,7 @@ func TestRunResumeShardMerge(t *testing.T) {
 	a = &fakeAdapter{}
 	_, err = Run(ds, a, fakeViews{}, Options{Out: partial, Seed: 3})
 	require.NoError(t, err)
-	assert.Equal(t, 0, a.resets)
+	assert.Equal(t, 0, a.adapts)
 
 	// Another run's file is refused.
 	_, err = Run(ds, &fakeAdapter{}, fakeViews{}, Options{Out: partial, Seed: 4})
@@ -205,7 +206,7 @@ func TestRunViewsRecorded(t *testing.T) {
 	recs, err = Run(ds, a, describedViews{"cut"}, Options{Out: out})
 	require.NoError(t, err)
 	assert.Len(t, recs, 6)
-	assert.Equal(t, 3, a.resets, "the same views resume")
+	assert.Equal(t, 3, a.adapts, "the same views resume")
 
 	old := filepath.Join(dir, "old.jsonl")
 	_, err = Run(ds, &fakeAdapter{}, fakeViews{}, Options{Out: old, Limit: 2})
@@ -214,5 +215,43 @@ func TestRunViewsRecorded(t *testing.T) {
 	recs, err = Run(ds, a, describedViews{"cut"}, Options{Out: old})
 	require.NoError(t, err)
 	assert.Len(t, recs, 6)
-	assert.Equal(t, 4, a.resets, "records without views resume")
+	assert.Equal(t, 4, a.adapts, "records without views resume")
+}
+
+// sharedModelAdapter adapts a model it shares with other adapters: Adapt changes *model, Reset restores the value
+// the adapter snapshotted when it was made (as tta/memo and tta/tpt do).
+type sharedModelAdapter struct {
+	model      *int
+	snap, seen int
+}
+
+func newShared(model *int) *sharedModelAdapter { return &sharedModelAdapter{model: model, snap: *model} }
+
+func (a *sharedModelAdapter) Name() string           { return "shared" }
+func (a *sharedModelAdapter) Config() map[string]any { return map[string]any{} }
+func (a *sharedModelAdapter) Reset() error           { *a.model = a.snap; return nil }
+func (a *sharedModelAdapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
+	a.seen = *a.model // the value this example starts from
+	*a.model += 100   // the adaptation step
+	logits := make([]float32, 6)
+	logits[a.seen%6] = 10
+	return &tta.Prediction{Logits: logits}, nil
+}
+
+// TestRunLeavesTheModelAsFound: after a run the shared model holds its value from before the run, so an adapter
+// made next starts from the same model whatever ran before it.
+func TestRunLeavesTheModelAsFound(t *testing.T) {
+	dir := t.TempDir()
+	ds := memDataset{n: 4, bad: -1}
+	model := 7
+	a := newShared(&model)
+	_, err := Run(ds, a, fakeViews{}, Options{Out: filepath.Join(dir, "a.jsonl")})
+	require.NoError(t, err)
+	assert.Equal(t, 7, model, "the last example's update is undone")
+	b := newShared(&model)
+	recs, err := Run(ds, b, fakeViews{}, Options{Out: filepath.Join(dir, "b.jsonl")})
+	require.NoError(t, err)
+	for _, r := range recs {
+		assert.Equal(t, 7%6, r.Prediction, "every example of the next run starts from the original model")
+	}
 }

@@ -63,7 +63,12 @@ func (p Progress) Accuracy() float64 {
 // whose adaptation fails becomes a record with Error set (named in the message) and the run goes on; results
 // already written are never lost. Records already in Out for the same run are kept and their examples skipped;
 // records of another run in Out are an error.
-func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Options) ([]*Record, error) {
+//
+// Run leaves the adapted variables as it found them: it calls adapter.Reset after the last example (also after a
+// failure), because adapters may share a model (a report's rows share one ResNet and one CLIP) and an adapter built
+// next snapshots the values it finds; without the reset the last example's update would leak into every later run
+// of the process.
+func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Options) (recs []*Record, err error) {
 	if opts.Out == "" {
 		return nil, fmt.Errorf("eval: Options.Out is required")
 	}
@@ -127,6 +132,11 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 		return nil, fmt.Errorf("eval: %w", err)
 	}
 	defer f.Close()
+	defer func() {
+		if rerr := adapter.Reset(); rerr != nil && err == nil {
+			err = fmt.Errorf("eval: resetting %s after the run: %w", adapter.Name(), rerr)
+		}
+	}()
 
 	prog := Progress{Total: len(share), Resumed: len(done)}
 	for _, i := range share {

@@ -84,3 +84,37 @@ func TestBuildersOnTinyModels(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, again.Computed, "the second run reads every record")
 }
+
+// TestRowsDoNotLeak: a row's records do not depend on the rows run before it in the same process. The rows share
+// one ResNet; MEMO leaves it adapted after its last example unless the runner resets it, and the row built next
+// would snapshot the adapted weights (this made a fresh report differ from one that reused earlier rows' records).
+func TestRowsDoNotLeak(t *testing.T) {
+	b := backend.MustNew()
+	newEnv := func() *Env {
+		env := FileEnv(b, "../clip/testdata/tiny_vit.safetensors", "../../../shared/clip/bpe_simple_vocab_16e6.txt.gz",
+			"../resnet/testdata/tiny_basic.safetensors")
+		env.ResNetPreprocess = augment.Preprocess{Size: 64, Resize: 64, Filter: augment.Bilinear,
+			Mean: augment.ImageNetMean, Std: augment.ImageNetStd}
+		env.ClassSubset = func([]string) ([]int, error) { return nil, nil }
+		return env
+	}
+	memoRow := Experiment{ID: "memo", Name: "MEMO", Method: "memo", Params: Params{"views": 4, "select": 1.0, "lr": 0.05}}
+	after := Experiment{ID: "crop", Name: "Crop ensemble", Method: "memo-ensemble",
+		Params: Params{"views": 4, "select": 1.0, "mode": "crop"}}
+	suite := func(rows ...Experiment) *Suite {
+		return &Suite{Name: "tiny", RecordsKey: "tiny", Rows: rows,
+			Datasets: []DatasetSpec{{ID: "noise", N: 3, Shifted: true,
+				Open: func() (datasets.Dataset, error) { return noiseDataset{n: 3}, nil }}}}
+	}
+	both, err := Run(suite(memoRow, after), newEnv(), Options{Dir: t.TempDir()})
+	require.NoError(t, err)
+	alone, err := Run(suite(after), newEnv(), Options{Dir: t.TempDir()})
+	require.NoError(t, err)
+	got, want := both.Cell(after, "noise").Records, alone.Cell(after, "noise").Records
+	require.Len(t, got, 3)
+	require.Len(t, want, 3)
+	for i := range want {
+		assert.Equal(t, want[i].Confidence, got[i].Confidence, "example %d", i)
+		assert.Equal(t, want[i].Top5, got[i].Top5, "example %d", i)
+	}
+}
