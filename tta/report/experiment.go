@@ -90,13 +90,18 @@ type Experiment struct {
 func (e Experiment) Key(modelsID string) string {
 	keys := slices.Sorted(maps.Keys(e.Params))
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00", e.Method, modelsID)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", recordsVersion, e.Method, modelsID)
 	for _, k := range keys {
 		v, _ := json.Marshal(e.Params[k])
 		fmt.Fprintf(h, "%s=%s\x00", k, v)
 	}
 	return e.Method + "-" + hex.EncodeToString(h.Sum(nil))[:8]
 }
+
+// recordsVersion is part of every Experiment.Key: records written before a change of the evaluation's results are
+// not reused. v2: eval.Run resets the adapter after each run (before it, a row could start from the weights the
+// previous row's last example had adapted).
+const recordsVersion = "records-v2"
 
 // DatasetSpec is one evaluation set of a suite.
 type DatasetSpec struct {
