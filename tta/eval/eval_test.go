@@ -225,7 +225,9 @@ type sharedModelAdapter struct {
 	snap, seen int
 }
 
-func newShared(model *int) *sharedModelAdapter { return &sharedModelAdapter{model: model, snap: *model} }
+func newShared(model *int) *sharedModelAdapter {
+	return &sharedModelAdapter{model: model, snap: *model}
+}
 
 func (a *sharedModelAdapter) Name() string           { return "shared" }
 func (a *sharedModelAdapter) Config() map[string]any { return map[string]any{} }
