@@ -116,17 +116,7 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if files.out == "" {
-		return fmt.Errorf("--out is required")
-	}
-	if err := files.checkSource(); err != nil {
-		return err
-	}
-	embeddedCLIP := *weightsFile == "" && files.embeddedDefault()
-	if *weightsFile == "" && !embeddedCLIP {
-		return fmt.Errorf("--weights is required (the embedded CLIP runs without it on --data mnist or mnist-c:...)")
-	}
-	ds, err := files.dataset()
+	ds, embeddedCLIP, err := files.open(*weightsFile, "CLIP")
 	if err != nil {
 		return err
 	}
@@ -248,6 +238,23 @@ func addAdaptIOFlags(fs *flag.FlagSet) *adaptIO {
 	fs.Int64Var(&a.seed, "seed", 0, "seed of the views made from --image")
 	fs.StringVar(&a.out, "out", "", "output folder (created)")
 	return a
+}
+
+// open checks --out and the view source and opens --data (nil when not given). It says whether the model is the
+// embedded one (what: "CLIP" or "ResNet"): no --weights, with the embedded data or no --data at all.
+func (a *adaptIO) open(weights, what string) (ds datasets.Dataset, embedded bool, err error) {
+	if a.out == "" {
+		return nil, false, fmt.Errorf("--out is required")
+	}
+	if err := a.checkSource(); err != nil {
+		return nil, false, err
+	}
+	embedded = weights == "" && a.embeddedDefault()
+	if weights == "" && !embedded {
+		return nil, false, fmt.Errorf("--weights is required (the embedded %s runs without it on --data mnist or mnist-c:...)", what)
+	}
+	ds, err = a.dataset()
+	return ds, embedded, err
 }
 
 // checkSource says whether exactly one of --views-npy, --image and --data is given.

@@ -68,17 +68,7 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if files.out == "" {
-		return fmt.Errorf("--out is required")
-	}
-	if err := files.checkSource(); err != nil {
-		return err
-	}
-	embeddedResNet := *weightsFile == "" && files.embeddedDefault()
-	if *weightsFile == "" && !embeddedResNet {
-		return fmt.Errorf("--weights is required (the embedded ResNet runs without it on --data mnist or mnist-c:...)")
-	}
-	ds, err := files.dataset()
+	ds, embeddedResNet, err := files.open(*weightsFile, "ResNet")
 	if err != nil {
 		return err
 	}

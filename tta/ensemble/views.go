@@ -51,11 +51,7 @@ func (vm ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*t
 func (vm ViewMaker) ViewConfig() map[string]any {
 	c := map[string]any{}
 	for _, mv := range vm.Members {
-		v := mv.Views
-		if v.N == 0 {
-			v.N = 64
-		}
-		c[mv.Name] = v.Config()
+		c[mv.Name] = mv.Views.Config() // N defaults to 64 there as in MakeViews
 	}
 	return c
 }

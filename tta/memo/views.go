@@ -47,11 +47,5 @@ func (vm ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*t
 		Images: tensors.FromFlatDataAndDimensions(data, v.N, s, s, 3)}, nil
 }
 
-// ViewConfig implements tta.ViewConfigurer: Views.Config() with N defaulting to 64 as in MakeViews.
-func (vm ViewMaker) ViewConfig() map[string]any {
-	v := vm.Views
-	if v.N == 0 {
-		v.N = 64
-	}
-	return v.Config()
-}
+// ViewConfig implements tta.ViewConfigurer: Views.Config() (whose N defaults to 64 as MakeViews').
+func (vm ViewMaker) ViewConfig() map[string]any { return vm.Views.Config() }
