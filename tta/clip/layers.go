@@ -102,15 +102,23 @@ func quickGELU(x *Node) *Node {
 // query: [batch, lq, width]; kv: [batch, lk, width]; mask: additive [lq, lk] or nil -> [batch, lq, outDim].
 func attention(im ops, ctx *context.Context, query, kv *Node, heads int, mask *Node) *Node {
 	g := query.Graph()
-	batch, lq, width := query.Shape().Dimensions[0], query.Shape().Dimensions[1], query.Shape().Dimensions[2]
-	lk := kv.Shape().Dimensions[1]
+	width := query.Shape().Dimensions[2]
 	if heads <= 0 || width%heads != 0 {
 		panicf("clip.attention: width %d is not divisible by %d heads", width, heads)
 	}
-	hd := width / heads
 	q := linearWith(im, query, param(ctx, g, "q_weight"), param(ctx, g, "q_bias"))
 	k := linearWith(im, kv, param(ctx, g, "k_weight"), param(ctx, g, "k_bias"))
 	v := linearWith(im, kv, param(ctx, g, "v_weight"), param(ctx, g, "v_bias"))
+	return attentionCore(im, ctx, q, k, v, heads, mask)
+}
+
+// attentionCore is attention after the input projections: q [batch, lq, width], k and v [batch, lk, width],
+// mask additive [lq, lk] or nil -> [batch, lq, outDim] through ctx's out_weight and out_bias.
+func attentionCore(im ops, ctx *context.Context, q, k, v *Node, heads int, mask *Node) *Node {
+	g := q.Graph()
+	batch, lq, width := q.Shape().Dimensions[0], q.Shape().Dimensions[1], q.Shape().Dimensions[2]
+	lk := k.Shape().Dimensions[1]
+	hd := width / heads
 	q = graph.MulScalar(q, 1/math.Sqrt(float64(hd)))
 	q = graph.Reshape(q, batch, lq, heads, hd) // [batch, lq, heads, head_dim]
 	k = graph.Reshape(k, batch, lk, heads, hd) // [batch, lk, heads, head_dim]

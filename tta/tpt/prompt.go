@@ -41,6 +41,9 @@ type PromptLearner struct {
 	EOT []int
 	// CtxPos are the positions of the context tokens of each class [C][NCtx].
 	CtxPos [][]int
+	// FullPrompts runs every class's whole prompt through the text tower, instead of the shared prefix once (the
+	// reference path for tests: both are exact); default false.
+	FullPrompts bool
 }
 
 // NewPromptLearner lays out the prompts of classNames from prompt. Without ClassPlaceholder the class goes at the
@@ -115,49 +118,74 @@ func (p *PromptLearner) NumClasses() int { return len(p.Classes) }
 // context positions replaced by ctx, which is [NCtx, TextWidth] (shared) or [C, NCtx, TextWidth] (class-specific).
 // The gradient flows to ctx only.
 func (p *PromptLearner) Embeds(m *clip.Model, ctx *context.Context, ctxNode *Node) *Node {
+	return p.embedsRange(m, ctx, ctxNode, p.NumClasses(), 0, p.Length)
+}
+
+// embedsRange is Embeds for the first c classes and the positions from..to-1: [c, to-from, TextWidth].
+func (p *PromptLearner) embedsRange(m *clip.Model, ctx *context.Context, ctxNode *Node, c, from, to int) *Node {
 	g := ctxNode.Graph()
-	c, l, w := p.NumClasses(), p.Length, m.Config.TextWidth
+	l, w := to-from, m.Config.TextWidth
 	shared := ctxNode.Rank() == 2
 	if !(shared && ctxNode.Shape().Dimensions[0] == p.NCtx && ctxNode.Shape().Dimensions[1] == w) &&
-		!(ctxNode.Rank() == 3 && ctxNode.Shape().Dimensions[0] == c && ctxNode.Shape().Dimensions[1] == p.NCtx &&
-			ctxNode.Shape().Dimensions[2] == w) {
-		panic(fmt.Errorf("tpt.PromptLearner.Embeds: ctx must be [%d, %d] or [%d, %d, %d], got %s", p.NCtx, w, c,
-			p.NCtx, w, ctxNode.Shape()))
+		!(ctxNode.Rank() == 3 && ctxNode.Shape().Dimensions[0] == p.NumClasses() &&
+			ctxNode.Shape().Dimensions[1] == p.NCtx && ctxNode.Shape().Dimensions[2] == w) {
+		panic(fmt.Errorf("tpt.PromptLearner.Embeds: ctx must be [%d, %d] or [%d, %d, %d], got %s", p.NCtx, w,
+			p.NumClasses(), p.NCtx, w, ctxNode.Shape()))
+	}
+	if !shared && c != p.NumClasses() {
+		panic(fmt.Errorf("tpt.PromptLearner.Embeds: a class-specific context needs all %d classes, got %d",
+			p.NumClasses(), c))
 	}
 	ids := make([]int32, c*l)
 	keep := make([]float32, c*l)
-	sel := make([]float32, c*l*p.NCtx) // [C, L, NCtx]: 1 where position l of class c takes context token j
+	sel := make([]float32, c*l*p.NCtx) // [c, l, NCtx]: 1 where position from+k of class i takes context token j
 	for i := 0; i < c; i++ {
 		for k := 0; k < l; k++ {
-			ids[i*l+k] = int32(p.IDs[i][k])
+			ids[i*l+k] = int32(p.IDs[i][from+k])
 			keep[i*l+k] = 1
 		}
 		for j, pos := range p.CtxPos[i] {
-			keep[i*l+pos] = 0
-			sel[(i*l+pos)*p.NCtx+j] = 1
+			if pos < from || pos >= to {
+				continue
+			}
+			keep[i*l+pos-from] = 0
+			sel[(i*l+pos-from)*p.NCtx+j] = 1
 		}
 	}
 	table := m.TokenEmbeddingTable(ctx, g)                                           // [V, W]
-	base := Gather(table, Const(g, tensors.FromFlatDataAndDimensions(ids, c, l, 1))) // [C, L, W]
+	base := Gather(table, Const(g, tensors.FromFlatDataAndDimensions(ids, c, l, 1))) // [c, l, W]
 	base = Mul(ConvertDType(base, dtypes.Float32), Const(g, tensors.FromFlatDataAndDimensions(keep, c, l, 1)))
 	selN := Const(g, tensors.FromFlatDataAndDimensions(sel, c, l, p.NCtx))
 	var ctxPart *Node
 	if shared {
-		ctxPart = Einsum("clj,jw->clw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [C, L, W]
+		ctxPart = Einsum("clj,jw->clw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [c, l, W]
 	} else {
-		ctxPart = Einsum("clj,cjw->clw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [C, L, W]
+		ctxPart = Einsum("clj,cjw->clw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [c, l, W]
 	}
 	return Add(base, ctxPart)
 }
 
+// SharedPrefix is the number of leading prompt positions that are the same for every class when the context is
+// class-shared: the start token and the context words before the class (1 + NPrefix).
+func (p *PromptLearner) SharedPrefix() int { return 1 + p.NPrefix }
+
 // TextFeatures are the L2-normalised text features of the prompts with context ctxNode: [C, EmbedDim] float32.
+// With a class-shared context (ctxNode [NCtx, TextWidth]) the shared prefix goes through the text tower once
+// (clip.Model.EncodeTextSharedPrefix, exact under the causal mask) unless FullPrompts is set.
 func (p *PromptLearner) TextFeatures(m *clip.Model, ctx *context.Context, ctxNode *Node) *Node {
 	g := ctxNode.Graph()
 	eot := make([]int32, len(p.EOT))
 	for i, e := range p.EOT {
 		eot[i] = int32(e)
 	}
-	f := m.EncodeTextEmbeddings(ctx, p.Embeds(m, ctx, ctxNode), Const(g, eot)) // [C, E]
+	var f *Node
+	if np := p.SharedPrefix(); ctxNode.Rank() == 2 && !p.FullPrompts && np < p.Length {
+		prefix := p.embedsRange(m, ctx, ctxNode, 1, 0, np)                   // [1, P, W]
+		rest := p.embedsRange(m, ctx, ctxNode, p.NumClasses(), np, p.Length) // [C, Length-P, W]
+		f = m.EncodeTextSharedPrefix(ctx, prefix, rest, Const(g, eot))       // [C, E]
+	} else {
+		f = m.EncodeTextEmbeddings(ctx, p.Embeds(m, ctx, ctxNode), Const(g, eot)) // [C, E]
+	}
 	return clip.Normalize(f)
 }
 
