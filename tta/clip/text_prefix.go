@@ -69,10 +69,10 @@ func sharedPrefixBlock(im ops, ctx *context.Context, xp, xr *Node, heads int, ma
 	vw, vb := param(actx, g, "v_weight"), param(actx, g, "v_bias")
 	kp, vp := linearWith(im, hp, kw, kb), linearWith(im, hp, vw, vb) // [1, P, width]
 	ap := attentionCore(im, actx, linearWith(im, hp, qw, qb), kp, vp, heads, maskP)
-	kpT := graph.BroadcastToDims(kp, t, p, w)                                      // [T, P, width]
-	vpT := graph.BroadcastToDims(vp, t, p, w)                                      // [T, P, width]
-	kr := graph.Concatenate([]*Node{kpT, linearWith(im, hr, kw, kb)}, 1)           // [T, P+R, width]
-	vr := graph.Concatenate([]*Node{vpT, linearWith(im, hr, vw, vb)}, 1)           // [T, P+R, width]
+	kpT := graph.BroadcastToDims(kp, t, p, w)                                       // [T, P, width]
+	vpT := graph.BroadcastToDims(vp, t, p, w)                                       // [T, P, width]
+	kr := graph.Concatenate([]*Node{kpT, linearWith(im, hr, kw, kb)}, 1)            // [T, P+R, width]
+	vr := graph.Concatenate([]*Node{vpT, linearWith(im, hr, vw, vb)}, 1)            // [T, P+R, width]
 	ar := attentionCore(im, actx, linearWith(im, hr, qw, qb), kr, vr, heads, maskR) // [T, R, width]
 	xp, xr = graph.Add(xp, ap), graph.Add(xr, ar)
 	mlp := func(x *Node) *Node {
