@@ -1,0 +1,49 @@
+package memo
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/embedded"
+)
+
+// BenchmarkEmbeddedSeedMEMOTopK times the report's hot path on pure Go: the seed's MEMO top-k step (64 views, top
+// 10%, SGD 5e-3, BN prior 0.94) and prediction on the embedded ResNet (48x48). Its CPU profile is matrix products
+// (im2col convolutions), about 60%.
+func BenchmarkEmbeddedSeedMEMOTopK(b *testing.B) {
+	ctx := context.New()
+	m, err := embedded.LoadResNet(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := New(backend.MustNew(), ctx, m, Options{Select: 0.1, Prior: SeedPrior, Optimizer: SeedOptimizer()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]float32, 64*48*48*3)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = float32(r.NormFloat64())
+	}
+	v := &tta.Views{ExampleID: "bench", Images: tensors.FromFlatDataAndDimensions(data, 64, 48, 48, 3)}
+	run := func(i int) {
+		v.ExampleID = "bench" + strconv.Itoa(i)
+		if err := a.Reset(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := a.Adapt(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run(-1)
+	b.ResetTimer()
+	for i := range b.N {
+		run(i)
+	}
+}
