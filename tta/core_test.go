@@ -109,7 +109,8 @@ func TestMarginalEntropyNoNaN(t *testing.T) {
 }
 
 // TestOptimizersAndReset runs three steps of each optimizer on the marginal entropy of the selected views of
-// logits = x w^T, compares with torch.optim, then checks that Reset + Restore replay the same trajectory.
+// logits = x w^T, compares with torch.optim, then checks that an Episode's Restore (weights and optimizer state, on the device) replays the same
+// trajectory.
 func TestOptimizersAndReset(t *testing.T) {
 	r := loadCoreRef(t)
 	b := backend.MustNew()
@@ -128,7 +129,7 @@ func TestOptimizersAndReset(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.New()
 			wVar := ctx.In("model").VariableWithValue("w", r.W0)
-			snap, err := TakeSnapshot(wVar)
+			ep, err := NewEpisode(b, ctx, tc.opt, wVar)
 			require.NoError(t, err)
 			exec := context.MustNewExec(b, ctx, func(ctx *context.Context, x, sel *Node) (*Node, *Node) {
 				w := wVar.ValueGraph(x.Graph())
@@ -140,8 +141,7 @@ func TestOptimizersAndReset(t *testing.T) {
 			})
 			sel := tensors.FromValue(r.Selected)
 			for episode := 0; episode < 2; episode++ {
-				require.NoError(t, snap.Restore())
-				require.NoError(t, tc.opt.Reset())
+				require.NoError(t, ep.Restore()) // the weights and the optimizer state, in one execution
 				for step, ref := range tc.ref {
 					out := exec.MustExec(r.X, sel)
 					assert.InDelta(t, ref.Loss, out[0].Value().(float64), 1e-12, "episode %d step %d loss", episode, step)

@@ -157,6 +157,12 @@ func (o *AdamW) Step(ctx *context.Context, vars []*context.Variable, grads []*No
 // Reset implements Optimizer.
 func (o *AdamW) Reset() error { return o.st.reset() }
 
+// stateVariables implements stateful: an Episode zeroes them on the device.
+func (o *SGD) stateVariables() []*context.Variable { return o.st.vars }
+
+// stateVariables implements stateful: an Episode zeroes them on the device.
+func (o *AdamW) stateVariables() []*context.Variable { return o.st.vars }
+
 func (s *state) add(v *context.Variable) {
 	for _, have := range s.vars {
 		if have == v {

@@ -82,7 +82,7 @@ type resnetMember struct {
 	model *resnet.Model
 	vars  []*context.Variable
 	opt   tta.Optimizer
-	snap  *tta.Snapshot
+	ep    *tta.Episode
 }
 
 func newResnetMember(t *testing.T, file string) *resnetMember {
@@ -97,7 +97,7 @@ func newResnetMember(t *testing.T, file string) *resnetMember {
 			r.vars = append(r.vars, v)
 		}
 	}
-	r.snap, err = tta.TakeSnapshot(r.vars...)
+	r.ep, err = tta.NewEpisode(backend.MustNew(), ctx, r.opt, r.vars...)
 	require.NoError(t, err)
 	return r
 }
@@ -109,10 +109,7 @@ func (r *resnetMember) ViewLogits(ctx *context.Context, views *Node) *Node {
 func (r *resnetMember) Trainable() []*context.Variable { return r.vars }
 func (r *resnetMember) Optimizer() tta.Optimizer       { return r.opt }
 func (r *resnetMember) Reset() error {
-	if err := r.snap.Restore(); err != nil {
-		return err
-	}
-	return r.opt.Reset()
+	return r.ep.Restore()
 }
 
 // TestJointStep runs one joint step of two tiny ResNets (BasicBlock and grouped Bottleneck), each on its own views,

@@ -3,7 +3,7 @@
 // (tta/resnet), with the seed project's variants and its no-gradient ensembles.
 //
 // Protocol, per test example (episodic: the adapted variables and the optimizer state are restored before every
-// example with a tta.Snapshot and Optimizer.Reset, never by copying the model):
+// example by a tta.Episode, on the device, never by copying the model):
 //
 //  1. the N views of the example (view 0 is the un-augmented image) go through the network with MEMO's batch-norm
 //     prior p (resnet.ForwardOpts.BNPrior: mean = p running + (1-p) batch statistics of the N views);

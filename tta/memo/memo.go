@@ -170,7 +170,7 @@ type Adapter struct {
 	ctx     *context.Context
 	model   *resnet.Model
 	vars    []*context.Variable
-	snap    *tta.Snapshot
+	episode *tta.Episode // the adapted variables and the optimizer state, restored on the device
 
 	step   *context.Exec             // Adapt: views [N,H,W,3] -> loss, marginal entropy of all views, selected, logits
 	logits map[float64]*context.Exec // prior -> views [n,H,W,3] -> logits [n,C]
@@ -194,7 +194,7 @@ func New(b backends.Backend, ctx *context.Context, m *resnet.Model, opts Options
 	if a.vars, err = adaptedVariables(ctx, m, opts.Params); err != nil {
 		return nil, err
 	}
-	if a.snap, err = tta.TakeSnapshot(a.vars...); err != nil {
+	if a.episode, err = tta.NewEpisode(b, ctx, opts.Optimizer, a.vars...); err != nil {
 		return nil, fmt.Errorf("memo: %w", err)
 	}
 	return a, nil
@@ -241,10 +241,7 @@ func (a *Adapter) Config() map[string]any {
 
 // Reset implements tta.Adapter: it restores the adapted variables and zeroes the optimizer state.
 func (a *Adapter) Reset() error {
-	if err := a.snap.Restore(); err != nil {
-		return fmt.Errorf("memo: %w", err)
-	}
-	if err := a.opts.Optimizer.Reset(); err != nil {
+	if err := a.episode.Restore(); err != nil {
 		return fmt.Errorf("memo: %w", err)
 	}
 	return nil

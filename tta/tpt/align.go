@@ -23,11 +23,11 @@ import (
 
 // alignState holds the alignment's executables, variables and optimizer.
 type alignState struct {
-	params []*context.Variable // trained: visual, not attnpool, not running statistics
-	opt    *tta.AdamW
-	snap   *tta.Snapshot
-	step   *context.Exec // selected views [k, R, R, 3] -> loss; updates params, running stats, optimizer state
-	extra  *context.Exec // selected views -> loss; updates running stats only
+	params  []*context.Variable // trained: visual, not attnpool, not running statistics
+	opt     *tta.AdamW
+	episode *tta.Episode  // the image tower and the alignment optimizer, restored on the device
+	step    *context.Exec // selected views [k, R, R, 3] -> loss; updates params, running stats, optimizer state
+	extra   *context.Exec // selected views -> loss; updates running stats only
 }
 
 // visualVars lists the variables of m's image tower (scope <m.Scope>/visual).
@@ -56,8 +56,8 @@ func (a *Adapter) buildAlign() error {
 		s.params = append(s.params, v)
 	}
 	var err error
-	if s.snap, err = tta.TakeSnapshot(all...); err != nil {
-		return err
+	if s.episode, err = tta.NewEpisode(a.backend, m.Ctx, s.opt, all...); err != nil {
+		return fmt.Errorf("tpt: alignment: %w", err)
 	}
 	s.step, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, views *Node) *Node {
 		g := views.Graph()
@@ -112,8 +112,5 @@ func (a *Adapter) runAlign(images *tensors.Tensor, sel []int) ([]float64, error)
 
 // resetAlign restores the image tower and the alignment optimizer.
 func (a *Adapter) resetAlign() error {
-	if err := a.align.snap.Restore(); err != nil {
-		return err
-	}
-	return a.align.opt.Reset()
+	return a.align.episode.Restore()
 }

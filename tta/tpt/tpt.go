@@ -109,9 +109,9 @@ type Adapter struct {
 	Learner *PromptLearner
 	ctxVar  *context.Variable
 	opt     *tta.AdamW
-	snap    *tta.Snapshot
-	scale   float32     // exp(logit_scale)
-	text0   [][]float32 // initial normalised text features [C][E]
+	episode *tta.Episode // the context and AdamW state, restored on the device
+	scale   float32      // exp(logit_scale)
+	text0   [][]float32  // initial normalised text features [C][E]
 	// text0Var holds text0 on the device [C, E], so the image executable also returns the initial logits.
 	text0Var *context.Variable
 	ctx0     []float32
@@ -230,8 +230,8 @@ func New(b backends.Backend, m *clip.Model, tok Tokenizer, classNames []string, 
 	}
 	a.ctxVar = root.VariableWithValue("ctx", tensors.FromFlatDataAndDimensions(append([]float32(nil), init...), shape...)).
 		SetTrainable(false)
-	if a.snap, err = tta.TakeSnapshot(a.ctxVar); err != nil {
-		return nil, err
+	if a.episode, err = tta.NewEpisode(b, m.Ctx, a.opt, a.ctxVar); err != nil {
+		return nil, fmt.Errorf("tpt: %w", err)
 	}
 	if err := a.buildExecs(); err != nil {
 		return nil, err
@@ -381,15 +381,12 @@ func (a *Adapter) Options() Options { return a.opts }
 
 // Reset implements tta.Adapter: the context back to its init, AdamW's moments and step count to zero.
 func (a *Adapter) Reset() error {
-	if err := a.snap.Restore(); err != nil {
-		return err
-	}
 	if a.align != nil {
 		if err := a.resetAlign(); err != nil {
 			return err
 		}
 	}
-	return a.opt.Reset()
+	return a.episode.Restore()
 }
 
 // LastTrace returns what the last Adapt did.
