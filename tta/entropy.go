@@ -5,7 +5,9 @@ import (
 	"math"
 	"sort"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
 // ViewEntropies returns the entropy of softmax(logits) of each view: [views, classes] -> [views].
@@ -117,4 +119,40 @@ func ConfidenceSelect(entropies []float64, rho float64) []int {
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return entropies[idx[a]] < entropies[idx[b]] })
 	return idx[:SelectCount(len(entropies), rho)]
+}
+
+// ConfidenceSelectGraph is ConfidenceSelect in the graph, so that the selection never leaves the device:
+// entropies [N] (float) -> the k lowest-entropy views as a one-hot selection matrix [k, N] (entropies' dtype; row r
+// picks the view of rank r, so selected = Dot(sel, x)) and their indices [k] int32, ascending entropy, ties keeping
+// the lower index first. The rank of view i is the number of views j with e_j < e_i, or e_j == e_i and j < i: N^2
+// comparisons, exact and cheap at TPT's and MEMO's N = 64. k is SelectCount(N, rho).
+func ConfidenceSelectGraph(entropies *Node, k int) (sel, indices *Node) {
+	if entropies.Rank() != 1 {
+		panic(fmt.Errorf("tta.ConfidenceSelectGraph: entropies must be [views], got %s", entropies.Shape()))
+	}
+	n := entropies.Shape().Dimensions[0]
+	if k < 1 || k > n {
+		panic(fmt.Errorf("tta.ConfidenceSelectGraph: k = %d for %d views", k, n))
+	}
+	g := entropies.Graph()
+	ei := Reshape(entropies, n, 1) // [i, 1]
+	ej := Reshape(entropies, 1, n) // [1, j]
+	lower := make([][]bool, n)     // j < i
+	for i := range lower {
+		lower[i] = make([]bool, n)
+		for j := 0; j < i; j++ {
+			lower[i][j] = true
+		}
+	}
+	before := Or(LessThan(ej, ei), And(Equal(ej, ei), Const(g, lower))) // [i, j]: view j ranks before view i
+	rank := ReduceSum(ConvertDType(before, dtypes.Int32), 1)            // [N]
+	ranks := make([]int32, k)
+	for r := range ranks {
+		ranks[r] = int32(r)
+	}
+	oneHot := Equal(Reshape(Const(g, ranks), k, 1), Reshape(rank, 1, n)) // [k, N]
+	sel = ConvertDType(oneHot, entropies.DType())
+	iota := Iota(g, shapes.Make(dtypes.Int32, k, n), 1)
+	indices = ReduceSum(Where(oneHot, iota, ZerosLike(iota)), 1) // [k]
+	return sel, indices
 }

@@ -1,0 +1,48 @@
+package tta
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/stretchr/testify/require"
+)
+
+// TestConfidenceSelectGraph checks the in-graph selection against the host's ConfidenceSelect (sort.SliceStable on
+// the entropies): the same views in the same order, ties included, and a selection matrix that picks them.
+func TestConfidenceSelectGraph(t *testing.T) {
+	b := backend.MustNew()
+	r := rand.New(rand.NewPCG(3, 4))
+	for trial, n := range []int{1, 2, 7, 64, 64, 65} {
+		ent := make([]float32, n)
+		for i := range ent {
+			ent[i] = float32(r.IntN(9)) / 4 // few distinct values: many ties
+			if trial == 4 {
+				ent[i] = r.Float32()
+			}
+		}
+		for _, rho := range []float64{0.1, 0.3, 1} {
+			k := SelectCount(n, rho)
+			e64 := make([]float64, n)
+			for i, v := range ent {
+				e64[i] = float64(v)
+			}
+			want := ConfidenceSelect(e64, rho)
+			out := MustExecOnceN(b, func(e *Node) []*Node {
+				sel, idx := ConfidenceSelectGraph(e, k)
+				return []*Node{sel, idx, Dot(sel, e)}
+			}, ent)
+			got := tensors.MustCopyFlatData[int32](out[1])
+			require.Len(t, got, k)
+			for r, i := range want {
+				require.Equal(t, int32(i), got[r], "n %d rho %g rank %d (entropies %v)", n, rho, r, ent)
+			}
+			picked := tensors.MustCopyFlatData[float32](out[2])
+			for r, i := range want {
+				require.Equal(t, ent[i], picked[r], "the selection matrix picks view %d at rank %d", i, r)
+			}
+		}
+	}
+}
