@@ -43,8 +43,8 @@ type Record struct {
 	// recorded); Index the example's index in it; ExampleID its stable id.
 	Dataset   string        `json:"dataset"`
 	Data      *DataIdentity `json:"data,omitempty"`
-	Index     int    `json:"index"`
-	ExampleID string `json:"example_id"`
+	Index     int           `json:"index"`
+	ExampleID string        `json:"example_id"`
 	// Label is the true class; Prediction the predicted class; Top5 the five highest-scoring classes.
 	Label      int   `json:"label"`
 	Prediction int   `json:"prediction"`
