@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/gotta-ml/gotta/tta/backend"
 )
 
 // Exit codes of gotta (README, "Exit codes and resuming").
@@ -44,9 +46,14 @@ type failuresError struct {
 	failures []string
 	// where says where the results are (e.g. "records in results/x.jsonl"), or "".
 	where string
+	// headline, when set, replaces the "N of M WHAT failed (WHERE)" message.
+	headline string
 }
 
 func (e *failuresError) Error() string {
+	if e.headline != "" {
+		return e.headline
+	}
 	s := fmt.Sprintf("%d of %d %s failed", len(e.failures), e.total, e.what)
 	if e.where != "" {
 		s += " (" + e.where + ")"
@@ -91,7 +98,7 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &fe):
 		return exitFailed
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, backend.ErrUnknown):
 		return exitUsage
 	}
 	msg := err.Error()

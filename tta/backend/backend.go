@@ -177,10 +177,13 @@ func checkName(name, cfg string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("backend: %s=%q: unknown backend %q; valid forms: %s=go (pure Go), %s=xla:cuda, "+
-		"%s=xla:/abs/path/xla_cuda_plugin.so (backends built in: %s)", EnvBackend, cfg, name, EnvBackend, EnvBackend,
-		EnvBackend, strings.Join(known, ", "))
+	return fmt.Errorf("backend: %s=%q: %w %q; valid forms: %s=go (pure Go), %s=xla:cuda, "+
+		"%s=xla:/abs/path/xla_cuda_plugin.so (backends built in: %s)", EnvBackend, cfg, ErrUnknown, name, EnvBackend,
+		EnvBackend, EnvBackend, strings.Join(known, ", "))
 }
+
+// ErrUnknown is returned (wrapped) by Decide and New when GOMLX_BACKEND names a backend not built in.
+var ErrUnknown = errors.New("unknown backend")
 
 func isXLAName(name string) bool {
 	switch name {
