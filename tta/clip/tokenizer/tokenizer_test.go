@@ -299,3 +299,14 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+func TestQuoteIsShort(t *testing.T) {
+	long := strings.Repeat("é", 10<<20)
+	q := Quote(long)
+	if len(q) > 200 || !strings.Contains(q, fmt.Sprintf("(+%d bytes)", len(long)-160)) {
+		t.Fatalf("Quote of a 20 MB input is %d bytes: %.120s", len(q), q)
+	}
+	if got := Quote("a photo"); got != `"a photo"` {
+		t.Fatalf("Quote(short) = %s", got)
+	}
+}
