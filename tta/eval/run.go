@@ -304,7 +304,11 @@ func evalOne(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, i int, 
 	start := time.Now()
 	defer func() { r.Seconds = time.Since(start).Seconds() }()
 	fail := func(stage string, err error) *Record {
-		r.Error = fmt.Sprintf("%s example %d (%s): %s: %v", ds.Name(), i, r.ExampleID, stage, err)
+		if stage == "" { // The adapter's own error names what failed.
+			r.Error = fmt.Sprintf("%s example %d (%s): %v", ds.Name(), i, r.ExampleID, err)
+		} else {
+			r.Error = fmt.Sprintf("%s example %d (%s): %s: %v", ds.Name(), i, r.ExampleID, stage, err)
+		}
 		return r
 	}
 	ex, err := ds.Example(i)
@@ -342,7 +346,7 @@ func evalOne(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, i int, 
 }
 
 // adaptOne makes the views, resets and adapts, turning panics from graph code into errors; stage names the step
-// that failed ("making views", "reset", "adaptation").
+// that failed ("making views", "reset"; "" for Adapt, whose errors name their own stage).
 func adaptOne(adapter tta.Adapter, vm tta.ViewMaker, ex datasets.Example, seed int64) (pred *tta.Prediction,
 	stage string, err error) {
 	defer func() {
@@ -363,7 +367,7 @@ func adaptOne(adapter tta.Adapter, vm tta.ViewMaker, ex datasets.Example, seed i
 	if err := adapter.Reset(); err != nil {
 		return nil, stage, err
 	}
-	stage = "adaptation"
+	stage = ""
 	pred, err = adapter.Adapt(views)
 	return pred, stage, err
 }
