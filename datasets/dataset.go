@@ -27,3 +27,17 @@ type Example struct {
 	// Path is the file the image was read from (empty for in-memory datasets).
 	Path string
 }
+
+// Lister is implemented by datasets that can name an example without decoding its image. The evaluation runner
+// uses it to fingerprint the example list and to check, on resume, that every recorded index still holds the
+// recorded example.
+type Lister interface {
+	// ExampleKey returns example i's ID and label (0 <= i < Len()).
+	ExampleKey(i int) (id string, label int)
+}
+
+// Layouter is implemented by datasets read with a known layout (e.g. "imagenet-a", "folder"); records name it.
+type Layouter interface {
+	// Layout names the layout the dataset was read with.
+	Layout() string
+}

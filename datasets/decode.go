@@ -80,7 +80,12 @@ func DecodeBytes(data []byte, name string) (img image.Image, err error) {
 		case *image.YCbCr:
 			img = webpYCbCrToRGB(m, nil, 0)
 		case *image.NYCbCrA:
-			img = webpYCbCrToRGB(&m.YCbCr, m.A[m.AOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.AStride)
+			off := m.AOffset(m.Rect.Min.X, m.Rect.Min.Y)
+			if need := off + (m.Rect.Dy()-1)*m.AStride + m.Rect.Dx(); m.Rect.Dy() > 0 && len(m.A) < need {
+				return nil, fmt.Errorf("datasets: decode %s (webp): the alpha plane has %d bytes, want %d", name,
+					len(m.A), need)
+			}
+			img = webpYCbCrToRGB(&m.YCbCr, m.A[off:], m.AStride)
 		}
 	}
 	return img, nil

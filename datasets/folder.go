@@ -260,3 +260,9 @@ func (f *Folder) Example(i int) (Example, error) {
 	}
 	return Example{Image: img, Label: f.files[i].Label, ID: f.files[i].ID, Path: p}, nil
 }
+
+// ExampleKey implements Lister: file i's ID and label, without decoding it.
+func (f *Folder) ExampleKey(i int) (string, int) { return f.files[i].ID, f.files[i].Label }
+
+// Layout implements Layouter: "folder" (a class-per-folder tree).
+func (f *Folder) Layout() string { return "folder" }

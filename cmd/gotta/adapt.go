@@ -17,6 +17,7 @@ import (
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
 	"github.com/gotta-ml/gotta/tta/embedded"
+	"github.com/gotta-ml/gotta/tta/eval"
 	"github.com/gotta-ml/gotta/tta/tpt"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
@@ -244,7 +245,10 @@ func addAdaptIOFlags(fs *flag.FlagSet) *adaptIO {
 // embedded one (what: "CLIP" or "ResNet"): no --weights, with the embedded data or no --data at all.
 func (a *adaptIO) open(weights, what string) (ds datasets.Dataset, embedded bool, err error) {
 	if a.out == "" {
-		return nil, false, fmt.Errorf("--out is required")
+		return nil, false, usageErrorf("--out is required")
+	}
+	if err := checkOutDir("--out", a.out); err != nil {
+		return nil, false, err
 	}
 	if err := a.checkSource(); err != nil {
 		return nil, false, err
@@ -313,13 +317,53 @@ func (a *adaptIO) views(ds datasets.Dataset, viewMaker func() (tta.ViewMaker, er
 	return views, source, err
 }
 
-// writeAdaptReport writes rep, indented JSON, to dir/report.json.
+// writeAdaptReport writes rep, indented JSON, to dir/report.json. A NaN or infinite value (a diverged loss, a NaN
+// learning rate) is written as the string "NaN", "+Inf" or "-Inf" (eval.JSONSafe): the report is written, and the
+// error returned names the values (exit code 3).
 func writeAdaptReport(dir string, rep any) error {
 	js, err := json.MarshalIndent(rep, "", "  ")
+	var bad []string
 	if err != nil {
+		safe := eval.JSONSafe(rep)
+		bad = nonFinitePaths(safe, "")
+		if js, err = json.MarshalIndent(safe, "", "  "); err != nil {
+			return err
+		}
+	}
+	path := filepath.Join(dir, "report.json")
+	if err := os.WriteFile(path, append(js, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "report.json"), append(js, '\n'), 0o644)
+	if len(bad) > 0 {
+		return &failuresError{what: "values", total: len(bad), failures: bad,
+			headline: fmt.Sprintf("%s holds %d value(s) that are not finite (written as strings)", path, len(bad))}
+	}
+	return nil
+}
+
+// nonFinitePaths lists the JSON paths of v (eval.JSONSafe's output) that hold a non-finite number's string.
+func nonFinitePaths(v any, path string) []string {
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			out = append(out, nonFinitePaths(x[k], path+"."+k)...)
+		}
+	case []any:
+		for i, e := range x {
+			out = append(out, nonFinitePaths(e, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	case string:
+		if x == "NaN" || x == "+Inf" || x == "-Inf" {
+			out = append(out, strings.TrimPrefix(path, ".")+" is "+x)
+		}
+	}
+	return out
 }
 
 // predictionOf summarises logits [C].

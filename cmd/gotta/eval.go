@@ -21,8 +21,10 @@ func init() {
 // evalDescription is gotta eval's help text (the methods are appended).
 const evalDescription = `Runs a method over a dataset and appends one JSON line per example to --out (method and its full
 config, dataset, example id, label, prediction, top-5, confidence, entropies, selected views, seconds, backend,
-device, seed). Rerunning the same command resumes where it stopped (an unfinished last line is dropped); records
-of another run in --out are an error. --shard i/n evaluates the examples with index % n == i; gotta merge joins the
+device, seed, and what identifies the data). Rerunning the same command resumes where it stopped (an unfinished
+last line is dropped) and evaluates the error records again (--no-retry-errors keeps them); records of another
+run, or of other data (examples added, removed or renamed, another folder), in --out are an error. Exit code 0
+when every example ran, 3 when some failed (listed at the end of stderr), 130 after Ctrl-C, 2 on a usage error. --shard i/n evaluates the examples with index % n == i; gotta merge joins the
 shards. Prints a progress bar on stderr and the summary table (Markdown) at the end.
 
 --data is ID=DIR: imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val (class folders under DIR), or
@@ -80,6 +82,11 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	limit := fs.Int("limit", 0, "evaluate only the first N examples (0 = all)")
 	seed := fs.Int64("seed", 0, "seed of the views (example i's view v derives from seed, example id and v)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	noRetry := fs.Bool("no-retry-errors", false, "keep the error records already in --out (by default a rerun evaluates them again)")
+	if name := scanFlag(args, "method"); m == nil && name != "" {
+		_, err := lookupMethod(name) // Before parsing: the unknown method's flags would read as unknown flags.
+		return &usageError{err}
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,24 +95,36 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	}
 	if m == nil {
 		_, err := lookupMethod(*common.method)
-		return err
+		return &usageError{err}
 	}
 	if *data == "" {
-		return fmt.Errorf("--data is required")
+		return usageErrorf("--data is required")
+	}
+	if *limit < 0 {
+		return usageErrorf("--limit %d: want 0 (all) or a positive number of examples", *limit)
+	}
+	if *out != "" {
+		if err := checkOutFile("--out", *out); err != nil {
+			return err
+		}
+	}
+	if _, err := parseDType(*common.dtype); err != nil {
+		return &usageError{err}
 	}
 	ds, err := openDataset(*data)
 	if err != nil {
 		return err
 	}
+	warnFolderClasses(stderr, ds)
 	if *out == "" {
 		*out = filepath.Join("results", "eval", m.name+"_"+fileSafe(ds.Name())+".jsonl")
 		fmt.Fprintf(stderr, "records: %s\n", *out)
 	}
-	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit}
+	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit, NoRetryErrors: *noRetry}
 	if *shard != "" {
 		var err error
 		if opts.Shard, opts.NumShards, err = parseShard(*shard); err != nil {
-			return err
+			return &usageError{err}
 		}
 	}
 	dt, err := parseDType(*common.dtype)
@@ -129,13 +148,16 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if !*quiet {
 		opts.Terminal = stderr
 	}
+	ctx, stop := interruptContext()
+	defer stop()
+	opts.Context = ctx
 	recs, err := eval.Run(ds, adapter, vm, opts)
 	if err != nil {
-		return err
+		return runOutcome(recs, err, *out)
 	}
 	row := eval.Row{Name: adapter.Name(), Dataset: ds.Name(), Metrics: eval.ComputeMetrics(recs)}
 	fmt.Fprintf(stdout, "%s\n%d records in %s\n", eval.Table([]eval.Row{row}).Markdown(), len(recs), *out)
-	return nil
+	return runOutcome(recs, nil, *out)
 }
 
 // backendNames are the backend and device strings of records.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -41,8 +42,10 @@ vocabulary, clip/bpe_simple_vocab_16e6.txt.gz.
 Each file is written to a temporary file and renamed into place once its SHA-256 is verified; a file already
 present with the right hash is left alone. Some hashes could not be known when the table of sources was written
 (the hub's weight files): those are shown as "unknown", the file is then accepted as downloaded (or as found) and
-its SHA-256 is printed so that you can check it. A file whose hash differs from a known one is an error and is not
-kept.
+its SHA-256 is printed so that you can check it, once it is checked to be what its name says (a safetensors file
+whose header parses, a gzip stream that decompresses, not an HTML page): otherwise it is deleted, with an error
+saying so (and such a file found in place is downloaded again). A file whose hash differs from a known one is an
+error and is not kept.
 
 Offline (any network error), fetch prints which files to download by other means, their URLs, where to put them
 and their SHA-256 when known, and exits with status 1. Nothing else in GoTTA touches the network.
@@ -121,11 +124,15 @@ func fetchFiles(ctx context.Context, out io.Writer, client *http.Client, baseURL
 	for _, f := range files {
 		dest := f.LocalPath(dir)
 		if sum, err := fileSHA256(dest); err == nil {
-			if f.SHA256 == "" || sum == f.SHA256 {
+			switch verr := validateWeightFile(dest); {
+			case f.SHA256 == sum || (f.SHA256 == "" && verr == nil):
 				fmt.Fprintf(out, "ok       %s (present, sha256 %s)\n", dest, sum)
 				continue
+			case f.SHA256 == "":
+				fmt.Fprintf(out, "invalid  %s: %v; downloading again\n", dest, verr)
+			default:
+				fmt.Fprintf(out, "mismatch %s: sha256 %s, want %s; downloading again\n", dest, sum, f.SHA256)
 			}
-			fmt.Fprintf(out, "mismatch %s: sha256 %s, want %s; downloading again\n", dest, sum, f.SHA256)
 		}
 		url := f.URL(baseURL)
 		fmt.Fprintf(out, "download %s\n      -> %s\n", url, dest)
@@ -203,6 +210,14 @@ func download(ctx context.Context, client *http.Client, url, dest, want string, 
 	if want != "" && sum != want {
 		return n, sum, fmt.Errorf("%s: SHA-256 mismatch: got %s, want %s (file not kept)", url, sum, want)
 	}
+	if err = tmp.Sync(); err != nil {
+		return n, sum, err
+	}
+	if verr := validateWeightFile(tmp.Name()); want == "" && verr != nil { // A known hash says more than this.
+		err = fmt.Errorf("%s: the download is not a %s file (%v); deleted, not saved as %s", url,
+			filepath.Ext(dest), verr, dest)
+		return n, sum, err
+	}
 	if err = tmp.Chmod(0o644); err != nil {
 		return n, sum, err
 	}
@@ -213,6 +228,52 @@ func download(ctx context.Context, client *http.Client, url, dest, want string, 
 		return n, sum, err
 	}
 	return n, sum, nil
+}
+
+// validateWeightFile checks that a file is what its name says: a safetensors file whose header parses
+// (.safetensors), a gzip stream that decompresses to its end (.gz); any other file must not be an HTML page (the
+// error page of a proxy or a hub).
+func validateWeightFile(path string) error {
+	switch {
+	case strings.HasSuffix(path, ".safetensors") || strings.Contains(filepath.Base(path), ".safetensors.part"):
+		f, err := weights.Open(path)
+		if err != nil {
+			return fmt.Errorf("safetensors header: %w", stripPrefix(err, path))
+		}
+		return f.Close()
+	case strings.HasSuffix(path, ".gz") || strings.Contains(filepath.Base(path), ".gz.part"):
+		fh, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		zr, err := gzip.NewReader(fh)
+		if err != nil {
+			return fmt.Errorf("gzip: %w", err)
+		}
+		if _, err := io.Copy(io.Discard, zr); err != nil {
+			return fmt.Errorf("gzip: %w", err)
+		}
+		return nil
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	head := make([]byte, 512)
+	k, _ := io.ReadFull(fh, head)
+	t := strings.ToLower(strings.TrimSpace(string(head[:k])))
+	if strings.HasPrefix(t, "<!doctype html") || strings.HasPrefix(t, "<html") {
+		return errors.New("an HTML page")
+	}
+	return nil
+}
+
+// stripPrefix drops "weights: PATH: " from an error of weights.Open, which the caller names otherwise.
+func stripPrefix(err error, path string) error {
+	msg := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "weights: "), path+": ")
+	return errors.New(msg)
 }
 
 // fileSHA256 hashes a file; it fails when the file does not exist.

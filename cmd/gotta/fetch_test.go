@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
@@ -131,7 +132,9 @@ func TestFetchOffline(t *testing.T) {
 
 // TestFetchCommand runs the subcommand end to end against a local server standing in for the hub and GitHub.
 func TestFetchCommand(t *testing.T) {
-	weightsFile := []byte("pretend safetensors of RN50")
+	// The smallest safetensors file: an 8-byte header length and an empty JSON header (unknown hashes are checked
+	// to be what their name says).
+	weightsFile := append(binary.LittleEndian.AppendUint64(nil, 2), "{}"...)
 	s, err := weights.LookupSource("clip", "RN50")
 	require.NoError(t, err)
 	files := map[string][]byte{"/" + s.Files[0].Path: weightsFile, "/" + s.Files[1].Path: []byte("not the vocabulary")}
@@ -155,4 +158,36 @@ func TestFetchCommand(t *testing.T) {
 	require.NoError(t, fetchMain([]string{"--list", "--dir", dir}, &out))
 	assert.Contains(t, out.String(), "ViT-L/14")
 	assert.Contains(t, out.String(), "resnext50")
+}
+
+// TestFetchRefusesAnHTMLPage: a server on 127.0.0.1 answers 200 with an HTML error page for files of unknown hash;
+// nothing is saved, the error says why, and an HTML page already in place is fetched again.
+func TestFetchRefusesAnHTMLPage(t *testing.T) {
+	page := []byte("<!DOCTYPE html>\n<html><body>Rate limited. Try again later.</body></html>\n")
+	srv, _ := fileServer(t, map[string][]byte{"/m/model.safetensors": page, "/v/vocab.txt.gz": page})
+	dir := t.TempDir()
+	for _, src := range []weights.SourceFile{
+		{Host: "https://example.invalid", Path: "m/model.safetensors", Local: "clip/m/model.safetensors"},
+		{Host: "https://example.invalid", Path: "v/vocab.txt.gz", Local: "clip/vocab.txt.gz"},
+	} {
+		var out bytes.Buffer
+		err := fetchFiles(context.Background(), &out, srv.Client(), srv.URL, dir, []weights.SourceFile{src})
+		require.Error(t, err, src.Local)
+		assert.Contains(t, err.Error(), "deleted, not saved as")
+		_, serr := os.Stat(src.LocalPath(dir))
+		assert.True(t, os.IsNotExist(serr), "%s must not exist", src.Local)
+		entries, _ := os.ReadDir(filepath.Dir(src.LocalPath(dir)))
+		for _, e := range entries {
+			assert.True(t, e.IsDir(), "no temporary file left: %s", e.Name())
+		}
+
+		// An HTML page saved by an older gotta is not "ok": it is downloaded again (and refused again).
+		require.NoError(t, os.WriteFile(src.LocalPath(dir), page, 0o644))
+		out.Reset()
+		err = fetchFiles(context.Background(), &out, srv.Client(), srv.URL, dir, []weights.SourceFile{src})
+		require.Error(t, err)
+		assert.Contains(t, out.String(), "invalid  ")
+		assert.NotContains(t, out.String(), "ok       ")
+		_ = os.Remove(src.LocalPath(dir))
+	}
 }

@@ -64,7 +64,8 @@ func usage(w io.Writer) {
 
 func main() { os.Exit(Main(os.Args[1:])) }
 
-// Main runs gotta with the given arguments and returns the exit code.
+// Main runs gotta with the given arguments and returns the exit code: 0 when everything ran, 1 on an error, 2 on a
+// usage error, 3 when some examples (or report rows) failed, 130 after SIGINT (see exit.go).
 func Main(args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 && args[0] == "help" {
@@ -85,12 +86,28 @@ func Main(args []string) int {
 		usage(os.Stderr)
 		return 2
 	}
-	if err := c.run(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(os.Stderr, "gotta %s: %v\n", c.name, err)
-		return 1
+	err := runRecovered(c, args[1:])
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return exitOK
 	}
-	return 0
+	fmt.Fprintf(os.Stderr, "gotta %s: %v\n", c.name, err)
+	var fe *failuresError
+	if errors.As(err, &fe) {
+		fe.writeList(os.Stderr)
+	}
+	return exitCode(err)
+}
+
+// runRecovered runs a subcommand, turning a panic into an error that names its cause in one line; with
+// GOTTA_DEBUG=1 the panic goes on, with its stack trace.
+func runRecovered(c *command, args []string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if os.Getenv("GOTTA_DEBUG") == "1" {
+				panic(p)
+			}
+			err = &panicError{p}
+		}
+	}()
+	return c.run(args)
 }

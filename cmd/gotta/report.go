@@ -85,6 +85,12 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 		listSuite(w, suite)
 		return nil
 	}
+	if err := checkOnly(suite, f.only); err != nil {
+		return err
+	}
+	if err := checkOutFile("--out", f.out); err != nil {
+		return err
+	}
 	b, choice, err := backend.New()
 	if err != nil {
 		return err
@@ -138,7 +144,7 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 	}
 	fmt.Fprintf(w, "\nwrote %s; %d examples evaluated now, the rest read from %s; took %s\n", f.out, res.Computed,
 		f.results, time.Since(start).Round(time.Second))
-	return nil
+	return reportFailures(res)
 }
 
 // reportSuite is the embedded suite, or the ImageNet suite for --data.

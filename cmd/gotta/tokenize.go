@@ -105,8 +105,8 @@ With --truncate such a line keeps its first --context ids, the last one replaced
 		return err
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d lines are too long for context length %d (use --truncate to cut them)",
-			failed, lineNo, *context)
+		return &failuresError{headline: fmt.Sprintf("%d of %d lines are too long for context length %d (use "+
+			"--truncate to cut them)", failed, lineNo, *context)}
 	}
 	return nil
 }

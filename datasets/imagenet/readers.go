@@ -133,3 +133,6 @@ func (d *Dataset) Index1k(label int) int { return d.index1k[label] }
 func (d *Dataset) Indices1k() []int { return slices.Clone(d.index1k) }
 
 var _ datasets.Dataset = (*Dataset)(nil)
+
+// Layout implements datasets.Layouter: the dataset's id (e.g. "imagenet-a").
+func (d *Dataset) Layout() string { return string(d.id) }

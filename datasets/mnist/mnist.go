@@ -116,3 +116,8 @@ func (s *Set) Example(i int) (datasets.Example, error) {
 }
 
 var _ datasets.Dataset = (*Set)(nil)
+
+// ExampleKey implements datasets.Lister: example i's ID and label, as Example gives them.
+func (s *Set) ExampleKey(i int) (string, int) {
+	return fmt.Sprintf("%s/%05d", s.Split, i), int(s.Labels[i])
+}

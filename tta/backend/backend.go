@@ -115,6 +115,9 @@ func Decide(env Env) (Choice, error) {
 		cfg = withSafePureGo(strings.TrimSpace(cfg))
 		c := Choice{Config: cfg, Reason: EnvBackend + " is set", Explicit: true}
 		name, plugin, _ := strings.Cut(cfg, ":")
+		if err := checkName(name, cfg); err != nil {
+			return c, err
+		}
 		plugin, _, _ = strings.Cut(plugin, ",")
 		if isXLAName(name) && filepath.IsAbs(plugin) {
 			c.PluginPath = plugin
@@ -163,6 +166,24 @@ func Decide(env Env) (Choice, error) {
 	}
 	return Choice{Config: PureGoDefault, Searched: searched, Reason: "no GOMLX_BACKEND and no CUDA PJRT plugin found"}, nil
 }
+
+// checkName says whether name is a backend compiled into this binary; the error names the value and the valid
+// forms.
+func checkName(name, cfg string) error {
+	known := backends.List()
+	sort.Strings(known)
+	for _, k := range known {
+		if k == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("backend: %s=%q: %w %q; valid forms: %s=go (pure Go), %s=xla:cuda, "+
+		"%s=xla:/abs/path/xla_cuda_plugin.so (backends built in: %s)", EnvBackend, cfg, ErrUnknown, name, EnvBackend,
+		EnvBackend, EnvBackend, strings.Join(known, ", "))
+}
+
+// ErrUnknown is returned (wrapped) by Decide and New when GOMLX_BACKEND names a backend not built in.
+var ErrUnknown = errors.New("unknown backend")
 
 func isXLAName(name string) bool {
 	switch name {
@@ -239,18 +260,29 @@ func New() (backends.Backend, Choice, error) {
 // load creates the backend of a choice. A plugin found by the search that fails to load falls back to pure Go; an
 // explicit choice that fails is an error that says where GoTTA looked.
 func load(c Choice) (backends.Backend, Choice, error) {
-	b, err := backends.NewWithConfig(c.Config)
+	b, err := newWithConfig(c.Config)
 	if err != nil && !c.Explicit {
 		failed := c
 		c = Choice{Config: PureGoDefault, Searched: failed.Searched,
 			Reason: fmt.Sprintf("%s was found but failed to load (%v); using pure Go", failed.PluginPath, err)}
-		b, err = backends.NewWithConfig(PureGoDefault)
+		b, err = newWithConfig(PureGoDefault)
 	}
 	if err != nil {
 		return nil, c, fmt.Errorf("backend: cannot load %q (%s); looked at: %s: %w",
 			c.Config, c.Reason, strings.Join(c.Searched, ", "), err)
 	}
 	return b, c, nil
+}
+
+// newWithConfig is backends.NewWithConfig with its panics (an unknown name, a plugin that cannot start) turned into
+// errors.
+func newWithConfig(cfg string) (b backends.Backend, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("%v", p)
+		}
+	}()
+	return backends.NewWithConfig(cfg)
 }
 
 // MustNew is New for tests and examples: it panics on error.

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,4 +161,19 @@ func TestLoadBadPlugin(t *testing.T) {
 		assert.Contains(t, c2.Reason, p)
 		assert.Contains(t, c2.Reason, "failed to load")
 	})
+}
+
+func TestUnknownBackendIsAnError(t *testing.T) {
+	for _, cfg := range []string{"cuda", "gpu:0", "xl a"} {
+		env := Env{Getenv: func(string) string { return "" },
+			LookupEnv: func(k string) (string, bool) { return cfg, k == EnvBackend }}
+		_, err := Decide(env)
+		require.Error(t, err, cfg)
+		assert.Contains(t, err.Error(), fmt.Sprintf("%q", cfg))
+		assert.Contains(t, err.Error(), "xla:/abs/path/xla_cuda_plugin.so")
+	}
+	// A known name whose constructor panics is an error, not a panic.
+	_, err := newWithConfig("nosuchbackend:x")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "nosuchbackend")
 }

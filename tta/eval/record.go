@@ -26,6 +26,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strings"
 
 	"github.com/gotta-ml/gotta/tta"
 )
@@ -38,10 +39,12 @@ type Record struct {
 	// Views describes the views (tta.ViewConfigurer, e.g. augment.Views.Config: number, kind, preprocessing,
 	// augmentation parameters); absent when the view maker does not describe itself.
 	Views map[string]any `json:"views,omitempty"`
-	// Dataset is the dataset's name; Index the example's index in it; ExampleID its stable id.
-	Dataset   string `json:"dataset"`
-	Index     int    `json:"index"`
-	ExampleID string `json:"example_id"`
+	// Dataset is the dataset's name; Data what identifies its data (absent in records written before it was
+	// recorded); Index the example's index in it; ExampleID its stable id.
+	Dataset   string        `json:"dataset"`
+	Data      *DataIdentity `json:"data,omitempty"`
+	Index     int           `json:"index"`
+	ExampleID string        `json:"example_id"`
 	// Label is the true class; Prediction the predicted class; Top5 the five highest-scoring classes.
 	Label      int   `json:"label"`
 	Prediction int   `json:"prediction"`
@@ -80,14 +83,12 @@ func sameConfig(a, b map[string]any) bool {
 	return reflect.DeepEqual(normalise(a), normalise(b))
 }
 
+// normalise is JSONSafe: m as it reads back from JSON (numbers as float64, non-finite numbers as strings).
 func normalise(m map[string]any) any {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return m
+	if m == nil {
+		return nil
 	}
-	var out any
-	_ = json.Unmarshal(data, &out)
-	return out
+	return JSONSafe(m)
 }
 
 // FillPrediction sets Prediction, Top5, Correct, Confidence, LabelLogProb and EntropyAfter from logits.
@@ -140,7 +141,9 @@ func (f *Float) UnmarshalJSON(data []byte) error {
 
 // ReadRecords reads a JSON-lines file of records. A last line cut short (a run killed while writing) is
 // ignored and its byte offset returned as validEnd, so the caller can truncate it; any other bad line is an
-// error naming the file and line.
+// error naming the file and line. An index present more than once (an error record retried by a later run, whose
+// record is appended) is read as its last record, at the place of its first: the last record of an index wins, so
+// no reader counts an example twice.
 func ReadRecords(path string) (recs []*Record, validEnd int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -152,6 +155,7 @@ func ReadRecords(path string) (recs []*Record, validEnd int64, err error) {
 		return nil, 0, fmt.Errorf("eval: reading %s: %w", path, err)
 	}
 	line := 0
+	at := map[int]int{} // index -> position in recs
 	for off := 0; off < len(data); {
 		nl := bytes.IndexByte(data[off:], '\n')
 		if nl < 0 { // no newline: an unfinished last line.
@@ -164,7 +168,12 @@ func ReadRecords(path string) (recs []*Record, validEnd int64, err error) {
 			if err := json.Unmarshal(text, &r); err != nil {
 				return nil, 0, fmt.Errorf("eval: %s line %d: %w", path, line, err)
 			}
-			recs = append(recs, &r)
+			if k, dup := at[r.Index]; dup {
+				recs[k] = &r
+			} else {
+				at[r.Index] = len(recs)
+				recs = append(recs, &r)
+			}
 		}
 		off += nl + 1
 		validEnd = int64(off)
@@ -182,9 +191,12 @@ func WriteRecords(path string, recs []*Record) error {
 		return fmt.Errorf("eval: %w", err)
 	}
 	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
 	for _, r := range sorted {
-		if err := enc.Encode(r); err != nil {
+		line, err := encodeRecord(r)
+		if err == nil {
+			_, err = w.Write(append(line, '\n'))
+		}
+		if err != nil {
 			f.Close()
 			return fmt.Errorf("eval: writing %s: %w", path, err)
 		}
@@ -198,6 +210,42 @@ func WriteRecords(path string, recs []*Record) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// encodeRecord is json.Marshal(r), never failing on a non-finite number: when r holds one outside its Float
+// fields (a step's loss, a configuration value), the record written is an error record naming the value, with the
+// configuration made JSON-safe (JSONSafe) and the steps dropped.
+func encodeRecord(r *Record) ([]byte, error) {
+	line, err := json.Marshal(r)
+	if err == nil {
+		return line, nil
+	}
+	c := *r
+	c.Config, _ = JSONSafe(r.Config).(map[string]any)
+	c.Views, _ = JSONSafe(r.Views).(map[string]any)
+	var bad []string
+	for _, s := range r.Steps {
+		if !finite(s.Loss) {
+			bad = append(bad, fmt.Sprintf("step %d loss is %v", s.Step, s.Loss))
+		}
+	}
+	c.Steps = nil
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"confidence", &c.Confidence}, {"label log-probability", &c.LabelLogProb}} {
+		if !finite(*f.v) {
+			bad = append(bad, fmt.Sprintf("%s is %v", f.name, *f.v))
+			*f.v = 0
+		}
+	}
+	if len(bad) > 0 && c.Error == "" {
+		c.Error = fmt.Sprintf("%s example %d (%s): %s", c.Dataset, c.Index, c.ExampleID, strings.Join(bad, "; "))
+		c.Correct = false
+	}
+	return json.Marshal(&c)
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // Merge joins shard files of one run into out, sorted by index. Records must all belong to the same run
 // (method, config, dataset, seed); an index present twice with different predictions is an error, the same
@@ -216,6 +264,12 @@ func Merge(out string, shards ...string) ([]*Record, error) {
 			} else if !r.sameRun(first) {
 				return nil, fmt.Errorf("eval: merge: %s index %d belongs to another run (%s on %s, seed %d) than %s on %s, seed %d",
 					path, r.Index, r.Method, r.Dataset, r.Seed, first.Method, first.Dataset, first.Seed)
+			} else if r.Data != nil && first.Data != nil && *r.Data != *first.Data {
+				return nil, fmt.Errorf("eval: merge: %s index %d was computed on other data than the first shard's: %s",
+					path, r.Index, first.Data.Diff(*r.Data))
+			}
+			if first.Data == nil && r.Data != nil {
+				first = r
 			}
 			if old, dup := byIndex[r.Index]; dup {
 				if old.Prediction != r.Prediction || old.ExampleID != r.ExampleID || old.Error != r.Error {

@@ -81,7 +81,7 @@ func Load(path string) (*Tokenizer, error) {
 	for i, line := range lines[1 : numMerges+1] {
 		f := strings.Fields(line)
 		if len(f) != 2 {
-			return nil, fmt.Errorf("tokenizer.Load: %s line %d: want a merge \"a b\", got %q", path, i+2, line)
+			return nil, fmt.Errorf("tokenizer.Load: %s line %d: want a merge \"a b\", got %s", path, i+2, Quote(line))
 		}
 		merges[i] = pair{f[0], f[1]}
 	}
@@ -127,7 +127,7 @@ func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 		}
 		f := strings.Fields(line)
 		if len(f) != 2 {
-			return nil, fmt.Errorf("tokenizer.LoadHF: %s line %d: want a merge \"a b\", got %q", mergesTXT, i+1, line)
+			return nil, fmt.Errorf("tokenizer.LoadHF: %s line %d: want a merge \"a b\", got %s", mergesTXT, i+1, Quote(line))
 		}
 		merges = append(merges, pair{f[0], f[1]})
 	}
@@ -224,7 +224,7 @@ func (t *Tokenizer) VocabSize() int { return len(t.decoder) }
 // unless truncate, which keeps the first contextLen ids and replaces the last by EOT.
 func (t *Tokenizer) Encode(text string, contextLen int, truncate bool) ([]int, error) {
 	if contextLen < 1 {
-		return nil, fmt.Errorf("tokenizer.Encode(%q): context length %d, want >= 1", text, contextLen)
+		return nil, fmt.Errorf("tokenizer.Encode(%s): context length %d, want >= 1", Quote(text), contextLen)
 	}
 	ids := make([]int, 1, contextLen)
 	ids[0] = t.sot
@@ -232,8 +232,8 @@ func (t *Tokenizer) Encode(text string, contextLen int, truncate bool) ([]int, e
 	ids = append(ids, t.eot)
 	if len(ids) > contextLen {
 		if !truncate {
-			return nil, fmt.Errorf("tokenizer.Encode: input %q is too long for context length %d (%d tokens)",
-				text, contextLen, len(ids))
+			return nil, fmt.Errorf("tokenizer.Encode: input %s is too long for context length %d (%d tokens)",
+				Quote(text), contextLen, len(ids))
 		}
 		ids = ids[:contextLen]
 		ids[contextLen-1] = t.eot
@@ -347,4 +347,20 @@ func maximalSubpart(b []byte) int {
 		n++
 	}
 	return n
+}
+
+// quoteMax is the most characters of an input that Quote shows.
+const quoteMax = 80
+
+// Quote returns s quoted (%q) for an error message, cut to its first quoteMax characters with the number of bytes
+// left out ("..." (+N bytes)), so that a long input is never echoed whole.
+func Quote(s string) string {
+	n := 0
+	for i := range s {
+		if n == quoteMax {
+			return fmt.Sprintf("%q... (+%d bytes)", s[:i], len(s)-i)
+		}
+		n++
+	}
+	return fmt.Sprintf("%q", s)
 }

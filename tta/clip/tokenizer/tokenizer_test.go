@@ -102,7 +102,7 @@ func TestGolden(t *testing.T) {
 			if r.IDs == nil {
 				tooLong++
 				require.Error(t, err, "golden.jsonl line %d: Python raised %q", i+1, r.Error)
-				assert.Contains(t, err.Error(), fmt.Sprintf("%q", r.Text))
+				assert.Contains(t, err.Error(), Quote(r.Text), "the error quotes the start of the text")
 				assert.Contains(t, err.Error(), fmt.Sprintf("context length %d", r.Context))
 				continue
 			}
@@ -297,5 +297,16 @@ func BenchmarkEncode(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*len(prompts))/b.Elapsed().Seconds(), "prompts/s")
 		})
+	}
+}
+
+func TestQuoteIsShort(t *testing.T) {
+	long := strings.Repeat("é", 10<<20)
+	q := Quote(long)
+	if len(q) > 200 || !strings.Contains(q, fmt.Sprintf("(+%d bytes)", len(long)-160)) {
+		t.Fatalf("Quote of a 20 MB input is %d bytes: %.120s", len(q), q)
+	}
+	if got := Quote("a photo"); got != `"a photo"` {
+		t.Fatalf("Quote(short) = %s", got)
 	}
 }
