@@ -17,9 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// vocabPath is OpenAI's BPE vocabulary beside the repository (../shared/clip).
-const vocabPath = "../../../shared/clip/bpe_simple_vocab_16e6.txt.gz"
-
 // golden is one case of testdata/<model>_golden.json (see testdata/README.md).
 type golden struct {
 	Prompt       string      `json:"prompt"`
@@ -38,12 +35,10 @@ type golden struct {
 	LogitsAfter  []float64   `json:"logits_view0_after"`
 }
 
+// loadTokenizer returns OpenAI's tokenizer, the vocabulary embedded in tta/clip/tokenizer.
 func loadTokenizer(t *testing.T) *tokenizer.Tokenizer {
 	t.Helper()
-	if _, err := os.Stat(vocabPath); err != nil {
-		t.Fatalf("OpenAI's CLIP vocabulary is missing: %s (%v); put it in shared/clip/ beside the repository", vocabPath, err)
-	}
-	tok, err := tokenizer.Load(vocabPath)
+	tok, err := tokenizer.OpenAI()
 	require.NoError(t, err)
 	return tok
 }
