@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// tinyCLIP is the tiny ResNet CLIP of tta/tpt's golden tests.
-const tinyCLIP = "../../tta/tpt/testdata/tiny_rn.safetensors"
+// tinyCLIP is the tiny ResNet CLIP of tta/clip's and tta/tpt's golden tests.
+const tinyCLIP = "../../tta/clip/testdata/tiny_rn.safetensors"
 
 // tinyImageFolder writes a class-per-folder dataset of perClass random PNGs per class under a temp dir.
 func tinyImageFolder(t *testing.T, classes []string, perClass int) string {

@@ -71,9 +71,16 @@ func loadViews(t *testing.T, kind string) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(out, n, h, w, c)
 }
 
+// modelPaths are the tiny CLIPs of the golden tests (testdata/README.md): the ResNet is tta/clip's (one tiny
+// ResNet CLIP for both packages), the ViT is this package's.
+var modelPaths = map[string]string{
+	"rn":  filepath.Join("..", "clip", "testdata", "tiny_rn.safetensors"),
+	"vit": filepath.Join("testdata", "tiny_vit.safetensors"),
+}
+
 func loadModel(t *testing.T, kind string) *clip.Model {
 	t.Helper()
-	m, err := clip.Load(filepath.Join("testdata", "tiny_"+kind+".safetensors"), clip.LoadOpts{})
+	m, err := clip.Load(modelPaths[kind], clip.LoadOpts{})
 	require.NoError(t, err)
 	return m
 }
