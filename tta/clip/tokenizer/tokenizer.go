@@ -1,7 +1,7 @@
 // Package tokenizer is CLIP's text tokenizer: the byte-level BPE of OpenAI's `clip/simple_tokenizer.py`,
-// reproduced id for id. OpenAI's vocabulary, `bpe_simple_vocab_16e6.txt.gz`, is embedded in the package (OpenAI; as
-// openai/CLIP and open_clip ship it) and loaded by OpenAI; Load reads another file in that format, LoadHF Hugging
-// Face's `vocab.json` + `merges.txt`.
+// reproduced id for id. OpenAI's vocabulary, `bpe_simple_vocab_16e6.txt.gz`, ships inside the package as openai/CLIP
+// and open_clip ship it: OpenAI returns its tokenizer. Load reads another file in that format, LoadHF Hugging Face's
+// `vocab.json` + `merges.txt`.
 //
 // CLIP: Radford et al., "Learning Transferable Visual Models From Natural Language Supervision", ICML 2021.
 // Byte-level BPE: Sennrich et al., ACL 2016; Radford et al., GPT-2, 2019.
