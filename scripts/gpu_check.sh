@@ -29,8 +29,7 @@ build() {
 	for f in gotta "${pkgs[@]/%/.test}"; do
 		xz -9 -T0 -f "$bin/$f"
 	done
-	cp ../shared/clip/bpe_simple_vocab_16e6.txt.gz "$bin/"
-	du -ch "$bin"/*.xz "$bin"/*.gz | tail -1
+	du -ch "$bin"/*.xz | tail -1
 	echo "tracked files: $(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1) bytes (the device takes 64 MiB in all)"
 }
 
@@ -42,8 +41,7 @@ run() {
 		python3 -c 'import lzma,sys; open(sys.argv[2],"wb").write(lzma.open(sys.argv[1]).read())' "$bin/$f.xz" "$work/$f"
 		chmod +x "$work/$f"
 	done
-	# The tests read OpenAI's vocabulary from ../shared/clip beside the repository.
-	mkdir -p ../shared/clip && cp "$bin/bpe_simple_vocab_16e6.txt.gz" ../shared/clip/
+	# The test binaries carry OpenAI's vocabulary (embedded in tta/clip/tokenizer); fixtures come with the tree.
 	if [ -z "${GOMLX_BACKEND:-}" ]; then
 		plugin=$(python3 -c 'import jax_plugins.xla_cuda13 as m,os;print(os.path.dirname(m.__file__))')/xla_cuda_plugin.so
 		export GOMLX_BACKEND=xla:$plugin

@@ -31,12 +31,9 @@ func TestAdaptViewsNPY(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &golden))
 	g := golden[0]
-	if _, err := os.Stat(evalVocab); err != nil {
-		t.Fatalf("OpenAI's CLIP vocabulary is missing: %s (%v)", evalVocab, err)
-	}
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	require.NoError(t, adaptMain([]string{"--weights", tinyCLIP, "--vocab", evalVocab, "--classes", strings.Join(g.Classes, ","),
+	require.NoError(t, adaptMain([]string{"--weights", tinyCLIP, "--vocab", openAIVocab, "--classes", strings.Join(g.Classes, ","),
 		"--prompt", g.Prompt, "--views-npy", "../../tta/tpt/testdata/rn_views_nchw.npy", "--select", "0.5", "--steps", "1",
 		"--out", out}, &stdout, &stderr), stderr.String())
 	var rep adaptReport
@@ -76,7 +73,7 @@ func TestAdaptViewsNPY(t *testing.T) {
 	// From an image file: the method's views (6 here), selection floor(6 * 0.5) = 3.
 	dir := tinyImageFolder(t, []string{"goldfish"}, 1)
 	out2 := t.TempDir()
-	require.NoError(t, adaptMain([]string{"--method", "tpt", "--weights", tinyCLIP, "--vocab", evalVocab, "--classes",
+	require.NoError(t, adaptMain([]string{"--method", "tpt", "--weights", tinyCLIP, "--vocab", openAIVocab, "--classes",
 		"goldfish, tiger shark", "--image", filepath.Join(dir, "goldfish", "a.png"), "--views", "6", "--seed", "3",
 		"--select", "0.5", "--out", out2}, &stdout, &stderr), stderr.String())
 	js, err = os.ReadFile(filepath.Join(out2, "report.json"))

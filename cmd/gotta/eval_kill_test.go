@@ -27,7 +27,7 @@ func TestEvalKilled(t *testing.T) {
 	data := tinyImageFolder(t, []string{"goldfish", "tiger_shark", "electric_ray", "stingray"}, 4)
 	dir := t.TempDir()
 	args := func(out string) []string {
-		return []string{"eval", "--method", "tpt", "--model", "clip:tiny=" + tinyCLIP, "--vocab", evalVocab,
+		return []string{"eval", "--method", "tpt", "--model", "clip:tiny=" + tinyCLIP, "--vocab", openAIVocab,
 			"--data", "folder=" + data, "--views", "8", "--select", "0.25", "--steps", "2", "--seed", "5",
 			"--quiet", "--out", out}
 	}

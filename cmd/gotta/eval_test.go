@@ -17,18 +17,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The tiny ResNet CLIP of tta/tpt's golden tests and OpenAI's vocabulary beside the repository.
-const (
-	tinyCLIP  = "../../tta/tpt/testdata/tiny_rn.safetensors"
-	evalVocab = "../../../shared/clip/bpe_simple_vocab_16e6.txt.gz"
-)
+// tinyCLIP is the tiny ResNet CLIP of tta/clip's and tta/tpt's golden tests.
+const tinyCLIP = "../../tta/clip/testdata/tiny_rn.safetensors"
 
 // tinyImageFolder writes a class-per-folder dataset of perClass random PNGs per class under a temp dir.
 func tinyImageFolder(t *testing.T, classes []string, perClass int) string {
 	t.Helper()
-	if _, err := os.Stat(evalVocab); err != nil {
-		t.Fatalf("OpenAI's CLIP vocabulary is missing: %s (%v)", evalVocab, err)
-	}
 	dir := filepath.Join(t.TempDir(), "tiny")
 	r := rand.New(rand.NewSource(1))
 	for _, c := range classes {
@@ -71,7 +65,7 @@ func readRecs(t *testing.T, path string) []eval.Record {
 func TestEvalResume(t *testing.T) {
 	data := tinyImageFolder(t, []string{"goldfish", "tiger_shark", "electric_ray"}, 2)
 	out := t.TempDir()
-	base := []string{"--method", "tpt", "--model", "clip:tiny=" + tinyCLIP, "--vocab", evalVocab, "--data", "folder=" + data,
+	base := []string{"--method", "tpt", "--model", "clip:tiny=" + tinyCLIP, "--vocab", openAIVocab, "--data", "folder=" + data,
 		"--views", "4", "--select", "0.5", "--steps", "1", "--seed", "7"}
 	run := func(extra ...string) string {
 		var stdout, stderr bytes.Buffer
@@ -123,7 +117,7 @@ func TestEvalZeroShot(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "zs.jsonl")
 	var stdout, stderr bytes.Buffer
 	require.NoError(t, evalMain([]string{"--method", "zero-shot", "--templates", "tip7", "--model", "clip=" + tinyCLIP,
-		"--vocab", evalVocab, "--data", "folder=" + data, "--out", out, "--quiet"}, &stdout, &stderr), stderr.String())
+		"--vocab", openAIVocab, "--data", "folder=" + data, "--out", out, "--quiet"}, &stdout, &stderr), stderr.String())
 	recs := readRecs(t, out)
 	require.Len(t, recs, 2)
 	assert.Equal(t, "zero-shot-tip7", recs[0].Method)

@@ -34,9 +34,9 @@ func TestEvalEnsemble(t *testing.T) {
 		name  string
 		extra []string
 	}{
-		{"triple-joint", []string{"--preset", "seed-rn50-rnxt-tpt", "--model", "clip:tiny=" + tinyCLIP, "--vocab", evalVocab}},
+		{"triple-joint", []string{"--preset", "seed-rn50-rnxt-tpt", "--model", "clip:tiny=" + tinyCLIP, "--vocab", openAIVocab}},
 		{"triple-simple", []string{"--preset", "seed-rn50-rnxt-tpt", "--mode", "simple", "--model", "clip:tiny=" + tinyCLIP,
-			"--vocab", evalVocab}},
+			"--vocab", openAIVocab}},
 		{"pair-clean", []string{"--members", "memo,memo", "--temps", "1,0.7"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -117,13 +117,13 @@ func TestEnsembleOfOne(t *testing.T) {
 		const prompt = "A bad photo of a [CLS]"
 		m1, err := clip.Load(tinyCLIP, clip.LoadOpts{})
 		require.NoError(t, err)
-		tok, err := tokenizer.Load(evalVocab)
+		tok, err := tokenizer.Load(openAIVocab)
 		require.NoError(t, err)
 		own, err := tpt.New(b, m1, tok, classes, tpt.Options{Prompt: prompt, Select: 0.5})
 		require.NoError(t, err)
 		m2, err := clip.Load(tinyCLIP, clip.LoadOpts{})
 		require.NoError(t, err)
-		tm, err := newTPTMember(&methodEnv{Backend: b, Vocab: evalVocab, Classes: classes}, m2, prompt, 5e-3, true)
+		tm, err := newTPTMember(&methodEnv{Backend: b, Vocab: openAIVocab, Classes: classes}, m2, prompt, 5e-3, true)
 		require.NoError(t, err)
 		img := image.NewRGBA(image.Rect(0, 0, 90, 70))
 		r := rand.New(rand.NewSource(3))

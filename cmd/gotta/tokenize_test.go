@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// tokenizeVocab is OpenAI's vocabulary in the shared folder beside the repository.
-const tokenizeVocab = "../../../shared/clip/bpe_simple_vocab_16e6.txt.gz"
+// openAIVocab is OpenAI's vocabulary as committed in the repository: the file tta/clip/tokenizer embeds.
+const openAIVocab = "../../tta/clip/tokenizer/bpe_simple_vocab_16e6.txt.gz"
 
 // tokenizeGolden is the tokenizer's golden corpus: OpenAI's clip.tokenize outputs (see its README.md).
 const tokenizeGolden = "../../tta/clip/tokenizer/testdata/golden.jsonl"
@@ -30,12 +30,6 @@ type tokenizeRecord struct {
 // tokenizeRecords returns the golden records of context 77 whose text is one line.
 func tokenizeRecords(t *testing.T) []tokenizeRecord {
 	t.Helper()
-	if _, err := os.Stat(tokenizeVocab); err != nil {
-		if os.Getenv("GOTTA_SKIP_SHARED") == "1" {
-			t.Skipf("GOTTA_SKIP_SHARED=1 and %s is absent", tokenizeVocab)
-		}
-		t.Fatalf("OpenAI's CLIP vocabulary is missing: %s (%v); put it in shared/clip/ beside the repository or set GOTTA_SKIP_SHARED=1", tokenizeVocab, err)
-	}
 	f, err := os.Open(tokenizeGolden)
 	require.NoError(t, err)
 	defer f.Close()
@@ -78,7 +72,7 @@ func TestTokenize(t *testing.T) {
 	input := strings.Join(texts, "\n") + "\n"
 
 	t.Run("truncate", func(t *testing.T) {
-		out, stderr, err := runTokenizeLines(t, []string{"--vocab", tokenizeVocab, "--truncate"}, input)
+		out, stderr, err := runTokenizeLines(t, []string{"--vocab", openAIVocab, "--truncate"}, input)
 		require.NoError(t, err, stderr)
 		require.Len(t, out, len(recs))
 		for i, r := range recs {
@@ -87,7 +81,7 @@ func TestTokenize(t *testing.T) {
 	})
 
 	t.Run("too-long", func(t *testing.T) {
-		out, stderr, err := runTokenizeLines(t, []string{"--vocab", tokenizeVocab}, input)
+		out, stderr, err := runTokenizeLines(t, []string{"--vocab", openAIVocab}, input)
 		require.Error(t, err)
 		require.Len(t, out, len(recs))
 		failed := 0
@@ -117,7 +111,7 @@ func TestTokenize(t *testing.T) {
 	})
 
 	t.Run("context", func(t *testing.T) {
-		out, _, err := runTokenizeLines(t, []string{"--vocab", tokenizeVocab, "--context", "4", "--truncate"}, "a photo of a dog.\n\n")
+		out, _, err := runTokenizeLines(t, []string{"--vocab", openAIVocab, "--context", "4", "--truncate"}, "a photo of a dog.\n\n")
 		require.NoError(t, err)
 		// Python: clip.tokenize(["a photo of a dog.", ""], context_length=4, truncate=True).
 		assert.Equal(t, []string{"[49406,320,1125,49407]", "[49406,49407,0,0]"}, out)
@@ -130,7 +124,7 @@ func TestTokenize(t *testing.T) {
 		require.ErrorContains(t, err, "--vocab is required")
 		_, _, err = runTokenizeLines(t, []string{"--vocab", "no/such/file.gz"}, "")
 		require.ErrorContains(t, err, "no/such/file.gz")
-		_, _, err = runTokenizeLines(t, []string{"--vocab", tokenizeVocab, "--context", "0"}, "")
+		_, _, err = runTokenizeLines(t, []string{"--vocab", openAIVocab, "--context", "0"}, "")
 		require.ErrorContains(t, err, "--context 0")
 	})
 }

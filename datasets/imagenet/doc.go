@@ -20,8 +20,8 @@
 // Labels never depend on directory listing order: the 200-class subsets are in wnid order (= ascending class
 // index), and ImageNetV2's folders "0".."999" are read in numeric order, so label = the folder's number.
 //
-// table.go is generated from ../shared/imagenet (classes.tsv, templates.txt, templates_tip.txt) by
-// internal/gentable; it is the source of truth, and table_test.go checks it against those files.
+// table.go is generated from testdata/ (classes.tsv, templates.txt, templates_tip.txt; testdata/README.md says where
+// the facts come from) by internal/gentable; table_test.go checks it against those files.
 package imagenet
 
-//go:generate go run ./internal/gentable -shared ../../../shared/imagenet -out table.go
+//go:generate go run ./internal/gentable -facts testdata -out table.go

@@ -11,30 +11,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// sharedDir is the project's reference folder, found relative to this package: <repo>/../shared/imagenet.
-var sharedDir = filepath.Join("..", "..", "..", "shared", "imagenet")
-
-// readShared reads a reference file; when the shared folder is absent the test fails with a clear message,
-// unless GOTTA_SKIP_SHARED=1 (then it is skipped).
-func readShared(t *testing.T, name string) []string {
+// readFacts reads a file of testdata/ (see testdata/README.md), the facts table.go is generated from, as lines.
+func readFacts(t *testing.T, name string) []string {
 	t.Helper()
-	p := filepath.Join(sharedDir, name)
+	p := filepath.Join("testdata", name)
 	data, err := os.ReadFile(p)
-	if err != nil {
-		if os.Getenv("GOTTA_SKIP_SHARED") == "1" {
-			t.Skipf("GOTTA_SKIP_SHARED=1 and %s unreadable: %v", p, err)
-		}
-		t.Fatalf("reference file %s (the project's ../shared/imagenet, relative to the repository root) is "+
-			"not readable: %v; set GOTTA_SKIP_SHARED=1 to skip this check", p, err)
-	}
+	require.NoError(t, err, "reading %s", p)
 	return strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 }
 
-// TestTableMatchesShared checks the committed table against ../shared/imagenet, parsed independently of the
-// generator.
-func TestTableMatchesShared(t *testing.T) {
+// TestTableMatchesFacts checks the committed table against testdata/, parsed independently of the generator.
+func TestTableMatchesFacts(t *testing.T) {
 	t.Run("classes.tsv", func(t *testing.T) {
-		lines := readShared(t, "classes.tsv")
+		lines := readFacts(t, "classes.tsv")
 		require.Len(t, lines, NumClasses+1)
 		header := strings.Split(lines[0], "\t")
 		col := map[string]int{}
@@ -58,14 +47,14 @@ func TestTableMatchesShared(t *testing.T) {
 		assert.Equal(t, r, SubsetR())
 	})
 	t.Run("templates.txt", func(t *testing.T) {
-		assert.Equal(t, readShared(t, "templates.txt"), Templates())
+		assert.Equal(t, readFacts(t, "templates.txt"), Templates())
 	})
 	t.Run("templates_tip.txt", func(t *testing.T) {
-		assert.Equal(t, readShared(t, "templates_tip.txt"), TipTemplates())
+		assert.Equal(t, readFacts(t, "templates_tip.txt"), TipTemplates())
 	})
 }
 
-// TestTableFacts checks properties that hold without the shared files.
+// TestTableFacts checks properties of the table that hold whatever the fact files say.
 func TestTableFacts(t *testing.T) {
 	w := WNIDs()
 	require.Len(t, w, NumClasses)

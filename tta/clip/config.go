@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gotta-ml/gotta/tta/weights"
 )
 
 // Tower kinds of CLIP's image encoder.
@@ -52,7 +54,9 @@ type Config struct {
 }
 
 // MetadataKeys are the `__metadata__` keys that override derived Config fields; values are decimal integers, and
-// vision_layers is a comma-separated list ("3,4,6,3" or "12"). Other metadata keys are ignored.
+// vision_layers is a comma-separated list ("3,4,6,3" or "12"). Values may also be written as JSON ("[3, 4, 6, 3]",
+// "\"RN\"", "12.0"; see weights.MetadataInt), and "null" means the field does not apply: the derived value stays.
+// Other metadata keys are ignored.
 //
 //	vision (RN|ViT), embed_dim, image_resolution, vision_layers, vision_width, vision_patch_size, vision_heads,
 //	context_length, vocab_size, text_width, text_heads, text_layers
@@ -317,34 +321,30 @@ func (c *Config) applyMetadata(md map[string]string) error {
 		"text_layers": &c.TextLayers, "transformer_width": &c.TextWidth, "transformer_heads": &c.TextHeads,
 		"transformer_layers": &c.TextLayers,
 	}
-	keys := make([]string, 0, len(md))
-	for k := range md {
+	if v, ok, err := weights.MetadataString(md, "vision"); err != nil {
+		return fmt.Errorf("clip config: %w", err)
+	} else if ok {
+		if v != ResNet && v != ViT {
+			return fmt.Errorf("clip config: __metadata__ vision=%q, want %q or %q", md["vision"], ResNet, ViT)
+		}
+		c.Vision = v
+	}
+	if layers, ok, err := weights.MetadataInts(md, "vision_layers"); err != nil {
+		return fmt.Errorf("clip config: %w", err)
+	} else if ok {
+		c.VisionLayers = layers
+	}
+	keys := make([]string, 0, len(ints))
+	for k := range ints {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	sort.Strings(keys) // a fixed order: a transformer_* alias is applied after (and wins over) its text_* key
 	for _, k := range keys {
-		v := strings.TrimSpace(md[k])
-		switch {
-		case k == "vision":
-			if v != ResNet && v != ViT {
-				return fmt.Errorf("clip config: __metadata__ vision=%q, want %q or %q", v, ResNet, ViT)
-			}
-			c.Vision = v
-		case k == "vision_layers":
-			var layers []int
-			for _, f := range strings.Split(v, ",") {
-				n, err := strconv.Atoi(strings.TrimSpace(f))
-				if err != nil {
-					return fmt.Errorf("clip config: __metadata__ vision_layers=%q: %w", v, err)
-				}
-				layers = append(layers, n)
-			}
-			c.VisionLayers = layers
-		case ints[k] != nil:
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("clip config: __metadata__ %s=%q is not an integer: %w", k, v, err)
-			}
+		n, ok, err := weights.MetadataInt(md, k)
+		if err != nil {
+			return fmt.Errorf("clip config: %w", err)
+		}
+		if ok {
 			*ints[k] = n
 		}
 	}

@@ -9,7 +9,7 @@
 //
 //	m, err := clip.Load("open_clip_model.safetensors", clip.LoadOpts{}) // config derived from tensor shapes
 //	if err != nil { return err }
-//	tok, err := tokenizer.Load("bpe_simple_vocab_16e6.txt.gz")           // tta/clip/tokenizer
+//	tok, err := tokenizer.OpenAI()                                         // tta/clip/tokenizer, embedded
 //	zs := clip.NewZeroShot(backend.MustNew(), m, tok)
 //	text, err := zs.TextFeatures(classNames, []string{"a photo of a {}."}) // [C][EmbedDim], L2-normalised
 //	images, err := m.PreprocessFiles([]string{"cat.jpg", "dog.jpg"})     // [N, R, R, 3] float32, NHWC

@@ -39,7 +39,7 @@ func (d noiseDataset) Example(i int) (datasets.Example, error) {
 // tta/clip and tta/resnet's testdata (accuracies are meaningless; the records, resume and timing paths are real).
 func TestBuildersOnTinyModels(t *testing.T) {
 	b := backend.MustNew()
-	env := FileEnv(b, "../clip/testdata/tiny_vit.safetensors", "../../../shared/clip/bpe_simple_vocab_16e6.txt.gz",
+	env := FileEnv(b, "../clip/testdata/tiny_vit.safetensors", "../clip/tokenizer/bpe_simple_vocab_16e6.txt.gz",
 		"../resnet/testdata/tiny_basic.safetensors")
 	env.ResNetPreprocess = augment.Preprocess{Size: 64, Resize: 64, Filter: augment.Bilinear,
 		Mean: augment.ImageNetMean, Std: augment.ImageNetStd}
@@ -91,7 +91,7 @@ func TestBuildersOnTinyModels(t *testing.T) {
 func TestRowsDoNotLeak(t *testing.T) {
 	b := backend.MustNew()
 	newEnv := func() *Env {
-		env := FileEnv(b, "../clip/testdata/tiny_vit.safetensors", "../../../shared/clip/bpe_simple_vocab_16e6.txt.gz",
+		env := FileEnv(b, "../clip/testdata/tiny_vit.safetensors", "../clip/tokenizer/bpe_simple_vocab_16e6.txt.gz",
 			"../resnet/testdata/tiny_basic.safetensors")
 		env.ResNetPreprocess = augment.Preprocess{Size: 64, Resize: 64, Filter: augment.Bilinear,
 			Mean: augment.ImageNetMean, Std: augment.ImageNetStd}

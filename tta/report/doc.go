@@ -5,8 +5,8 @@
 //
 // Papers: M. Shu et al., "Test-Time Prompt Tuning for Zero-Shot Generalization in Vision-Language Models",
 // NeurIPS 2022 (TPT: Table 1 / Figure 3-4 ablations of views, rho, steps); M. Zhang, S. Levine, C. Finn, "MEMO: Test
-// Time Robustness via Adaptation and Augmentation", NeurIPS 2022; the seed project's tables
-// (../shared/reference/seed-project.md section 6).
+// Time Robustness via Adaptation and Augmentation", NeurIPS 2022; and the tables of a student reproduction that
+// combined both on ImageNet-A and ImageNetV2 with CLIP RN50 and ResNet-50 (the "seed project").
 //
 // A Suite names datasets (DatasetSpec), table rows (Experiment: a method name from the builder registry and its
 // Params) and ablations (Ablation: one parameter swept over values). Run evaluates every (experiment, dataset) cell

@@ -12,13 +12,13 @@ import (
 	"github.com/gotta-ml/gotta/tta/clip"
 )
 
-// The seed project's "TPT + alignment" (reference/seed-project.md 2.7): before the TPT step, AlignSteps
-// AdamW steps (lr AlignLR, weight decay 0.01) on every image-tower parameter except the attention pool minimise
-// 1 - mean(cos(f_i, f_j)) over the full k x k matrix of the selected views' features, with BatchNorm in training
-// mode (clip.Model.EncodeImageTrain: batch statistics, running statistics updated with momentum 0.1 at every
-// forward, including one extra forward after the last step); then the image features of all views are recomputed
-// (BatchNorm in inference form with the updated running statistics) and TPT runs with the selection made before
-// alignment. Reset restores the image tower (weights and running statistics) and the alignment optimizer.
+// The seed project's "TPT + alignment" (DavidC001/MEMO-TPT-DL2024, EasyTPT.align_embeddings): before the TPT step,
+// AlignSteps AdamW steps (lr AlignLR, weight decay 0.01) on every image-tower parameter except the attention pool
+// minimise 1 - mean(cos(f_i, f_j)) over the full k x k matrix of the selected views' features, with BatchNorm in
+// training mode (clip.Model.EncodeImageTrain: batch statistics, running statistics updated with momentum 0.1 at
+// every forward, including one extra forward after the last step); then the image features of all views are
+// recomputed (BatchNorm in inference form with the updated running statistics) and TPT runs with the selection
+// made before alignment. Reset restores the image tower (weights and running statistics) and the alignment optimizer.
 // Options.AlignSteps turns it on.
 
 // alignState holds the alignment's executables, variables and optimizer.

@@ -129,11 +129,11 @@ func TestDeviceViewsMatchHost(t *testing.T) {
 	assert.Equal(t, 3, dv.Compiled())
 }
 
-// TestDeviceViewsTPTStep: one TPT step on the tiny RN CLIP (testdata/tiny_rn.safetensors, 64 px) with views made
-// on the device and with the host's views of the same non-square image: the same selected views, the loss within
-// 1e-3 relative, the same predicted class, view 0's logits within 1e-3 of their range; the same for the ensemble
-// mode and for the seed's alignment (1 step; its losses within 1e-3 relative). Bad device inputs give errors
-// naming the example.
+// TestDeviceViewsTPTStep: one TPT step on the tiny RN CLIP (../clip/testdata/tiny_rn.safetensors, 64 px) with
+// views made on the device and with the host's views of the same non-square image: the same selected views, the
+// loss within 1e-3 relative, the same predicted class, view 0's logits within 1e-3 of their range; the same for the
+// ensemble mode and for the seed's alignment (1 step; its losses within 1e-3 relative). Bad device inputs give
+// errors naming the example.
 func TestDeviceViewsTPTStep(t *testing.T) {
 	tok := loadTokenizer(t)
 	b := backend.MustNew()

@@ -26,7 +26,7 @@
 // Usage:
 //
 //	m, _ := clip.Load("RN50.safetensors", clip.LoadOpts{})
-//	tok, _ := tokenizer.Load("bpe_simple_vocab_16e6.txt.gz")
+//	tok, _ := tokenizer.OpenAI() // OpenAI's vocabulary, embedded in tta/clip/tokenizer
 //	a, err := tpt.New(backend.MustNew(), m, tok, classNames, tpt.Options{}) // the paper's defaults
 //	vm := tpt.NewViewMaker(m, 64)
 //	recs, err := eval.Run(dataset, a, vm, eval.Options{Out: "tpt.jsonl"})

@@ -90,7 +90,7 @@ func BenchmarkTextStep(b *testing.B) {
 	}
 }
 
-func tokenizerForBench() (*tokenizer.Tokenizer, error) { return tokenizer.Load(vocabPath) }
+func tokenizerForBench() (*tokenizer.Tokenizer, error) { return tokenizer.OpenAI() }
 
 func loadModelB(b *testing.B, kind string) *clip.Model {
 	m, err := clip.Load(filepath.Join("testdata", "tiny_"+kind+".safetensors"), clip.LoadOpts{})

@@ -17,9 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// vocabPath is OpenAI's BPE vocabulary beside the repository (../shared/clip).
-const vocabPath = "../../../shared/clip/bpe_simple_vocab_16e6.txt.gz"
-
 // golden is one case of testdata/<model>_golden.json (see testdata/README.md).
 type golden struct {
 	Prompt       string      `json:"prompt"`
@@ -38,12 +35,10 @@ type golden struct {
 	LogitsAfter  []float64   `json:"logits_view0_after"`
 }
 
+// loadTokenizer returns OpenAI's tokenizer, the vocabulary embedded in tta/clip/tokenizer.
 func loadTokenizer(t *testing.T) *tokenizer.Tokenizer {
 	t.Helper()
-	if _, err := os.Stat(vocabPath); err != nil {
-		t.Fatalf("OpenAI's CLIP vocabulary is missing: %s (%v); put it in shared/clip/ beside the repository", vocabPath, err)
-	}
-	tok, err := tokenizer.Load(vocabPath)
+	tok, err := tokenizer.OpenAI()
 	require.NoError(t, err)
 	return tok
 }
@@ -76,9 +71,16 @@ func loadViews(t *testing.T, kind string) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(out, n, h, w, c)
 }
 
+// modelPaths are the tiny CLIPs of the golden tests (testdata/README.md): the ResNet is tta/clip's (one tiny
+// ResNet CLIP for both packages), the ViT is this package's.
+var modelPaths = map[string]string{
+	"rn":  filepath.Join("..", "clip", "testdata", "tiny_rn.safetensors"),
+	"vit": filepath.Join("testdata", "tiny_vit.safetensors"),
+}
+
 func loadModel(t *testing.T, kind string) *clip.Model {
 	t.Helper()
-	m, err := clip.Load(filepath.Join("testdata", "tiny_"+kind+".safetensors"), clip.LoadOpts{})
+	m, err := clip.Load(modelPaths[kind], clip.LoadOpts{})
 	require.NoError(t, err)
 	return m
 }

@@ -7,8 +7,10 @@
 // The format (https://github.com/huggingface/safetensors) is an 8-byte little-endian header length N, N bytes of
 // JSON header, then the data section. The header maps each tensor name to {"dtype", "shape", "data_offsets"},
 // offsets being [begin, end) byte positions relative to the start of the data section; an optional
-// "__metadata__" entry is a string-to-string map. Open memory-maps the file read-only, so a multi-GB checkpoint is
-// never copied whole: each tensor is converted straight from the mapping into its destination tensor.
+// "__metadata__" entry is a string-to-string map (MetadataInt, MetadataInts and MetadataString read a value written
+// plainly, "3,4,6,3", or as JSON, "[3, 4, 6, 3]", with "null" for absent). Open memory-maps the file read-only, so
+// a multi-GB checkpoint is never copied whole: each tensor is converted straight from the mapping into its
+// destination tensor.
 //
 // Validation follows the safetensors reference implementation, strictly:
 //   - the header length must fit in the file (and be at most 100,000,000 bytes), the header must be a JSON object

@@ -18,8 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const vocabPath = "../../../shared/clip/bpe_simple_vocab_16e6.txt.gz"
-
 // The tiny ViT CLIP and PyTorch reference of tta/tpt (testdata/README.md there): logits_before are OpenAI's
 // model.py logits of every view with the prompts "a photo of a {class}.", i.e. zero-shot CLIP.
 const (
@@ -30,10 +28,7 @@ const (
 
 func setup(t *testing.T) (*clip.Model, *tokenizer.Tokenizer) {
 	t.Helper()
-	if _, err := os.Stat(vocabPath); err != nil {
-		t.Fatalf("OpenAI's CLIP vocabulary is missing: %s (%v)", vocabPath, err)
-	}
-	tok, err := tokenizer.Load(vocabPath)
+	tok, err := tokenizer.OpenAI()
 	require.NoError(t, err)
 	m, err := clip.Load(tinyModel, clip.LoadOpts{})
 	require.NoError(t, err)

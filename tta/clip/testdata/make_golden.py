@@ -6,6 +6,10 @@ Usage: /usr/bin/python3 make_golden.py /path/to/openai-CLIP/clip/model.py OUTDIR
 Builds tiny CLIP models of both towers with OpenAI's own `model.py` (CLIP class constructor), perturbs every
 parameter and the BatchNorm running statistics, writes them as safetensors by hand (with `__metadata__` head
 overrides), and writes the inputs and OpenAI's outputs as .npy files.
+
+The ResNet's weights are then replaced by those of OUTDIR/tiny_rn.safetensors, which tta/tpt/testdata/make_golden.py
+writes (same architecture, BatchNorm statistics calibrated for TPT): both packages test one tiny ResNet CLIP. The
+ResNet is still built and perturbed here first, so the random inputs and the ViT are drawn exactly as before.
 """
 import importlib.util
 import json
@@ -66,6 +70,21 @@ def perturb(model, gen, round_f16):
                     t.copy_(t.half().float())
 
 
+def read_safetensors(path):
+    """name -> float32 numpy array, and the metadata, of a F16/F32 safetensors file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, e in header.items():
+        begin, end = e["data_offsets"]
+        dt = {"F16": "<f2", "F32": "<f4"}[e["dtype"]]
+        out[name] = np.frombuffer(data[8 + n + begin:8 + n + end], dtype=dt).astype(np.float32).reshape(e["shape"])
+    return out, meta
+
+
 def state_dict_np(model):
     out = {}
     for k, v in model.state_dict().items():
@@ -110,8 +129,16 @@ def make(m, name, outdir, kind, gen, f16):
         eot = 999
     model.eval()
     perturb(model, gen, f16)
-    sd = state_dict_np(model)
-    write_safetensors(f"{outdir}/{name}.safetensors", sd, meta, "F16" if f16 else "F32")
+    if kind == "rn":
+        # tta/tpt's tiny ResNet (see the module doc): load it, strictly but for the buffers the file leaves out.
+        shared, file_meta = read_safetensors(f"{outdir}/{name}.safetensors")
+        assert file_meta == meta, file_meta
+        missing, unexpected = model.load_state_dict({k: torch.from_numpy(v) for k, v in shared.items()}, strict=False)
+        assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+        sd = state_dict_np(model)
+    else:
+        sd = state_dict_np(model)
+        write_safetensors(f"{outdir}/{name}.safetensors", sd, meta, "F16" if f16 else "F32")
 
     images = (torch.randn((2, 3, res, res), generator=gen)).float()
     toks = tokens(vocab, eot, [5, 9, 3], 77, gen)

@@ -1,5 +1,6 @@
 // Package tokenizer is CLIP's text tokenizer: the byte-level BPE of OpenAI's `clip/simple_tokenizer.py`,
-// reproduced id for id, read from OpenAI's `bpe_simple_vocab_16e6.txt.gz` or from Hugging Face's
+// reproduced id for id. OpenAI's vocabulary, `bpe_simple_vocab_16e6.txt.gz`, ships inside the package as openai/CLIP
+// and open_clip ship it: OpenAI returns its tokenizer. Load reads another file in that format, LoadHF Hugging Face's
 // `vocab.json` + `merges.txt`.
 //
 // CLIP: Radford et al., "Learning Transferable Visual Models From Natural Language Supervision", ICML 2021.
@@ -7,7 +8,7 @@
 //
 // Usage:
 //
-//	tok, err := tokenizer.Load("bpe_simple_vocab_16e6.txt.gz")
+//	tok, err := tokenizer.OpenAI() // OpenAI's vocabulary, shipped with this package
 //	if err != nil { ... }
 //	ids, err := tok.Encode("a photo of a goldfish.", tokenizer.ContextLength, false) // [77]: SOT, ..., EOT, 0...
 //	eot := tokenizer.EOTIndex(ids) // where CLIP's text tower reads the sentence feature
@@ -28,6 +29,9 @@ package tokenizer
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,7 +50,7 @@ const numMerges = 49152 - 256 - 2
 // maxCache bounds the number of words whose BPE is remembered; the cache is emptied when it is full.
 const maxCache = 1 << 16
 
-// Tokenizer maps text to CLIP token ids and back. Create it with Load or LoadHF.
+// Tokenizer maps text to CLIP token ids and back. Create it with OpenAI, Load or LoadHF.
 type Tokenizer struct {
 	encoder  map[string]int // token (byte-encoded characters, "</w>" at a word's end) -> id
 	decoder  []string       // id -> token
@@ -69,19 +73,64 @@ func Load(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.Load: %w", err)
 	}
+	t, err := loadMerges(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer.Load: %w", err)
+	}
+	return t, nil
+}
+
+// OpenAIVocabSHA256 is the SHA-256 of the embedded `bpe_simple_vocab_16e6.txt.gz`, byte for byte the file of
+// openai/CLIP (clip/bpe_simple_vocab_16e6.txt.gz) and open_clip.
+const OpenAIVocabSHA256 = "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"
+
+// openAIVocabName names the embedded vocabulary in errors.
+const openAIVocabName = "bpe_simple_vocab_16e6.txt.gz (embedded)"
+
+//go:embed bpe_simple_vocab_16e6.txt.gz
+var openAIVocab []byte
+
+// OpenAIVocab returns the embedded `bpe_simple_vocab_16e6.txt.gz`, gzip-compressed as OpenAI ships it, for callers
+// that need the file itself (to write it out or hand it to another tool). The caller must not modify it.
+func OpenAIVocab() []byte { return openAIVocab }
+
+// openAIOnce loads the embedded vocabulary once; every OpenAI call shares the result.
+var openAIOnce = sync.OnceValues(func() (*Tokenizer, error) {
+	if sum := sha256.Sum256(openAIVocab); hex.EncodeToString(sum[:]) != OpenAIVocabSHA256 {
+		return nil, fmt.Errorf("tokenizer.OpenAI: %s has SHA-256 %x, want %s", openAIVocabName, sum,
+			OpenAIVocabSHA256)
+	}
+	data, err := gunzipIfGzip(openAIVocabName, openAIVocab)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer.OpenAI: %w", err)
+	}
+	t, err := loadMerges(openAIVocabName, data)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer.OpenAI: %w", err)
+	}
+	return t, nil
+})
+
+// OpenAI returns the tokenizer of OpenAI's CLIP vocabulary (`bpe_simple_vocab_16e6.txt.gz`, SHA-256
+// OpenAIVocabSHA256), which is embedded in the package: the tokenizer of every released OpenAI and open_clip CLIP
+// model. The vocabulary is parsed on the first call; later calls return the same Tokenizer.
+func OpenAI() (*Tokenizer, error) { return openAIOnce() }
+
+// loadMerges parses OpenAI's merges file (Load), data already gunzipped; path names it in errors.
+func loadMerges(path string, data []byte) (*Tokenizer, error) {
 	if !utf8.Valid(data) {
-		return nil, fmt.Errorf("tokenizer.Load: %s is not UTF-8 text", path)
+		return nil, fmt.Errorf("%s is not UTF-8 text", path)
 	}
 	lines := strings.Split(string(data), "\n")
 	if len(lines) < numMerges+1 {
-		return nil, fmt.Errorf("tokenizer.Load: %s has %d lines, want a header and at least %d merges",
+		return nil, fmt.Errorf("%s has %d lines, want a header and at least %d merges",
 			path, len(lines), numMerges)
 	}
 	merges := make([]pair, numMerges)
 	for i, line := range lines[1 : numMerges+1] {
 		f := strings.Fields(line)
 		if len(f) != 2 {
-			return nil, fmt.Errorf("tokenizer.Load: %s line %d: want a merge \"a b\", got %s", path, i+2, Quote(line))
+			return nil, fmt.Errorf("%s line %d: want a merge \"a b\", got %s", path, i+2, Quote(line))
 		}
 		merges[i] = pair{f[0], f[1]}
 	}
@@ -198,6 +247,11 @@ func readMaybeGzip(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return gunzipIfGzip(path, data)
+}
+
+// gunzipIfGzip returns data gunzipped when it starts with gzip's magic bytes, else data; path names it in errors.
+func gunzipIfGzip(path string, data []byte) ([]byte, error) {
 	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
 		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {

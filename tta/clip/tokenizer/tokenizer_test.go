@@ -2,7 +2,10 @@ package tokenizer
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,30 +20,43 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// sharedVocab is OpenAI's merges file in the project's shared folder, beside the clone (CI) or the work tree.
-const sharedVocab = "../../../../shared/clip/bpe_simple_vocab_16e6.txt.gz"
+// vocabFile is the committed copy of OpenAI's merges file, the one the package embeds.
+const vocabFile = "bpe_simple_vocab_16e6.txt.gz"
 
-var (
-	sharedOnce sync.Once
-	sharedTok  *Tokenizer
-	sharedErr  error
-)
-
-// loadShared returns the tokenizer of the shared OpenAI vocabulary. A missing file fails the test, unless
-// GOTTA_SKIP_SHARED=1.
-func loadShared(t testing.TB) *Tokenizer {
+// loadOpenAI returns the tokenizer of the embedded OpenAI vocabulary.
+func loadOpenAI(t testing.TB) *Tokenizer {
 	t.Helper()
-	if _, err := os.Stat(sharedVocab); err != nil {
-		if os.Getenv("GOTTA_SKIP_SHARED") == "1" {
-			t.Skipf("GOTTA_SKIP_SHARED=1 and %s is absent", sharedVocab)
-		}
-		abs, _ := filepath.Abs(sharedVocab)
-		t.Fatalf("OpenAI's CLIP vocabulary is missing: %s (%v). Put bpe_simple_vocab_16e6.txt.gz (SHA-256 "+
-			"924691ac...6804a) in shared/clip/ beside the repository, or set GOTTA_SKIP_SHARED=1 to skip.", abs, err)
-	}
-	sharedOnce.Do(func() { sharedTok, sharedErr = Load(sharedVocab) })
-	require.NoError(t, sharedErr)
-	return sharedTok
+	tok, err := OpenAI()
+	require.NoError(t, err)
+	return tok
+}
+
+// TestOpenAIVocab checks the embedded vocabulary is OpenAI's file (its SHA-256, computed here, not taken from the
+// package's check), that OpenAI loads it once, and that it tokenizes as Load of the committed file does.
+func TestOpenAIVocab(t *testing.T) {
+	sum := sha256.Sum256(OpenAIVocab())
+	assert.Equal(t, "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a", hex.EncodeToString(sum[:]))
+	assert.Equal(t, OpenAIVocabSHA256, hex.EncodeToString(sum[:]))
+	onDisk, err := os.ReadFile(vocabFile)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(onDisk, OpenAIVocab()), "%s differs from the embedded vocabulary", vocabFile)
+
+	tok := loadOpenAI(t)
+	again, err := OpenAI()
+	require.NoError(t, err)
+	assert.Same(t, tok, again, "OpenAI must load the vocabulary once")
+	assert.Equal(t, 49408, tok.VocabSize())
+	assert.Equal(t, 49406, tok.SOT())
+	assert.Equal(t, 49407, tok.EOT())
+
+	fromFile, err := Load(vocabFile)
+	require.NoError(t, err)
+	assert.Equal(t, fromFile.decoder, tok.decoder)
+	assert.Equal(t, fromFile.ranks, tok.ranks)
+	// clip.tokenize("a photo of a goldfish.") with OpenAI's tokenizer (golden.jsonl).
+	ids, err := tok.Encode("a photo of a goldfish.", 8, false)
+	require.NoError(t, err)
+	assert.Equal(t, []int{49406, 320, 1125, 539, 320, 40293, 269, 49407}, ids)
 }
 
 // goldenRecord is one line of testdata/golden.jsonl, written by testdata/make_golden.py from OpenAI's tokenizer.
@@ -73,7 +89,7 @@ func readJSONLines[T any](t testing.TB, path string) []T {
 }
 
 func TestGolden(t *testing.T) {
-	tok := loadShared(t)
+	tok := loadOpenAI(t)
 	records := readJSONLines[goldenRecord](t, "testdata/golden.jsonl")
 	require.GreaterOrEqual(t, len(records), 300)
 	assert.Equal(t, 49406, tok.SOT())
@@ -136,7 +152,7 @@ func orEmpty(ids []int) []int {
 }
 
 func TestDecodeIllFormed(t *testing.T) {
-	tok := loadShared(t)
+	tok := loadOpenAI(t)
 	cases := readJSONLines[[2]json.RawMessage](t, "testdata/decode.jsonl")
 	require.NotEmpty(t, cases)
 	for i, c := range cases {
@@ -151,7 +167,7 @@ func TestDecodeIllFormed(t *testing.T) {
 }
 
 func TestLoadHF(t *testing.T) {
-	tok := loadShared(t)
+	tok := loadOpenAI(t)
 	records := readJSONLines[goldenRecord](t, "testdata/golden.jsonl")
 	// Plain copies of the gzipped files.
 	dir := t.TempDir()
@@ -232,7 +248,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestEncodeErrors(t *testing.T) {
-	tok := loadShared(t)
+	tok := loadOpenAI(t)
 	_, err := tok.Encode("a dog", 0, true)
 	require.ErrorContains(t, err, "context length 0")
 	long := strings.Repeat("dog ", 80)
@@ -246,7 +262,7 @@ func TestEncodeErrors(t *testing.T) {
 
 // TestConcurrent encodes from several goroutines sharing one cache.
 func TestConcurrent(t *testing.T) {
-	tok := loadShared(t)
+	tok := loadOpenAI(t)
 	records := readJSONLines[goldenRecord](t, "testdata/golden.jsonl")
 	var wg sync.WaitGroup
 	errs := make(chan string, 4)
@@ -272,7 +288,7 @@ func TestConcurrent(t *testing.T) {
 // BenchmarkEncode encodes the 1000 "a photo of a {class}." prompts of the golden corpus; it reports prompts/s
 // with a warm cache (the steady state) and without a cache.
 func BenchmarkEncode(b *testing.B) {
-	tok := loadShared(b)
+	tok := loadOpenAI(b)
 	records := readJSONLines[goldenRecord](b, "testdata/golden.jsonl")
 	var prompts []string
 	for _, r := range records {

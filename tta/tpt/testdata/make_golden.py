@@ -10,6 +10,9 @@ no_grad, logits = exp(logit_scale) * cos, confidence selection (argsort of the p
 int(N * rho)), the marginal entropy `avg_entropy`, torch.optim.AdamW(lr=5e-3) with torch defaults, selection kept
 from the first step, the prediction on view 0. It runs OpenAI's own `model.py` (CLIP) and `simple_tokenizer.py`
 (with a stand-in for ftfy, the identity for these ASCII prompts).
+
+The tiny ResNet CLIP is written to OUTDIR/../../clip/testdata/tiny_rn.safetensors (tta/clip's golden data, whose
+make_golden.py reads it from there; run this script first): tta/clip, tta/tpt and cmd/gotta test one tiny ResNet.
 """
 import copy
 import importlib.util
@@ -251,7 +254,10 @@ def main():
         for p in model.parameters():
             p.requires_grad_(False)
         sd = {k: v.float().numpy() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-        write_safetensors(f"{outdir}/tiny_{kind}.safetensors", sd, meta)
+        if kind == "rn":
+            write_safetensors(f"{outdir}/../../clip/testdata/tiny_rn.safetensors", sd, meta)
+        else:
+            write_safetensors(f"{outdir}/tiny_{kind}.safetensors", sd, meta)
         views = torch.randn((8, 3, res, res), generator=gen)
         np.save(f"{outdir}/{kind}_views_nchw.npy", views.numpy())
         results = [tpt(model, tok, views, p, rho, steps) for p, rho, steps in cases[kind]]

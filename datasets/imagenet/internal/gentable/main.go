@@ -1,7 +1,7 @@
 // Command gentable writes table.go of package imagenet, the ImageNet class table and prompt templates as Go
-// facts, from the project's reference files:
+// facts, from the fact files committed in datasets/imagenet/testdata (see the README.md there):
 //
-//	cd datasets/imagenet && go run ./internal/gentable -shared ../../../shared/imagenet -out table.go
+//	cd datasets/imagenet && go run ./internal/gentable -facts testdata -out table.go
 //
 // (also run by `go generate ./datasets/imagenet/`). Inputs: classes.tsv (header "index wnid clip_name
 // in_imagenet_a in_imagenet_r", 1000 rows in index order), templates.txt (80 lines) and templates_tip.txt (7 lines),
@@ -22,10 +22,10 @@ import (
 )
 
 func main() {
-	shared := flag.String("shared", "../../../shared/imagenet", "folder with classes.tsv, templates.txt, templates_tip.txt")
+	facts := flag.String("facts", "testdata", "folder with classes.tsv, templates.txt, templates_tip.txt")
 	out := flag.String("out", "table.go", "Go file to write")
 	flag.Parse()
-	src, err := generate(*shared)
+	src, err := generate(*facts)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,8 +3,8 @@
 
 Usage (see README.md beside this file):
 
-    PYTHONPATH=/tmp/stubs:/tmp/clipref /usr/bin/python3 make_golden.py \
-        --shared /work/shared --out .
+    cd tta/clip/tokenizer/testdata
+    PYTHONPATH=/tmp/stubs:/tmp/clipref /usr/bin/python3 make_golden.py --out .
 
 where /tmp/clipref is a checkout of github.com/openai/CLIP (not committed here) and /tmp/stubs holds the two
 stand-in modules printed by `make_golden.py --print-stubs` (ftfy.fix_text = Unicode NFC only; tqdm unused).
@@ -100,18 +100,18 @@ def edge_cases(classes):
     ]
 
 
-def read_classes(shared):
-    rows = open(os.path.join(shared, "imagenet", "classes.tsv"), encoding="utf-8").read().splitlines()
+def read_classes(imagenet):
+    rows = open(os.path.join(imagenet, "classes.tsv"), encoding="utf-8").read().splitlines()
     return [r.split("\t")[2] for r in rows[1:]]
 
 
-def read_templates(shared):
-    return open(os.path.join(shared, "imagenet", "templates.txt"), encoding="utf-8").read().splitlines()
+def read_templates(imagenet):
+    return open(os.path.join(imagenet, "templates.txt"), encoding="utf-8").read().splitlines()
 
 
-def corpus(shared):
-    classes = read_classes(shared)
-    templates = read_templates(shared)
+def corpus(imagenet):
+    classes = read_classes(imagenet)
+    templates = read_templates(imagenet)
     assert len(classes) == 1000 and len(templates) == 80
     texts = [(f"a photo of a {c}.", 77) for c in classes]
     for i, t in enumerate(templates):
@@ -139,7 +139,10 @@ def ranges(pred):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default="/work/shared")
+    # Defaults: the repository's copies, relative to this folder.
+    ap.add_argument("--vocab", default="../bpe_simple_vocab_16e6.txt.gz", help="OpenAI's merges file")
+    ap.add_argument("--imagenet", default="../../../../datasets/imagenet/testdata",
+                    help="folder with classes.tsv and templates.txt")
     ap.add_argument("--out", default=".")
     ap.add_argument("--print-stubs", action="store_true")
     args = ap.parse_args()
@@ -154,11 +157,11 @@ def main():
     import clip.clip as clipmod
     from clip.simple_tokenizer import SimpleTokenizer, basic_clean, whitespace_clean
 
-    tok = SimpleTokenizer(os.path.join(args.shared, "clip", "bpe_simple_vocab_16e6.txt.gz"))
+    tok = SimpleTokenizer(args.vocab)
     clipmod._tokenizer = tok
     os.makedirs(os.path.join(args.out, "hf"), exist_ok=True)
 
-    texts = corpus(args.shared)
+    texts = corpus(args.imagenet)
     with open(os.path.join(args.out, "golden.jsonl"), "w", encoding="utf-8") as f:
         for text, n in texts:
             rec = {"text": text, "context": n,
