@@ -22,7 +22,9 @@ type Interval struct {
 }
 
 // Scale returns the interval multiplied by f (e.g. 100 for a fraction in percent).
-func (iv Interval) Scale(f float64) Interval { return Interval{Est: iv.Est * f, Lo: iv.Lo * f, Hi: iv.Hi * f} }
+func (iv Interval) Scale(f float64) Interval {
+	return Interval{Est: iv.Est * f, Lo: iv.Lo * f, Hi: iv.Hi * f}
+}
 
 func nanInterval() Interval { return Interval{Est: math.NaN(), Lo: math.NaN(), Hi: math.NaN()} }
 
