@@ -125,6 +125,9 @@ type Scatter struct {
 	Points                []Point
 	// LogX draws the x axis on a log scale (times spanning decades); every X must then be > 0.
 	LogX bool
+	// Legend names the points in a legend right of the axes (by their Style) instead of labelling them in place:
+	// for many points, whose labels would overlap.
+	Legend bool
 	// Width and Height of the axes area; zero means DefaultWidth x DefaultHeight.
 	Width, Height vg.Length
 }
@@ -156,11 +159,14 @@ func (s Scatter) build() (*plot.Plot, []legendEntry, error) {
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
+	var legend []legendEntry
+	var markers []plot.Plotter
 	for _, pt := range pts {
 		st := pt.Style.orDefault(0)
 		if pt.Lo != 0 || pt.Hi != 0 {
-			if eb, ok := newErrorBars([]float64{pt.X}, []float64{pt.Lo}, []float64{pt.Hi}, 0, st.Color); ok {
-				p.Add(eb)
+			if eb, ok := newErrorBars([]float64{pt.X}, []float64{pt.Lo}, []float64{pt.Hi}, 0,
+				withAlpha(st.Color, 0xa0)); ok {
+				p.Add(eb) // under every marker
 			}
 		}
 		sc, err := plotter.NewScatter(plotter.XYs{{X: pt.X, Y: pt.Y}})
@@ -168,7 +174,15 @@ func (s Scatter) build() (*plot.Plot, []legendEntry, error) {
 			return nil, nil, fmt.Errorf("plots: scatter %q point %q: %w", s.Title, pt.Label, err)
 		}
 		sc.Color, sc.Shape, sc.Radius = st.Color, st.Shape, vg.Points(3.5)
-		p.Add(sc)
+		markers = append(markers, sc)
+		if s.Legend && pt.Label != "" {
+			legend = append(legend, legendEntry{pt.Label, []plot.Thumbnailer{sc}})
+		}
+	}
+	p.Add(markers...)
+	if s.Legend {
+		fitLogRange(p, s.LogX)
+		return p, legend, nil
 	}
 	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
 	if err != nil {
@@ -193,6 +207,13 @@ func (s Scatter) build() (*plot.Plot, []legendEntry, error) {
 		p.X.Min = xmin - 0.05*span
 	}
 	return p, nil, nil
+}
+
+// fitLogRange pads a log x axis by a fifth of a decade on each side, so no marker sits on the frame.
+func fitLogRange(p *plot.Plot, logX bool) {
+	if logX && p.X.Min > 0 {
+		p.X.Min, p.X.Max = p.X.Min/1.6, p.X.Max*1.6
+	}
 }
 
 // SVG renders the scatter plot as SVG bytes.

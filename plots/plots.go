@@ -302,12 +302,21 @@ func render(build func() (*plot.Plot, []legendEntry, error), w, h vg.Length, for
 		return nil, fmt.Errorf("plots: rendering %q as %s: %w", p.Title.Text, format, err)
 	}
 	dc := draw.New(wt)
-	p.Draw(draw.Crop(dc, 0, -strip, 0, 0))
+	top := vg.Length(0)
+	if p.Title.Text != "" {
+		top = p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding
+	}
+	if title := p.Title.Text; strip > 0 && p.Title.TextStyle.Width(title)*legendSlack > w-vg.Points(legendGap) {
+		// A title wider than the axes is centred over the whole figure, legend strip included.
+		p.Title.Text = ""
+		p.Draw(draw.Crop(dc, 0, -strip, 0, -top))
+		p.Title.Text = title
+		descent := p.Title.TextStyle.FontExtents().Descent
+		dc.FillText(p.Title.TextStyle, vg.Point{X: dc.Center().X, Y: dc.Max.Y + descent}, title)
+	} else {
+		p.Draw(draw.Crop(dc, 0, -strip, 0, 0))
+	}
 	if strip > 0 {
-		top := vg.Length(0)
-		if p.Title.Text != "" {
-			top = p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding
-		}
 		leg := plot.NewLegend()
 		leg.TextStyle = p.Legend.TextStyle
 		leg.Top, leg.Left = true, true

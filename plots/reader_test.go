@@ -74,6 +74,7 @@ func checkReadable(t *testing.T, svg []byte, title string, ticks, legend []strin
 		}
 		assert.Contains(t, it.style, "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;", "%q", it.text)
 		assert.NotContains(t, it.style, "Serif", "%q", it.text)
+		assert.GreaterOrEqual(t, it.x, 0.0, "%q starts inside the figure", it.text)
 	}
 	assert.Contains(t, texts, title, "title")
 	for _, tick := range ticks {
@@ -159,6 +160,12 @@ func TestReliabilityAndScatterAsReadersSeeThem(t *testing.T) {
 	require.NoError(t, err)
 	checkReadable(t, svg, "TPT (ECE 3.21%)", []string{"0.0", "1.0"},
 		[]string{"accuracy per bin", "mean confidence", "perfect calibration"})
+	// A title wider than small axes is centred over the whole figure and starts inside it.
+	long := r
+	long.Title, long.Width, long.Height = "TPT ensemble + confidence selection", DefaultWidth*2/3, DefaultHeight*3/4
+	svg, err = long.SVG()
+	require.NoError(t, err)
+	checkReadable(t, svg, "TPT ensemble + confidence selection (ECE 3.21%)", nil, []string{"accuracy per bin"})
 
 	s := Scatter{Title: "Accuracy vs time per example", XLabel: "seconds per example (s)",
 		YLabel: "top-1 accuracy (%)", LogX: true, Points: []Point{
@@ -167,6 +174,9 @@ func TestReliabilityAndScatterAsReadersSeeThem(t *testing.T) {
 	svg, err = s.SVG()
 	require.NoError(t, err)
 	checkReadable(t, svg, s.Title, nil, nil)
+	inLegend := s
+	inLegend.Legend = true
+	checkReadable(t, must(inLegend.SVG()), s.Title, nil, []string{"zero-shot", "TPT"})
 	texts, withPaths := svgTexts(t, svg)
 	assert.Contains(t, texts, "zero-shot")
 	assert.Contains(t, string(svg), "#E69F00", "TPT's colour")

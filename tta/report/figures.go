@@ -109,7 +109,8 @@ func ReliabilityFigures(res *Results) ([]Figure, []string, error) {
 		if !ok {
 			return nil, nil, fmt.Errorf("report: reliability row %q is not in suite %s", id, res.Suite.Name)
 		}
-		m := eval.ComputeMetrics(pooledShifted(res, e))
+		recs := pooledShifted(res, e)
+		m := eval.ComputeMetrics(recs)
 		if m.N == 0 {
 			missing = append(missing, e.Name)
 			continue
@@ -121,7 +122,10 @@ func ReliabilityFigures(res *Results) ([]Figure, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("report: reliability of %s: %w", id, err)
 		}
-		figs = append(figs, Figure{ID: "reliability-" + id, Title: r.FullTitle(), SVG: svg})
+		ci := eval.BootstrapECE(recs, eval.BootstrapReps, eval.BootstrapSeed, 0.95)
+		figs = append(figs, Figure{ID: "reliability-" + id, Title: r.FullTitle(), SVG: svg,
+			Caption: fmt.Sprintf("ECE %.1f%% [95%% bootstrap interval %.1f, %.1f] on %d examples.", m.ECE, ci.Lo,
+				ci.Hi, m.N)})
 	}
 	return figs, missing, nil
 }
@@ -130,7 +134,7 @@ func ReliabilityFigures(res *Results) ([]Figure, []string, error) {
 // one labelled point per row in its row's style.
 func TimeFigure(res *Results) (Figure, error) {
 	s := plots.Scatter{Title: "Accuracy vs time per example", XLabel: "seconds per example (s, log scale)",
-		YLabel: accuracyLabel + ", mean", LogX: true}
+		YLabel: accuracyLabel + ", mean", LogX: true, Legend: true}
 	styles := RowStyles(res.Suite)
 	var missing []string
 	for _, rs := range Summaries(res) {

@@ -199,5 +199,7 @@ func TestFiguresAsReadersSeeThem(t *testing.T) {
 	rep, err := Make(res)
 	require.NoError(t, err)
 	page := string(rep.HTML(PageInfo{}))
-	assert.Equal(t, 1+1+1, strings.Count(page, `<p class="caption">`), "bars, ablation and time figures")
+	assert.Equal(t, 1+1+1+2, strings.Count(page, `<p class="caption">`),
+		"bars, ablation, time and the 2 reliability figures")
+	assert.Contains(t, page, "[95% bootstrap interval ")
 }
