@@ -69,7 +69,8 @@ func TestReliability(t *testing.T) {
 
 func TestScatter(t *testing.T) {
 	s := Scatter{Title: "Accuracy vs time", XLabel: "seconds per example", YLabel: "top-1 (%)", LogX: true,
-		Points: []Point{{Label: "zero-shot", X: 0.01, Y: 60}, {Label: "TPT", X: 0.5, Y: 66}, {Label: "MEMO top-k", X: 2, Y: 70},
+		Points: []Point{{Label: "zero-shot", X: 0.01, Y: 60}, {Label: "TPT", X: 0.5, Y: 66},
+			{Label: "MEMO top-k", X: 2, Y: 70},
 			{Label: "skipped", X: math.NaN(), Y: 1}}}
 	svg, err := s.SVG()
 	require.NoError(t, err)

@@ -173,8 +173,12 @@ func (r *Report) HTML(info PageInfo) []byte {
 func runInfo(res *Results) string {
 	took := "Nothing evaluated (every number read from the records)"
 	if res.Elapsed > 0 || res.Computed > 0 {
+		round := time.Second
+		if res.Elapsed < 10*time.Second {
+			round = time.Millisecond
+		}
 		took = fmt.Sprintf("This run took %s and evaluated %d examples (the rest were read from the records)",
-			res.Elapsed.Round(time.Second), res.Computed)
+			res.Elapsed.Round(round), res.Computed)
 	}
 	workers := "not run (records loaded)"
 	if res.Workers > 0 {
