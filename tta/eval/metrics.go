@@ -56,10 +56,7 @@ func ComputeMetrics(recs []*Record) Metrics {
 		m.NLL -= r.LabelLogProb
 		m.Entropy += float64(r.EntropyAfter)
 		secs = append(secs, r.Seconds)
-		b := min(int(r.Confidence*ECEBins), ECEBins-1)
-		if r.Confidence <= 0 {
-			b = 0
-		}
+		b := eceBin(r.Confidence)
 		rel.BinCount[b]++
 		rel.BinConfidence[b] += r.Confidence
 		if r.Correct {

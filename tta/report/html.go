@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"html"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -75,13 +76,16 @@ type PageInfo struct {
 	Generated time.Time
 }
 
-const pageCSS = `body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+const pageCSS = `body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1320px;color:#222;padding:0 1em}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}h3{font-size:1.05em}
 table.gotta-report{border-collapse:collapse;margin:.5em 0;font-size:.9em}
 table.gotta-report th,table.gotta-report td{border:1px solid #ccc;padding:.25em .6em}
 table.gotta-report th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .figs{display:flex;flex-wrap:wrap;gap:1em}.fig{margin:.5em 0}.note{color:#a33;font-size:.9em}
-ul.notes{font-size:.85em;color:#555}code,pre{background:#f6f6f6;padding:.1em .3em}`
+ul.notes{font-size:.85em;color:#555}code,pre{background:#f6f6f6;padding:.1em .3em}
+p.legend,p.caption{font-size:.85em;color:#444;margin:.2em 0 1em;max-width:70em}td.num{white-space:nowrap}
+span.ci{font-size:.85em;color:#666}table.gotta-report td:first-child{min-width:13em}
+footer{margin-top:3em;border-top:1px solid #ddd;padding-top:.5em;font-size:.85em;color:#555}`
 
 // HTML renders the report as one self-contained HTML page: tables as HTML, figures as inline SVG, no external
 // resource.
@@ -158,8 +162,29 @@ func (r *Report) HTML(info PageInfo) []byte {
 		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td><code>%s</code></td><td><code>%s</code></td></tr>\n",
 			esc(e.Name), esc(e.Method), esc(paramsString(e.Params)), esc(path))
 	}
-	b.WriteString("</tbody></table>\n</body></html>\n")
+	b.WriteString("</tbody></table>\n")
+	fmt.Fprintf(&b, "<footer id=\"run-info\">%s</footer>\n", esc(runInfo(res)))
+	b.WriteString("</body></html>\n")
 	return b.Bytes()
+}
+
+// runInfo is the footer's line: the run's wall time, the examples it evaluated, the machine's cores and the
+// runner's workers.
+func runInfo(res *Results) string {
+	took := "Nothing evaluated (every number read from the records)"
+	if res.Elapsed > 0 || res.Computed > 0 {
+		round := time.Second
+		if res.Elapsed < 10*time.Second {
+			round = time.Millisecond
+		}
+		took = fmt.Sprintf("This run took %s and evaluated %d examples (the rest were read from the records)",
+			res.Elapsed.Round(round), res.Computed)
+	}
+	workers := "not run (records loaded)"
+	if res.Workers > 0 {
+		workers = fmt.Sprint(res.Workers)
+	}
+	return fmt.Sprintf("%s; %d CPU cores (runtime.NumCPU); workers: %s.", took, runtime.NumCPU(), workers)
 }
 
 func writeFigure(b *bytes.Buffer, f Figure) {
@@ -168,6 +193,9 @@ func writeFigure(b *bytes.Buffer, f Figure) {
 		b.Write(inlineSVG(f.SVG))
 	} else {
 		fmt.Fprintf(b, "<p class=\"note\">%s: no figure</p>", html.EscapeString(f.Title))
+	}
+	if f.Caption != "" {
+		fmt.Fprintf(b, "<p class=\"caption\">%s</p>", html.EscapeString(f.Caption))
 	}
 	if f.Note != "" {
 		fmt.Fprintf(b, "<p class=\"note\">%s</p>", html.EscapeString(f.Note))

@@ -124,11 +124,18 @@ func TestRunTablesAndResume(t *testing.T) {
 	assert.Contains(t, sum[2].Status, "not available")
 
 	tab := MainTable(res)
-	assert.Equal(t, []string{"method", "model", "clean", "fog", "zigzag", "mean (shifted)", "Δ", "ECE", "s/example"},
-		tab.Header)
+	assert.Equal(t, []string{"method", "model", "clean", "fog", "zigzag", "mean (shifted)", "Δ", "p", "ECE",
+		"s/example"}, tab.Header)
 	assert.Equal(t, "Toy better", tab.Rows[1][0])
-	assert.Equal(t, fmt.Sprintf("%.2f", toyAccuracy(32, 16)), tab.Rows[1][5])
-	assert.Equal(t, fmt.Sprintf("%+.2f", toyAccuracy(32, 16)-toyAccuracy(8, 16)), tab.Rows[1][6])
+	// 8 of 16 right on each set: Wilson(16, 32) for the pooled mean (statsmodels: 0.33631, 0.66369).
+	assert.Equal(t, "50.0 [33.6, 66.4]", tab.Rows[1][5])
+	// On the 32 shifted examples the better row is alone right on 12 (i%8 in 1..3), the baseline on none: exact
+	// McNemar p = 2·2^-12.
+	assert.InDelta(t, 2/4096.0, sum[1].DeltaP, 1e-12)
+	assert.Equal(t, 32, sum[1].Pairs)
+	assert.True(t, strings.HasPrefix(tab.Rows[1][6], fmt.Sprintf("%+.1f [", toyAccuracy(32, 16)-toyAccuracy(8, 16))))
+	assert.True(t, strings.HasSuffix(tab.Rows[1][6], "]*"), "significant: marked, %q", tab.Rows[1][6])
+	assert.Equal(t, "<0.001", tab.Rows[1][7])
 	assert.Equal(t, "Toy missing †", tab.Rows[2][0])
 	assert.Equal(t, "n/a", tab.Rows[2][3])
 	require.Len(t, tab.Notes, 1)
@@ -138,8 +145,10 @@ func TestRunTablesAndResume(t *testing.T) {
 
 	abl := AblationTable(res, res.Suite.Ablations[0])
 	require.Len(t, abl.Rows, 2)
-	assert.Equal(t, []string{"Toy better", fmt.Sprintf("%.2f", toyAccuracy(8, 8)), fmt.Sprintf("%.2f",
-		toyAccuracy(16, 8)), fmt.Sprintf("%.2f", toyAccuracy(64, 8))}, abl.Rows[0])
+	// views 8 is the baseline row's cell (16 examples: 2 right); views 16 and 64 have 8 examples (2 and 8 right).
+	// Wilson bounds from statsmodels' proportion_confint(method="wilson").
+	assert.Equal(t, []string{"Toy better", "12.5 [3.5, 36.0]", "25.0 [7.1, 59.1]", "100.0 [67.6, 100.0]"},
+		abl.Rows[0])
 
 	t.Run("second run reuses the records", func(t *testing.T) {
 		builds := toyBuilds.Load()

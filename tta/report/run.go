@@ -71,6 +71,8 @@ type Results struct {
 	Elapsed time.Duration
 	// Computed is the number of examples evaluated by this run (not read from records).
 	Computed int
+	// Workers is the number of cells Run evaluated at once (0: not run, read by Load).
+	Workers  int
 	modelsID string
 }
 
@@ -150,7 +152,7 @@ func Run(s *Suite, env *Env, opts Options) (*Results, error) {
 	}
 	cells, order := cellsToRun(s, env.ModelsID, opts.Dir, opts.Only, opts.SkipAblations)
 	res := &Results{Suite: s, Cells: cells, EnvDescription: env.Description, Backend: env.BackendName,
-		Device: env.Device, modelsID: env.ModelsID}
+		Device: env.Device, Workers: 1, modelsID: env.ModelsID}
 	logf := func(format string, args ...any) {
 		if opts.Log != nil {
 			fmt.Fprintf(opts.Log, format+"\n", args...)

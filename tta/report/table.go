@@ -4,18 +4,27 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gotta-ml/gotta/tta/eval"
 )
 
-// Table is a rendered table: a title, a header, rows of cells and notes (why rows are not available).
+// Table is a rendered table: a title, a header, rows of cells, a legend (what the marks and intervals mean) and
+// notes (why rows are not available).
 type Table struct {
 	ID, Title string
 	Header    []string
 	Rows      [][]string
+	Legend    []string
 	Notes     []string
+}
+
+// mdCell escapes a cell for a Markdown table: "|" would end the cell, "*" could start emphasis.
+func mdCell(c string) string {
+	return strings.NewReplacer("|", `\|`, "*", `\*`).Replace(c)
 }
 
 // Markdown renders the table as GitHub Markdown (title as bold text, notes as a list).
@@ -24,7 +33,14 @@ func (t Table) Markdown() string {
 	if t.Title != "" {
 		sb.WriteString("**" + t.Title + "**\n\n")
 	}
-	sb.WriteString("| " + strings.Join(t.Header, " | ") + " |\n|")
+	md := func(cells []string) string {
+		out := make([]string, len(cells))
+		for i, c := range cells {
+			out[i] = mdCell(c)
+		}
+		return "| " + strings.Join(out, " | ") + " |\n"
+	}
+	sb.WriteString(md(t.Header) + "|")
 	for i := range t.Header {
 		if i == 0 {
 			sb.WriteString("---|")
@@ -34,7 +50,10 @@ func (t Table) Markdown() string {
 	}
 	sb.WriteString("\n")
 	for _, r := range t.Rows {
-		sb.WriteString("| " + strings.Join(r, " | ") + " |\n")
+		sb.WriteString(md(r))
+	}
+	if len(t.Legend) > 0 {
+		sb.WriteString("\n" + mdCell(strings.Join(t.Legend, " ")) + "\n")
 	}
 	for _, n := range t.Notes {
 		sb.WriteString("\n- " + n)
@@ -60,14 +79,17 @@ func (t Table) HTML() string {
 		sb.WriteString("<tr>")
 		for i, c := range r {
 			cls := ""
-			if i > 0 && (c == "n/a" || strings.IndexAny(c[:min(1, len(c))], "0123456789+-") == 0) {
+			if i > 0 && (c == "n/a" || strings.IndexAny(c[:min(1, len(c))], "0123456789+-<") == 0) {
 				cls = ` class="num"`
 			}
-			sb.WriteString("<td" + cls + ">" + html.EscapeString(c) + "</td>")
+			sb.WriteString("<td" + cls + ">" + htmlCell(c) + "</td>")
 		}
 		sb.WriteString("</tr>\n")
 	}
 	sb.WriteString("</tbody></table>\n")
+	if len(t.Legend) > 0 {
+		sb.WriteString("<p class=\"legend\">" + html.EscapeString(strings.Join(t.Legend, " ")) + "</p>\n")
+	}
 	if len(t.Notes) > 0 {
 		sb.WriteString("<ul class=\"notes\">")
 		for _, n := range t.Notes {
@@ -76,6 +98,18 @@ func (t Table) HTML() string {
 		sb.WriteString("</ul>\n")
 	}
 	return sb.String()
+}
+
+// intervalCell matches a cell "estimate [lo, hi]" with an optional significance mark.
+var intervalCell = regexp.MustCompile(`^(\S+) (\[[^\]]*\])(\*?)$`)
+
+// htmlCell escapes a cell for HTML, the interval of "58.3 [52.1, 65.2]" in a <span class="ci"> (smaller, grey).
+func htmlCell(c string) string {
+	m := intervalCell.FindStringSubmatch(c)
+	if m == nil {
+		return html.EscapeString(c)
+	}
+	return html.EscapeString(m[1]) + ` <span class="ci">` + html.EscapeString(m[2]) + "</span>" + html.EscapeString(m[3])
 }
 
 // Text renders the table for a terminal: aligned columns, the title above, the notes below.
@@ -116,6 +150,9 @@ func (t Table) Text() string {
 	for _, r := range t.Rows {
 		sb.WriteString(line(r))
 	}
+	for _, l := range t.Legend {
+		sb.WriteString("  " + l + "\n")
+	}
 	for _, n := range t.Notes {
 		sb.WriteString("  " + n + "\n")
 	}
@@ -127,16 +164,31 @@ type RowSummary struct {
 	Experiment Experiment
 	// Top1 by dataset ID (NaN when the cell has no records).
 	Top1 map[string]float64
+	// Top1CI by dataset ID: the 95% Wilson interval of Top1 (percent; NaN without records).
+	Top1CI map[string]eval.Interval
 	// N by dataset ID: records without error.
 	N map[string]int
 	// Mean is the mean top-1 over the shifted datasets (all datasets when none is shifted); NaN when one is missing.
 	Mean float64
+	// MeanCI is the 95% Wilson interval of the accuracy of the records pooled over those datasets (percent; its Est
+	// equals Mean when the datasets have as many records each).
+	MeanCI eval.Interval
 	// Delta is Mean minus the baseline row's Mean (NaN without a baseline).
 	Delta float64
+	// DeltaP is the exact McNemar p-value of the row against its baseline on the examples both have, pooled over
+	// the mean's datasets and paired by dataset and example index (NaN without a baseline or when Delta is NaN).
+	DeltaP float64
+	// DeltaCI is the paired bootstrap 95% interval of the accuracy difference on those pairs (percent;
+	// eval.BootstrapReps resamples, seed eval.BootstrapSeed).
+	DeltaCI eval.Interval
+	// Pairs is the number of examples paired with the baseline.
+	Pairs int
 	// SecondsPerExample is the mean wall time per record over the row's cells.
 	SecondsPerExample float64
 	// ECE is the expected calibration error (%) of the records pooled over the shifted datasets.
 	ECE float64
+	// ECECI is the bootstrap 95% interval of ECE (records resampled; eval.BootstrapReps, seed eval.BootstrapSeed).
+	ECECI eval.Interval
 	// Status is "" when every cell has all its records, else why not ("not available: ...", "failed: ...",
 	// "partial").
 	Status string
@@ -164,7 +216,8 @@ func Summaries(res *Results) []RowSummary {
 	out := make([]RowSummary, 0, len(s.Rows))
 	byID := map[string]*RowSummary{}
 	for _, e := range s.Rows {
-		rs := RowSummary{Experiment: e, Top1: map[string]float64{}, N: map[string]int{}, Delta: math.NaN()}
+		rs := RowSummary{Experiment: e, Top1: map[string]float64{}, Top1CI: map[string]eval.Interval{},
+			N: map[string]int{}, Delta: math.NaN(), DeltaP: math.NaN(), DeltaCI: nanInterval()}
 		var secs float64
 		var nsecs int
 		var pooled []*eval.Record
@@ -173,11 +226,12 @@ func Summaries(res *Results) []RowSummary {
 		for _, d := range s.Datasets {
 			c := res.Cell(e, d.ID)
 			if c == nil {
-				rs.Top1[d.ID] = math.NaN()
+				rs.Top1[d.ID], rs.Top1CI[d.ID] = math.NaN(), nanInterval()
 				continue
 			}
 			m := c.Metrics()
 			rs.Top1[d.ID], rs.N[d.ID] = m.Top1, m.N
+			rs.Top1CI[d.ID] = eval.AccuracyInterval(c.Records)
 			for _, r := range c.Records {
 				if r.Error == "" {
 					secs += r.Seconds
@@ -214,17 +268,56 @@ func Summaries(res *Results) []RowSummary {
 			rs.SecondsPerExample = secs / float64(nsecs)
 		}
 		rs.ECE = eval.ComputeMetrics(pooled).ECE
+		rs.MeanCI = eval.AccuracyInterval(pooled)
+		rs.ECECI = eval.BootstrapECE(pooled, eval.BootstrapReps, eval.BootstrapSeed, 0.95)
+		if math.IsNaN(rs.Mean) {
+			rs.MeanCI = nanInterval()
+		}
 		rs.Status = strings.Join(dedupe(status), "; ")
 		out = append(out, rs)
 		byID[e.ID] = &out[len(out)-1]
 	}
 	for i := range out {
-		if b, ok := byID[out[i].Experiment.Baseline]; ok {
-			out[i].Delta = out[i].Mean - b.Mean
+		b, ok := byID[out[i].Experiment.Baseline]
+		if !ok {
+			continue
+		}
+		out[i].Delta = out[i].Mean - b.Mean
+		if math.IsNaN(out[i].Delta) {
+			continue
+		}
+		p := pairWith(res, b.Experiment, out[i].Experiment, over)
+		out[i].Pairs = p.N()
+		if p.N() > 0 {
+			out[i].DeltaP = p.McNemar()
+			out[i].DeltaCI = p.BootstrapDiff(eval.BootstrapReps, eval.BootstrapSeed, 0.95)
 		}
 	}
 	return out
 }
+
+// pairWith pairs row e's outcomes (B) with its baseline's (A) on the given datasets, example by example.
+func pairWith(res *Results, baseline, e Experiment, datasets []string) eval.Paired {
+	var p eval.Paired
+	for _, id := range datasets {
+		cb, ce := res.Cell(baseline, id), res.Cell(e, id)
+		if cb == nil || ce == nil {
+			continue
+		}
+		p.Append(eval.PairByIndex(cb.Records, ce.Records))
+	}
+	return p
+}
+
+func nanInterval() eval.Interval {
+	return eval.Interval{Est: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
+}
+
+// Significance is the p-value below which a Δ is marked significant.
+const Significance = 0.05
+
+// significanceMark is appended to a Δ whose p-value is below Significance.
+const significanceMark = "*"
 
 func firstError(recs []*eval.Record) string {
 	for _, r := range recs {
@@ -248,8 +341,10 @@ func dedupe(s []string) []string {
 }
 
 // MainTable is the seed project's table on the suite: one row per experiment (grouped by model family), top-1 (%)
-// per dataset, the mean over the shifted sets, Δ against the row's baseline, ECE (%) pooled over the shifted
-// sets and seconds per example; rows without records read "n/a" and a note says why.
+// per dataset, the mean over the shifted sets, Δ against the row's baseline with its exact McNemar p-value, ECE (%)
+// pooled over the shifted sets and seconds per example. Accuracies carry their 95% Wilson interval, Δ its paired
+// bootstrap interval and a mark when p < Significance, ECE its bootstrap interval; a legend under the table says
+// so. Rows without records read "n/a" and a note says why.
 func MainTable(res *Results) Table {
 	s := res.Suite
 	t := Table{ID: "main-table", Title: "Top-1 accuracy (%) on " + s.Name}
@@ -257,32 +352,58 @@ func MainTable(res *Results) Table {
 	for _, d := range s.Datasets {
 		t.Header = append(t.Header, d.ID)
 	}
+	over := meanOver(s)
 	meanLabel := "mean"
-	if over := meanOver(s); len(over) < len(s.Datasets) {
+	if len(over) < len(s.Datasets) {
 		meanLabel = "mean (shifted)"
 	}
-	t.Header = append(t.Header, meanLabel, "Δ", "ECE", "s/example")
+	t.Header = append(t.Header, meanLabel, "Δ", "p", "ECE", "s/example")
+	minN, maxN := math.MaxInt, 0
 	for _, rs := range Summaries(res) {
 		row := []string{rs.Experiment.Name, rs.Experiment.Group}
 		for _, d := range s.Datasets {
-			row = append(row, pct(rs.Top1[d.ID]))
+			row = append(row, withInterval(rs.Top1[d.ID], rs.Top1CI[d.ID]))
+			if n, ok := rs.N[d.ID]; ok && n > 0 {
+				minN, maxN = min(minN, n), max(maxN, n)
+			}
 		}
-		delta := ""
+		delta, p := "", ""
 		if rs.Experiment.Baseline != "" {
-			delta = signed(rs.Delta)
+			delta, p = signedWithInterval(rs.Delta, rs.DeltaCI), pValue(rs.DeltaP)
+			if rs.DeltaP < Significance {
+				delta += significanceMark
+			}
 		}
-		row = append(row, pct(rs.Mean), delta, pct(rs.ECE), secs(rs.SecondsPerExample))
+		row = append(row, withInterval(rs.Mean, rs.MeanCI), delta, p, withInterval(rs.ECE, rs.ECECI),
+			secs(rs.SecondsPerExample))
 		if rs.Status != "" {
 			row[0] += " †"
 			t.Notes = append(t.Notes, fmt.Sprintf("† %s: %s", rs.Experiment.Name, rs.Status))
 		}
 		t.Rows = append(t.Rows, row)
 	}
+	n := "n examples"
+	switch {
+	case maxN == 0:
+	case minN == maxN:
+		n = fmt.Sprintf("n = %d examples", maxN)
+	default:
+		n = fmt.Sprintf("n = %d to %d examples", minN, maxN)
+	}
+	t.Legend = []string{
+		fmt.Sprintf("Accuracies: top-1 %% [95%% Wilson interval] on %s per dataset; %s: the mean over %s, its "+
+			"interval on their examples pooled.", n, meanLabel, strings.Join(over, ", ")),
+		fmt.Sprintf("Δ: %s minus the baseline row's [95%% paired bootstrap interval, %d resamples]; p: two-sided "+
+			"exact McNemar test on the same examples (paired by dataset and index); %s: p < %g.", meanLabel,
+			eval.BootstrapReps, significanceMark, Significance),
+		fmt.Sprintf("ECE: expected calibration error %% (%d bins) of the pooled examples [95%% bootstrap interval].",
+			eval.ECEBins),
+	}
 	return t
 }
 
 // AblationTable lists an ablation's numbers: one row per series, one column per value (mean top-1 over the
-// ablation datasets).
+// ablation datasets, with the 95% Wilson interval of their examples pooled).
 func AblationTable(res *Results, a Ablation) Table {
 	t := Table{ID: "ablation-" + a.ID, Title: a.Title + " (top-1 %, mean over " +
 		strings.Join(res.Suite.AblationDatasets, ", ") + ")"}
@@ -290,40 +411,68 @@ func AblationTable(res *Results, a Ablation) Table {
 	for _, v := range a.Values {
 		t.Header = append(t.Header, fmt.Sprintf("%s=%g", a.Param, v))
 	}
+	minN, maxN := math.MaxInt, 0
 	for _, ser := range a.Series {
 		row := []string{ser.Name}
-		for _, y := range ablationY(res, a, ser) {
-			row = append(row, pct(y))
+		ys, cis, ns := ablationPoints(res, a, ser)
+		for i, y := range ys {
+			row = append(row, withInterval(y, cis[i]))
+			if ns[i] > 0 {
+				minN, maxN = min(minN, ns[i]), max(maxN, ns[i])
+			}
 		}
 		t.Rows = append(t.Rows, row)
 		if why := seriesStatus(res, a, ser); why != "" {
 			t.Notes = append(t.Notes, ser.Name+": "+why)
 		}
 	}
+	n := "their examples"
+	switch {
+	case maxN == 0:
+	case minN == maxN:
+		n = fmt.Sprintf("their %d examples", maxN)
+	default:
+		n = fmt.Sprintf("their %d to %d examples", minN, maxN)
+	}
+	t.Legend = []string{fmt.Sprintf("Top-1 %% [95%% Wilson interval on %s pooled].", n)}
 	return t
 }
 
 // ablationY is the mean top-1 over the ablation datasets at each value of a (NaN where a cell has no records).
 func ablationY(res *Results, a Ablation, ser Experiment) []float64 {
+	ys, _, _ := ablationPoints(res, a, ser)
+	return ys
+}
+
+// ablationPoints are, at each value of a, the mean top-1 over the ablation datasets (NaN where no cell has
+// records), the 95% Wilson interval of the records pooled over them and the number of those records.
+func ablationPoints(res *Results, a Ablation, ser Experiment) (ys []float64, cis []eval.Interval, ns []int) {
 	pts := a.Points(ser)
-	ys := make([]float64, len(pts))
+	ys, cis, ns = make([]float64, len(pts)), make([]eval.Interval, len(pts)), make([]int, len(pts))
 	for i, pt := range pts {
 		sum, n := 0.0, 0
+		var pooled []*eval.Record
 		for _, id := range res.Suite.AblationDatasets {
 			c := res.Cell(pt, id)
 			if c == nil {
 				continue
 			}
 			m := c.Metrics()
+			if m.N == 0 {
+				continue
+			}
 			sum += m.Top1
 			n++
+			pooled = append(pooled, c.Records...)
+			ns[i] += m.N
 		}
-		ys[i] = math.NaN()
+		ys[i], cis[i] = math.NaN(), nanInterval()
 		if n > 0 {
 			ys[i] = sum / float64(n)
+			cis[i] = eval.AccuracyInterval(pooled)
 		}
 	}
-	return ys
+	return ys, cis, ns
 }
 
 func seriesStatus(res *Results, a Ablation, ser Experiment) string {
@@ -361,11 +510,40 @@ func pct(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-func signed(v float64) string {
+// withInterval is "58.3 [52.1, 65.2]": v and its interval with one decimal ("n/a" when v is NaN, v alone when the
+// interval is).
+func withInterval(v float64, iv eval.Interval) string {
 	if math.IsNaN(v) {
 		return "n/a"
 	}
-	return fmt.Sprintf("%+.2f", v)
+	if math.IsNaN(iv.Lo) || math.IsNaN(iv.Hi) {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.1f [%.1f, %.1f]", v, iv.Lo, iv.Hi)
+}
+
+// signedWithInterval is withInterval with a sign: "+2.8 [-4.1, 9.6]".
+func signedWithInterval(v float64, iv eval.Interval) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	if math.IsNaN(iv.Lo) || math.IsNaN(iv.Hi) {
+		return fmt.Sprintf("%+.1f", v)
+	}
+	return fmt.Sprintf("%+.1f [%+.1f, %+.1f]", v, iv.Lo, iv.Hi)
+}
+
+// pValue is a p-value with two significant digits ("0.031", "<0.001", "1").
+func pValue(p float64) string {
+	switch {
+	case math.IsNaN(p):
+		return "n/a"
+	case p < 0.001:
+		return "<0.001"
+	case p >= 0.995:
+		return "1"
+	}
+	return strconv.FormatFloat(p, 'g', 2, 64)
 }
 
 func secs(v float64) string {
