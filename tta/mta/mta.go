@@ -1,0 +1,245 @@
+package mta
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gotta-ml/gotta/datasets/augment"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/clip"
+)
+
+// DefaultTemplate is the original's prompt (main.py's ctx_init "a_photo_of_a" + " {class}.").
+const DefaultTemplate = "a photo of a {}."
+
+// Options are MTA's settings; the zero value is the paper's.
+type Options struct {
+	// LambdaY weighs the inlierness entropy (y = softmax((K + LambdaQ A y) / LambdaY)); default 0.2.
+	LambdaY float64
+	// LambdaQ weighs the affinity (quadratic) term; default 4.
+	LambdaQ float64
+	// MaxIter is the number of outer iterations and the cap of each inner loop; default 5.
+	MaxIter int
+	// Name is the method name in records; default "mta", or "mta-ensemble" with several templates.
+	Name string
+}
+
+// Defaults of the original (main.py's --lambda_y, --lambda_q; mta.py's max_iter).
+const (
+	DefaultLambdaY = 0.2
+	DefaultLambdaQ = 4
+	DefaultMaxIter = 5
+)
+
+// DefaultViews is the original's number of views (the image and 63 crops; main.py's batch size 64).
+const DefaultViews = 64
+
+// Adapter is MTA as a tta.Adapter. Adapt is safe for concurrent use (calls serialise).
+type Adapter struct {
+	opts      Options
+	model     *clip.Model
+	classes   []string
+	templates []string
+	text      *tensors.Tensor // normalised class features [C, E], float32
+	scale     float64         // exp(logit_scale)
+	exec      *context.Exec   // views [N, R, R, 3] -> normalised features [N, E], cosines [N, C]
+
+	mu   sync.Mutex
+	last *Last
+}
+
+// Last is what the last Adapt computed, for tests and inspection.
+type Last struct {
+	// Features are the normalised image features [N][E].
+	Features [][]float32
+	// Logits are the views' logits exp(logit_scale) * cosines [N][C].
+	Logits [][]float32
+	// Trace is the MeanShift.
+	Trace *Trace
+}
+
+// New builds MTA over CLIP model m for classNames with the prompt templates (each with "{}"; nil means
+// DefaultTemplate; the 7 of imagenet.TipTemplates are the paper's "+Ensemble"), tokenized by tok; the class
+// features are computed once here. The image tower's executable is compiled at the first Adapt, once per number
+// of views.
+func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, templates []string, opts Options) (*Adapter, error) {
+	if len(templates) == 0 {
+		templates = []string{DefaultTemplate}
+	}
+	if opts.LambdaY == 0 {
+		opts.LambdaY = DefaultLambdaY
+	}
+	if opts.LambdaQ == 0 {
+		opts.LambdaQ = DefaultLambdaQ
+	}
+	if opts.MaxIter == 0 {
+		opts.MaxIter = DefaultMaxIter
+	}
+	if !(opts.LambdaY > 0) || opts.LambdaQ < 0 || opts.MaxIter < 1 {
+		return nil, fmt.Errorf("mta: need LambdaY > 0, LambdaQ >= 0, MaxIter >= 1; got %g, %g, %d", opts.LambdaY,
+			opts.LambdaQ, opts.MaxIter)
+	}
+	if opts.Name == "" {
+		opts.Name = "mta"
+		if len(templates) > 1 {
+			opts.Name = "mta-ensemble"
+		}
+	}
+	a := &Adapter{opts: opts, model: m, classes: slices.Clone(classNames), templates: slices.Clone(templates)}
+	feats, err := clip.NewZeroShot(b, m, tok).TextFeatures(classNames, templates)
+	if err != nil {
+		return nil, fmt.Errorf("mta: %w", err)
+	}
+	e := m.Config.EmbedDim
+	flat := make([]float32, 0, len(feats)*e)
+	for _, f := range feats {
+		flat = append(flat, f...)
+	}
+	a.text = tensors.FromFlatDataAndDimensions(flat, len(feats), e)
+	ls, err := m.LogitScaleValue()
+	if err != nil {
+		return nil, fmt.Errorf("mta: %w", err)
+	}
+	a.scale = math.Exp(float64(ls))
+	a.exec, err = context.NewExec(b, m.Ctx, func(ctx *context.Context, images, text *Node) (*Node, *Node) {
+		f := clip.Normalize(m.EncodeImage(ctx, images))
+		return f, Einsum("ne,ce->nc", f, text)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mta: %w", err)
+	}
+	return a, nil
+}
+
+// Name implements tta.Adapter.
+func (a *Adapter) Name() string { return a.opts.Name }
+
+// Config implements tta.Adapter: the model, dtype, class count, templates and the MeanShift's settings.
+func (a *Adapter) Config() map[string]any {
+	return map[string]any{"model": a.model.Config.String(), "dtype": a.model.DType.String(),
+		"classes": len(a.classes), "templates": a.templates, "lambda_y": a.opts.LambdaY, "lambda_q": a.opts.LambdaQ,
+		"max_iter": a.opts.MaxIter, "neighbor_fraction": NeighborFraction, "tol": Tol}
+}
+
+// Reset implements tta.Adapter (nothing adapts).
+func (a *Adapter) Reset() error { return nil }
+
+// LastTrace returns what the last Adapt computed (nil before the first).
+func (a *Adapter) LastTrace() *Last {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// Adapt implements tta.Adapter: one forward of the views, the MeanShift, the mode's logits.
+func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
+	r := a.model.Config.ImageResolution
+	if v == nil || v.Images == nil || v.Images.Rank() != 4 || v.N() < 1 || v.Images.Shape().Dimensions[1] != r {
+		id := ""
+		if v != nil {
+			id = v.ExampleID
+		}
+		return nil, fmt.Errorf("mta: example %q: need views [N >= 1, %d, %d, 3] made on the host", id, r, r)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	res, err := a.exec.Exec(v.Images, a.text)
+	if err != nil {
+		return nil, fmt.Errorf("mta: example %q: %w", v.ExampleID, err)
+	}
+	n, c, e := v.N(), a.text.Shape().Dimensions[0], a.text.Shape().Dimensions[1]
+	last := &Last{Features: rows(tensors.MustCopyFlatData[float32](res[0]), n, e),
+		Logits: rows(tensors.MustCopyFlatData[float32](res[1]), n, c)}
+	for _, row := range last.Logits {
+		for j := range row {
+			row[j] = float32(a.scale * float64(row[j]))
+		}
+	}
+	last.Trace, err = MeanShift(last.Features, last.Logits, a.opts.LambdaY, a.opts.LambdaQ, a.opts.MaxIter)
+	if err != nil {
+		return nil, fmt.Errorf("mta: example %q: %w", v.ExampleID, err)
+	}
+	a.last = last
+	text := tensors.MustCopyFlatData[float32](a.text)
+	logits := make([]float32, c)
+	for j := range c {
+		s := 0.0
+		for l, m := range last.Trace.Mode {
+			s += m * float64(text[j*e+l])
+		}
+		logits[j] = float32(a.scale * s)
+	}
+	return &tta.Prediction{Logits: logits, EntropyBefore: marginalEntropy(last.Logits),
+		EntropyAfter: tta.EntropyOfLogits(logits)}, nil
+}
+
+// rows splits flat [n*w] into n rows.
+func rows(flat []float32, n, w int) [][]float32 {
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = flat[i*w : (i+1)*w]
+	}
+	return out
+}
+
+// marginalEntropy is the entropy of the views' mean softmax(logits), in float64.
+func marginalEntropy(logits [][]float32) float64 {
+	mean := make([]float64, len(logits[0]))
+	for _, row := range logits {
+		for j, p := range softmax32(row) {
+			mean[j] += p / float64(len(logits))
+		}
+	}
+	h := 0.0
+	for _, p := range mean {
+		if p > 0 {
+			h -= p * math.Log(p)
+		}
+	}
+	return h
+}
+
+// ViewMaker makes MTA's views (main.py's AugMixAugmenter without AugMix): view 0 is CLIP's base preprocessing, views
+// 1..N-1 random resized crops (scale 0.08-1, ratio 3/4-4/3, bilinear) with a random horizontal flip, normalised
+// with CLIP's mean and std: [N, R, R, 3] float32.
+type ViewMaker struct {
+	// Views is the augment configuration (N, Kind, Preprocess); its Seed is replaced by MakeViews' seed.
+	Views augment.Views
+}
+
+// NewViewMaker returns MTA's view maker for m with n views (0 means DefaultViews).
+func NewViewMaker(m *clip.Model, n int) *ViewMaker {
+	if n <= 0 {
+		n = DefaultViews
+	}
+	return &ViewMaker{Views: augment.Views{N: n, Kind: augment.RandomResizedCrop, Preprocess: m.Preprocess()}}
+}
+
+// MakeViews implements tta.ViewMaker.
+func (vm *ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*tta.Views, error) {
+	cfg := vm.Views
+	cfg.Seed = seed
+	if cfg.N <= 0 {
+		return nil, fmt.Errorf("mta: ViewMaker needs N >= 1 views, got %d (example %q)", cfg.N, exampleID)
+	}
+	data, err := cfg.Generate(augment.FromImage(img), exampleID)
+	if err != nil {
+		return nil, fmt.Errorf("mta: views of %q: %w", exampleID, err)
+	}
+	s := cfg.Preprocess.Size
+	return &tta.Views{ExampleID: exampleID, Seed: seed, Images: tensors.FromFlatDataAndDimensions(data, cfg.N, s, s, 3)}, nil
+}
+
+// ViewConfig implements tta.ViewConfigurer: Views.Config().
+func (vm *ViewMaker) ViewConfig() map[string]any { return vm.Views.Config() }
+
+var _ tta.Adapter = (*Adapter)(nil)
+var _ tta.ViewMaker = (*ViewMaker)(nil)
+var _ tta.ViewConfigurer = (*ViewMaker)(nil)

@@ -1,0 +1,226 @@
+package zero
+
+import (
+	"fmt"
+	"image"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gotta-ml/gotta/datasets/augment"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/clip"
+)
+
+// DefaultTemplate is the original's prompt (scripts/zero.sh's ctx_init "a_photo_of_a" + " {class}.").
+const DefaultTemplate = "a photo of a {}."
+
+// Options are ZERO's settings; the zero value is the paper's.
+type Options struct {
+	// Gamma is the fraction of views kept by confidence: the KeepCount(N, Gamma) = int(N * Gamma) of lowest entropy;
+	// default 0.3 (19 of 64 views).
+	Gamma float64
+	// Name is the method name in records; default "zero", or "zero-ensemble" with several templates.
+	Name string
+}
+
+// DefaultGamma is the original's gamma (ttas/zero.py set_hyperparams).
+const DefaultGamma = 0.3
+
+// DefaultViews is the original's number of views (the image and 63 crops; run.py --num_views).
+const DefaultViews = 64
+
+// Adapter is ZERO as a tta.Adapter. Adapt is safe for concurrent use (calls serialise).
+type Adapter struct {
+	opts      Options
+	model     *clip.Model
+	classes   []string
+	templates []string
+	text      *tensors.Tensor // normalised class features [C, E], float32
+	scale     float64         // exp(logit_scale)
+	exec      *context.Exec   // views [N, R, R, 3] -> normalised features [N, E], cosines [N, C]
+
+	mu   sync.Mutex
+	last *Trace
+}
+
+// Trace is what the last Adapt computed, for tests and inspection.
+type Trace struct {
+	// Features are the normalised image features [N][E].
+	Features [][]float32
+	// Cosines are the features' cosines with the class features [N][C].
+	Cosines [][]float32
+	// Result is the vote.
+	Result *Result
+}
+
+// New builds ZERO over CLIP model m for classNames with the prompt templates (each with "{}"; nil means
+// DefaultTemplate; the 7 of imagenet.TipTemplates are the paper's "+Ensemble"), tokenized by tok; the class
+// features are computed once here. The image tower's executable is compiled at the first Adapt, once per number
+// of views.
+func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, templates []string, opts Options) (*Adapter, error) {
+	if len(templates) == 0 {
+		templates = []string{DefaultTemplate}
+	}
+	if opts.Gamma == 0 {
+		opts.Gamma = DefaultGamma
+	}
+	if opts.Gamma < 0 || opts.Gamma > 1 || math.IsNaN(opts.Gamma) {
+		return nil, fmt.Errorf("zero: Gamma must be in (0, 1], got %g", opts.Gamma)
+	}
+	if opts.Name == "" {
+		opts.Name = "zero"
+		if len(templates) > 1 {
+			opts.Name = "zero-ensemble"
+		}
+	}
+	a := &Adapter{opts: opts, model: m, classes: slices.Clone(classNames), templates: slices.Clone(templates)}
+	feats, err := clip.NewZeroShot(b, m, tok).TextFeatures(classNames, templates)
+	if err != nil {
+		return nil, fmt.Errorf("zero: %w", err)
+	}
+	e := m.Config.EmbedDim
+	flat := make([]float32, 0, len(feats)*e)
+	for _, f := range feats {
+		flat = append(flat, f...)
+	}
+	a.text = tensors.FromFlatDataAndDimensions(flat, len(feats), e)
+	ls, err := m.LogitScaleValue()
+	if err != nil {
+		return nil, fmt.Errorf("zero: %w", err)
+	}
+	a.scale = math.Exp(float64(ls))
+	a.exec, err = context.NewExec(b, m.Ctx, func(ctx *context.Context, images, text *Node) (*Node, *Node) {
+		f := clip.Normalize(m.EncodeImage(ctx, images))
+		return f, Einsum("ne,ce->nc", f, text)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("zero: %w", err)
+	}
+	return a, nil
+}
+
+// Name implements tta.Adapter.
+func (a *Adapter) Name() string { return a.opts.Name }
+
+// Config implements tta.Adapter: the model, dtype, class count, templates and gamma.
+func (a *Adapter) Config() map[string]any {
+	return map[string]any{"model": a.model.Config.String(), "dtype": a.model.DType.String(),
+		"classes": len(a.classes), "templates": a.templates, "gamma": a.opts.Gamma, "vote_eps": VoteEps}
+}
+
+// Reset implements tta.Adapter (nothing adapts).
+func (a *Adapter) Reset() error { return nil }
+
+// LastTrace returns what the last Adapt computed (nil before the first).
+func (a *Adapter) LastTrace() *Trace {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// Adapt implements tta.Adapter: one forward of the views, the confidence filter and the zero-temperature vote.
+func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
+	r := a.model.Config.ImageResolution
+	if v == nil || v.Images == nil || v.Images.Rank() != 4 || v.N() < 1 || v.Images.Shape().Dimensions[1] != r {
+		id := ""
+		if v != nil {
+			id = v.ExampleID
+		}
+		return nil, fmt.Errorf("zero: example %q: need views [N >= 1, %d, %d, 3] made on the host", id, r, r)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	res, err := a.exec.Exec(v.Images, a.text)
+	if err != nil {
+		return nil, fmt.Errorf("zero: example %q: %w", v.ExampleID, err)
+	}
+	n, c, e := v.N(), a.text.Shape().Dimensions[0], a.text.Shape().Dimensions[1]
+	tr := &Trace{Features: rows(tensors.MustCopyFlatData[float32](res[0]), n, e),
+		Cosines: rows(tensors.MustCopyFlatData[float32](res[1]), n, c)}
+	tr.Result, err = Vote(tr.Cosines, a.scale, a.opts.Gamma)
+	if err != nil {
+		return nil, fmt.Errorf("zero: example %q: %w", v.ExampleID, err)
+	}
+	a.last = tr
+	before := marginalEntropy(tr.Cosines, a.scale)
+	out := tr.Result.Output
+	return &tta.Prediction{Logits: slices.Clone(out), EntropyBefore: before, EntropyAfter: tta.EntropyOfLogits(out),
+		Selected: slices.Clone(tr.Result.Kept)}, nil
+}
+
+// rows splits flat [n*w] into n rows.
+func rows(flat []float32, n, w int) [][]float32 {
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = flat[i*w : (i+1)*w]
+	}
+	return out
+}
+
+// marginalEntropy is the entropy of the views' mean softmax(scale * cos), in float64.
+func marginalEntropy(cos [][]float32, scale float64) float64 {
+	mean := make([]float64, len(cos[0]))
+	for _, row := range cos {
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, scale*float64(v))
+		}
+		s := 0.0
+		for _, v := range row {
+			s += math.Exp(scale*float64(v) - m)
+		}
+		for j, v := range row {
+			mean[j] += math.Exp(scale*float64(v)-m) / s / float64(len(cos))
+		}
+	}
+	h := 0.0
+	for _, p := range mean {
+		if p > 0 {
+			h -= p * math.Log(p)
+		}
+	}
+	return h
+}
+
+// ViewMaker makes ZERO's views (data/augs.py MultiViewCropAndFlip): view 0 is CLIP's base preprocessing, views
+// 1..N-1 random resized crops (scale 0.08-1, ratio 3/4-4/3, bilinear) with a random horizontal flip, normalised
+// with CLIP's mean and std: [N, R, R, 3] float32.
+type ViewMaker struct {
+	// Views is the augment configuration (N, Kind, Preprocess); its Seed is replaced by MakeViews' seed.
+	Views augment.Views
+}
+
+// NewViewMaker returns ZERO's view maker for m with n views (0 means DefaultViews).
+func NewViewMaker(m *clip.Model, n int) *ViewMaker {
+	if n <= 0 {
+		n = DefaultViews
+	}
+	return &ViewMaker{Views: augment.Views{N: n, Kind: augment.RandomResizedCrop, Preprocess: m.Preprocess()}}
+}
+
+// MakeViews implements tta.ViewMaker.
+func (vm *ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*tta.Views, error) {
+	cfg := vm.Views
+	cfg.Seed = seed
+	if cfg.N <= 0 {
+		return nil, fmt.Errorf("zero: ViewMaker needs N >= 1 views, got %d (example %q)", cfg.N, exampleID)
+	}
+	data, err := cfg.Generate(augment.FromImage(img), exampleID)
+	if err != nil {
+		return nil, fmt.Errorf("zero: views of %q: %w", exampleID, err)
+	}
+	s := cfg.Preprocess.Size
+	return &tta.Views{ExampleID: exampleID, Seed: seed, Images: tensors.FromFlatDataAndDimensions(data, cfg.N, s, s, 3)}, nil
+}
+
+// ViewConfig implements tta.ViewConfigurer: Views.Config().
+func (vm *ViewMaker) ViewConfig() map[string]any { return vm.Views.Config() }
+
+var _ tta.Adapter = (*Adapter)(nil)
+var _ tta.ViewMaker = (*ViewMaker)(nil)
+var _ tta.ViewConfigurer = (*ViewMaker)(nil)
