@@ -18,6 +18,7 @@ import (
 	"github.com/gotta-ml/gotta/tta/backend"
 	"github.com/gotta-ml/gotta/tta/embedded"
 	"github.com/gotta-ml/gotta/tta/eval"
+	"github.com/gotta-ml/gotta/tta/method"
 	"github.com/gotta-ml/gotta/tta/tpt"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
@@ -77,45 +78,82 @@ type adaptReport struct {
 
 func runAdapt(args []string) error { return adaptMain(args, os.Stdout, os.Stderr) }
 
-// adaptMain runs the adapt hook of --method (default tpt); see method.adapt.
+// adaptHook is how gotta adapt runs a method: adaptCLIP for the methods on one CLIP model (tpt, zero-shot, the
+// ensemble with CLIP members), adaptResNet for the methods on a ResNet alone (memo); nil when it cannot.
+func adaptHook(s *method.Spec) func(s *method.Spec, args []string, stdout, stderr io.Writer) error {
+	switch {
+	case slices.Contains(s.Models, "clip"):
+		return adaptCLIP
+	case slices.Contains(s.Models, "resnet"):
+		return adaptResNet
+	}
+	return nil
+}
+
+// adaptMethodNames lists the registered methods that gotta adapt can run, sorted.
+func adaptMethodNames() []string {
+	var names []string
+	for _, s := range method.All() {
+		if adaptHook(s) != nil {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
+
+// adaptMethodList is the "Methods:" block of gotta adapt --help: the methods that it can run.
+func adaptMethodList() string {
+	var b strings.Builder
+	b.WriteString("Methods that support gotta adapt (--method NAME, default tpt; gotta adapt --method NAME --help lists its flags):\n")
+	for _, n := range adaptMethodNames() {
+		s, _ := method.Lookup(n)
+		fmt.Fprintf(&b, "  %-16s %s\n", n, s.Summary)
+	}
+	return b.String()
+}
+
+// adaptMain runs gotta adapt for --method (default tpt) through the method's adapt hook (adaptHook).
 func adaptMain(args []string, stdout, stderr io.Writer) error {
 	name := scanFlag(args, "method")
 	if name == "" {
 		name = "tpt" // the default method
 		args = append([]string{"--method", name}, args...)
 	}
-	if m, ok := methods[name]; ok && m.adapt != nil {
-		return m.adapt(args, stdout, stderr)
+	s, err := method.Lookup(name)
+	if err == nil && adaptHook(s) != nil {
+		return adaptHook(s)(s, args, stdout, stderr)
 	}
 	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" || a == "-help" }) {
 		fmt.Fprintf(stderr, "Usage: gotta adapt --method NAME [flags]\n\n%s", adaptMethodList())
 		return flag.ErrHelp
 	}
-	if _, ok := methods[name]; ok {
-		return fmt.Errorf("--method %s does not support gotta adapt (one of %s)", name, strings.Join(adaptMethodNames(), ", "))
+	if err == nil {
+		return fmt.Errorf("method %s does not support gotta adapt (one of %s)", name, strings.Join(adaptMethodNames(), ", "))
 	}
-	return fmt.Errorf("unknown --method %q (gotta adapt supports %s)", name, strings.Join(adaptMethodNames(), ", "))
+	return fmt.Errorf("unknown method %q (gotta adapt supports %s)", name, strings.Join(adaptMethodNames(), ", "))
 }
 
-// adaptCLIP is the adapt hook of the methods built on one CLIP model (tpt, zero-shot, ensembles of CLIP members):
-// args hold --method.
-func adaptCLIP(args []string, stdout, stderr io.Writer) error {
-	m := methods[scanFlag(args, "method")]
+// adaptCLIP is the adapt hook of the methods built on one CLIP model (tpt, zero-shot, ensembles of CLIP members).
+func adaptCLIP(spec *method.Spec, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("adapt", "[--method tpt] [--weights FILE --vocab FILE --classes A,B,...] (--views-npy V.npy | --image FILE | --data SPEC --index I) --out DIR [flags]",
 		adaptDescription+"\n\n"+adaptMethodList())
 	fs.SetOutput(stderr)
-	mflags := m.addFlags(fs)
+	mf := method.AddFlags(fs, spec, spec.DefaultPreset)
 	fs.String("method", "tpt", "the method (see Methods above)")
 	weightsFile := fs.String("weights", "", "CLIP weights (safetensors, OpenAI or Hugging Face names); default: the embedded MNIST CLIP")
 	vocab := fs.String("vocab", "", "CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)")
 	dtype := fs.String("dtype", "f32", "compute dtype of the model: f32 or bf16")
 	classes := fs.String("classes", "", "comma-separated class names, in logit order (default: --data's classes, or the embedded CLIP's zero..nine)")
 	files := addAdaptIOFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := mf.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	values, err := mf.Values()
+	if err != nil {
+		return err
 	}
 	ds, embeddedCLIP, err := files.open(*weightsFile, "CLIP")
 	if err != nil {
@@ -139,13 +177,10 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	env := &methodEnv{Backend: b, DType: dt, Vocab: *vocab, Classes: names, Embedded: embeddedCLIP}
-	if !embeddedCLIP {
-		env.Models = []modelSpec{{Family: "clip", Path: *weightsFile}}
-	}
-	adapter, vm, err := m.build(env, mflags)
+	env := method.NewEnv(b, method.Models{CLIP: *weightsFile, Vocab: *vocab, Embedded: embeddedCLIP, DType: dt})
+	adapter, vm, err := spec.Build(env, names, values)
 	if err != nil {
-		return fmt.Errorf("method %s: %w", m.name, err)
+		return fmt.Errorf("method %s: %w", spec.Name, err)
 	}
 	views, source, err := files.views(ds, func() (tta.ViewMaker, error) { return vm, nil })
 	if err != nil {
@@ -161,7 +196,7 @@ func adaptCLIP(args []string, stdout, stderr io.Writer) error {
 	rep := adaptReport{Method: adapter.Name(), Config: adapter.Config(), Classes: names,
 		Views: views.N(), Source: source, Seed: files.seed, Selected: pred.Selected,
 		Steps: pred.Steps, After: predictionOf(pred.Logits, names), MarginalEntropyBefore: pred.EntropyBefore}
-	rep.Backend, rep.Device = backendNames(b)
+	rep.Backend, rep.Device = env.BackendName, env.Device
 	for _, s := range pred.Steps {
 		rep.Losses = append(rep.Losses, s.Loss)
 	}

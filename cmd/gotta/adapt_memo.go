@@ -9,6 +9,7 @@ import (
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
 	"github.com/gotta-ml/gotta/tta/memo"
+	"github.com/gotta-ml/gotta/tta/method"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
@@ -27,7 +28,7 @@ gotta adapt --method memo --data mnist-c:fog --index 3 --view-kind cut --out ada
 
 Example:
   gotta adapt --method memo --weights resnet50.safetensors --views-npy V.npy --prior 0.9411764705882353 \
-    --lr 0.005 --wd 1e-4 --steps 1 --select 1 --out adapt_out`
+    --lr 0.005 --weight-decay 1e-4 --steps 1 --select 1 --out adapt_out`
 
 // memoAdaptReport is report.json of gotta adapt --method memo.
 type memoAdaptReport struct {
@@ -51,29 +52,34 @@ type memoAdaptReport struct {
 	ClassSubset []int            `json:"class_subset,omitempty"`
 }
 
-// adaptMemoMain is MEMO's adapt hook (method.adapt): the generic one (adaptCLIP) is CLIP-centric (--vocab,
-// --classes, TPT's trace).
-func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
+// adaptResNet is the adapt hook of the methods on a ResNet alone (memo, mode memo): the generic one (adaptCLIP) is
+// CLIP-centric (--vocab, --classes, TPT's trace). Its flags default to the method's parameters' own defaults (no
+// preset: the views given say it all, e.g. a reference's configuration).
+func adaptResNet(spec *method.Spec, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("adapt", "--method memo [--weights FILE] (--views-npy V.npy | --image FILE | --data SPEC --index I) --out DIR [flags]",
 		adaptMemoDescription+"\n\n"+adaptMethodList())
 	fs.SetOutput(stderr)
-	f := addMemoFlags(fs).(*memoFlags)
-	fs.String("method", "memo", "the method")
+	mf := method.AddFlags(fs, spec, method.NoPreset)
+	fs.String("method", spec.Name, "the method")
 	weightsFile := fs.String("weights", "", "torchvision ResNet weights (safetensors); default: the embedded MNIST ResNet")
 	classes := fs.String("classes", "", "comma-separated class names in logit order, for the report (optional)")
 	files := addAdaptIOFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := mf.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	values, err := mf.Values()
+	if err != nil {
+		return err
+	}
 	ds, embeddedResNet, err := files.open(*weightsFile, "ResNet")
 	if err != nil {
 		return err
 	}
-	if f.mode != "memo" {
-		return fmt.Errorf("gotta adapt --method memo runs --mode memo only (got %q)", f.mode)
+	if m, ok := values["mode"]; ok && m != "memo" {
+		return fmt.Errorf("gotta adapt --method %s runs --mode memo only (got %q)", spec.Name, m)
 	}
 	names := splitClasses(*classes)
 	if len(names) == 0 && ds != nil {
@@ -83,19 +89,20 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	env := &methodEnv{Backend: b, Classes: names, Embedded: embeddedResNet}
+	models := method.Models{Embedded: embeddedResNet}
 	if !embeddedResNet {
-		env.Models = []modelSpec{{Family: "resnet", Path: *weightsFile}}
+		models.ResNets = []string{*weightsFile}
 	}
-	a, err := buildMemoAdapter(env, f, 0)
+	env := method.NewEnv(b, models)
+	adapter, vm, err := spec.Build(env, names, values)
 	if err != nil {
-		return fmt.Errorf("method memo: %w", err)
+		return fmt.Errorf("method %s: %w", spec.Name, err)
 	}
-	views, source, err := files.views(ds, func() (tta.ViewMaker, error) {
-		vm, err := f.viewMaker()
-		vm.Views.Preprocess = env.resnetPreprocess()
-		return vm, err
-	})
+	a, ok := adapter.(*memo.Adapter)
+	if !ok {
+		return fmt.Errorf("gotta adapt --method %s: the adapter is a %T, not MEMO's", spec.Name, adapter)
+	}
+	views, source, err := files.views(ds, func() (tta.ViewMaker, error) { return vm, nil })
 	if err != nil {
 		return err
 	}
@@ -127,7 +134,7 @@ func adaptMemoMain(args []string, stdout, stderr io.Writer) error {
 		Seed: files.seed, Entropies: tta.EntropiesHost(all), Selected: pred.Selected, Steps: pred.Steps,
 		Before: predictionOf(before[0], names), After: predictionOf(pred.Logits, names),
 		AfterPlain: predictionOf(plain[0], names), EntropyAll: pred.EntropyBefore, ClassSubset: opts.ClassSubset}
-	rep.Backend, rep.Device = backendNames(b)
+	rep.Backend, rep.Device = env.BackendName, env.Device
 	for _, s := range pred.Steps {
 		rep.Losses = append(rep.Losses, s.Loss)
 	}

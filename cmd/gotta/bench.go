@@ -116,7 +116,7 @@ ensembles: gotta bench memo --help.`)
 	}
 	names := benchClassNames(*classes)
 	tBuild := time.Now()
-	a, err := tpt.New(b, m, tok, names, tpt.Options{Select: *sel, Steps: *steps})
+	a, err := tpt.New(b, m, tok, names, tpt.Options{Select: *sel, Steps: *steps, WeightDecay: tpt.PaperWeightDecay})
 	if err != nil {
 		return err
 	}

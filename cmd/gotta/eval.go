@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gotta-ml/gotta/tta/backend"
 	"github.com/gotta-ml/gotta/tta/eval"
+	"github.com/gotta-ml/gotta/tta/method"
 )
 
 func init() {
@@ -33,7 +33,9 @@ folder=DIR (any class-per-folder tree); or the embedded default's data, which ne
 glass_blur at severity 3; the images of gotta report). --data defaults to mnist-c:glass_blur.
 --model is FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors. On the embedded data, methods without --model use
 the embedded models (the MNIST CLIP and ResNet of gotta report) with their own prompt and preprocessing.
---out defaults to results/eval/METHOD_DATASET.jsonl.
+--out defaults to results/eval/METHOD_DATASET.jsonl. A method's flags come from its spec (tta/method): every
+parameter with its paper default and range, and --preset NAME, a named configuration (e.g. memo's seed-memo-topk)
+under the flags given; gotta eval --method NAME --help lists them.
 
 Examples:
   gotta eval --method tpt --data mnist-c:fog --limit 100
@@ -46,6 +48,7 @@ type commonFlags struct {
 	models modelFlag
 	vocab  *string
 	dtype  *string
+	c1k    *string
 }
 
 func addCommonFlags(fs *flag.FlagSet) *commonFlags {
@@ -54,26 +57,38 @@ func addCommonFlags(fs *flag.FlagSet) *commonFlags {
 	fs.Var(&c.models, "model", "model FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors (repeat for methods with several models)")
 	c.vocab = fs.String("vocab", "", "CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for CLIP methods")
 	c.dtype = fs.String("dtype", "f32", "compute dtype of the models: f32 or bf16 (learned variables stay f32)")
+	c.c1k = fs.String("classes-1k", "auto", "which of a ResNet's outputs are the dataset's classes: auto (all when the counts match, else ImageNet-A's or -R's 200 by name), a, r or all")
 	return c
 }
 
-// newMethodFlags makes a subcommand's FlagSet with the method's flags added when args name a known method.
-func newMethodFlags(name, usageLine, description string, args []string) (*flag.FlagSet, *method, any) {
+// newMethodFlags makes a subcommand's FlagSet with the method's flags (from its spec, under defaultPreset: ""
+// for the spec's own default preset) when args name a known method.
+func newMethodFlags(name, usageLine, description string, args []string, preset func(*method.Spec) string) (
+	*flag.FlagSet, *method.Spec, *method.Flags) {
 	fs := newFlags(name, usageLine, description+"\n\n"+methodList())
-	var m *method
-	var mflags any
-	if mm, ok := methods[scanFlag(args, "method")]; ok {
-		m = mm
-		mflags = m.addFlags(fs)
+	s, err := method.Lookup(scanFlag(args, "method"))
+	if err != nil {
+		return fs, nil, nil
 	}
-	return fs, m, mflags
+	return fs, s, method.AddFlags(fs, s, preset(s))
 }
+
+// parseMethodFlags parses args: through the method's flags when there is a method (they refuse another method's
+// flags by name), else plainly.
+func parseMethodFlags(fs *flag.FlagSet, mf *method.Flags, args []string) error {
+	if mf != nil {
+		return mf.Parse(args)
+	}
+	return fs.Parse(args)
+}
+
+func defaultPreset(s *method.Spec) string { return s.DefaultPreset }
 
 func runEval(args []string) error { return evalMain(args, os.Stdout, os.Stderr) }
 
 func evalMain(args []string, stdout, stderr io.Writer) error {
-	fs, m, mflags := newMethodFlags("eval", "--method NAME --model FAMILY[:ARCH]=FILE --data ID=DIR --out FILE [flags]",
-		evalDescription, args)
+	fs, spec, mf := newMethodFlags("eval", "--method NAME --model FAMILY[:ARCH]=FILE --data ID=DIR --out FILE [flags]",
+		evalDescription, args, defaultPreset)
 	fs.SetOutput(stderr)
 	common := addCommonFlags(fs)
 	data := fs.String("data", defaultData, "dataset ID=DIR (imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val, folder), or mnist / mnist-c[:CORRUPTION[:SEVERITY]] (embedded)")
@@ -83,18 +98,22 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 0, "seed of the views (example i's view v derives from seed, example id and v)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	noRetry := fs.Bool("no-retry-errors", false, "keep the error records already in --out (by default a rerun evaluates them again)")
-	if name := scanFlag(args, "method"); m == nil && name != "" {
+	if name := scanFlag(args, "method"); spec == nil && name != "" {
 		_, err := lookupMethod(name) // Before parsing: the unknown method's flags would read as unknown flags.
 		return &usageError{err}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseMethodFlags(fs, mf, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if m == nil {
+	if spec == nil {
 		_, err := lookupMethod(*common.method)
+		return &usageError{err}
+	}
+	values, err := mf.Values()
+	if err != nil {
 		return &usageError{err}
 	}
 	if *data == "" {
@@ -117,34 +136,37 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	}
 	warnFolderClasses(stderr, ds)
 	if *out == "" {
-		*out = filepath.Join("results", "eval", m.name+"_"+fileSafe(ds.Name())+".jsonl")
+		*out = filepath.Join("results", "eval", spec.Name+"_"+fileSafe(ds.Name())+".jsonl")
 		fmt.Fprintf(stderr, "records: %s\n", *out)
 	}
 	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit, NoRetryErrors: *noRetry}
 	if *shard != "" {
-		var err error
 		if opts.Shard, opts.NumShards, err = parseShard(*shard); err != nil {
 			return &usageError{err}
 		}
 	}
-	dt, err := parseDType(*common.dtype)
+	models, err := modelsOf(common.models.specs, isEmbeddedData(*data))
 	if err != nil {
 		return err
 	}
+	if models.DType, err = parseDType(*common.dtype); err != nil {
+		return err
+	}
+	models.Vocab, models.Classes1k = *common.vocab, *common.c1k
 	b, _, err := backend.New()
 	if err != nil {
 		return err
 	}
-	env := &methodEnv{Backend: b, Models: common.models.specs, DType: dt, Vocab: *common.vocab, Classes: ds.Classes(),
-		Embedded: isEmbeddedData(*data)}
-	adapter, vm, err := m.build(env, mflags)
+	env := method.NewEnv(b, models)
+	adapter, vm, err := spec.Build(env, ds.Classes(), values)
 	if err != nil {
-		if !env.Embedded && len(env.Models) == 0 {
-			return fmt.Errorf("method %s: %w (the embedded models need no --model: --data mnist or mnist-c:CORRUPTION)", m.name, err)
+		if !models.Embedded && len(common.models.specs) == 0 {
+			return fmt.Errorf("method %s: %w (the embedded models need no --model: --data mnist or mnist-c:CORRUPTION)",
+				spec.Name, err)
 		}
-		return fmt.Errorf("method %s: %w", m.name, err)
+		return fmt.Errorf("method %s: %w", spec.Name, err)
 	}
-	opts.Backend, opts.Device = backendNames(b)
+	opts.Backend, opts.Device = env.BackendName, env.Device
 	if !*quiet {
 		opts.Terminal = stderr
 	}
@@ -158,11 +180,6 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	row := eval.Row{Name: adapter.Name(), Dataset: ds.Name(), Metrics: eval.ComputeMetrics(recs)}
 	fmt.Fprintf(stdout, "%s\n%d records in %s\n", eval.Table([]eval.Row{row}).Markdown(), len(recs), *out)
 	return runOutcome(recs, nil, *out)
-}
-
-// backendNames are the backend and device strings of records.
-func backendNames(b backends.Backend) (string, string) {
-	return b.Name(), b.Description()
 }
 
 // parseShard parses "i/n".

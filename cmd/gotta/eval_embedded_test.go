@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gotta-ml/gotta/tta/embedded"
-	"github.com/gotta-ml/gotta/tta/report"
+	"github.com/gotta-ml/gotta/tta/report/suites"
 )
 
 // TestEvalEmbeddedDefault runs gotta eval without --model on the embedded data: the embedded CLIP and ResNet with
@@ -52,7 +52,7 @@ func TestEvalEmbeddedDefault(t *testing.T) {
 func TestEmbeddedData(t *testing.T) {
 	ds, err := openDataset("mnist-c:fog")
 	require.NoError(t, err)
-	want, err := embedded.ShiftedMNIST("fog", report.EmbeddedSeverity, embedded.DefaultSize, report.CorruptionSeed)
+	want, err := embedded.ShiftedMNIST("fog", suites.EmbeddedSeverity, embedded.DefaultSize, suites.CorruptionSeed)
 	require.NoError(t, err)
 	assert.Equal(t, want.Name(), ds.Name())
 	assert.Equal(t, want.Len(), ds.Len())

@@ -106,7 +106,7 @@ func TestEvalResume(t *testing.T) {
 
 	// Errors: unknown method, unknown flag, another run's file.
 	var sink bytes.Buffer
-	assert.ErrorContains(t, evalMain([]string{"--method", "nope", "--data", "folder=" + data, "--out", full}, &sink, &sink), "unknown --method")
+	assert.ErrorContains(t, evalMain([]string{"--method", "nope", "--data", "folder=" + data, "--out", full}, &sink, &sink), "unknown method")
 	assert.Error(t, evalMain(append(append([]string{}, base...), "--out", full, "--no-such-flag"), &sink, &sink))
 	assert.ErrorContains(t, evalMain(append(append([]string{}, base...), "--out", full, "--steps", "2"), &sink, &sink), "another run")
 }

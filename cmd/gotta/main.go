@@ -18,6 +18,9 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	// Every method registers its spec with tta/method.
+	_ "github.com/gotta-ml/gotta/tta/method/all"
 )
 
 // command is one subcommand of gotta.

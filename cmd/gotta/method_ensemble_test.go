@@ -19,6 +19,7 @@ import (
 	"github.com/gotta-ml/gotta/tta/clip/tokenizer"
 	"github.com/gotta-ml/gotta/tta/ensemble"
 	"github.com/gotta-ml/gotta/tta/memo"
+	"github.com/gotta-ml/gotta/tta/method"
 	"github.com/gotta-ml/gotta/tta/resnet"
 	"github.com/gotta-ml/gotta/tta/tpt"
 	"github.com/gotta-ml/gotta/tta/weights"
@@ -119,12 +120,14 @@ func TestEnsembleOfOne(t *testing.T) {
 		require.NoError(t, err)
 		tok, err := tokenizer.Load(openAIVocab)
 		require.NoError(t, err)
-		own, err := tpt.New(b, m1, tok, classes, tpt.Options{Prompt: prompt, Select: 0.5})
+		own, err := tpt.New(b, m1, tok, classes, tpt.Options{Prompt: prompt, Select: 0.5, Steps: 1,
+			WeightDecay: tpt.PaperWeightDecay})
 		require.NoError(t, err)
-		m2, err := clip.Load(tinyCLIP, clip.LoadOpts{})
+		// The member as the ensemble builds it: through the registry, on a CLIP of its own.
+		a, _, _, err := method.Build(method.FileEnv(b, tinyCLIP, openAIVocab), "tpt", "paper",
+			method.Values{"prompt": prompt, "lr": 5e-3}, classes)
 		require.NoError(t, err)
-		tm, err := newTPTMember(&methodEnv{Backend: b, Vocab: openAIVocab, Classes: classes}, m2, prompt, 5e-3, true)
-		require.NoError(t, err)
+		tm := a.(ensemble.Member)
 		img := image.NewRGBA(image.Rect(0, 0, 90, 70))
 		r := rand.New(rand.NewSource(3))
 		for i := range img.Pix {

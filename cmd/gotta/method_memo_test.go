@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gotta-ml/gotta/datasets/augment"
-	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/backend"
 	"github.com/gotta-ml/gotta/tta/memo"
-	"github.com/gotta-ml/gotta/tta/resnet"
+	"github.com/gotta-ml/gotta/tta/method"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
@@ -50,7 +50,7 @@ func TestAdaptMemo(t *testing.T) {
 	require.NoError(t, weights.WriteNPY(vpath, []int{n, 3, h, w}, nchw))
 	out := filepath.Join(dir, "out")
 	code := Main([]string{"adapt", "--method", "memo", "--weights", tinyResNet, "--views-npy", vpath, "--prior", "0.94",
-		"--lr", "0.005", "--wd", "1e-4", "--steps", "1", "--select", "1", "--out", out})
+		"--lr", "0.005", "--weight-decay", "1e-4", "--steps", "1", "--select", "1", "--out", out})
 	require.Equal(t, 0, code)
 	for _, f := range []struct {
 		file, ref string
@@ -88,7 +88,7 @@ func TestEvalMemo(t *testing.T) {
 	classes := []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}
 	data := tinyImageFolder(t, classes, 1)
 	for _, mode := range [][]string{
-		{"--mode", "memo", "--views", "4", "--view-kind", "cut", "--select", "0.5", "--prior", "0.94", "--lr", "5e-3", "--wd", "1e-4"},
+		{"--mode", "memo", "--views", "4", "--view-kind", "cut", "--select", "0.5", "--prior", "0.94", "--lr", "5e-3", "--weight-decay", "1e-4"},
 		{"--mode", "crop-ensemble", "--views", "4", "--view-kind", "cut", "--select", "0.5"},
 		{"--mode", "mc-dropout", "--views", "4", "--select", "0.5"},
 	} {
@@ -112,8 +112,12 @@ func TestEvalMemo(t *testing.T) {
 }
 
 // TestMemoViewKindDefault checks that gotta eval --method memo takes MEMO's own AugMix views (augment.PaperAugMix)
-// unless --view-kind says otherwise, and runs one example with them end to end.
+// unless --view-kind says otherwise, and runs one example with them end to end; an unknown kind lists the known.
 func TestMemoViewKindDefault(t *testing.T) {
+	spec, err := method.Lookup("memo")
+	require.NoError(t, err)
+	env := method.NewEnv(backend.MustNew(), method.Models{ResNets: []string{tinyResNet}})
+	classes := []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}
 	for _, tc := range []struct {
 		args []string
 		kind augment.Kind
@@ -125,19 +129,21 @@ func TestMemoViewKindDefault(t *testing.T) {
 		{[]string{"--mode", "mc-dropout"}, augment.Identity},
 	} {
 		fs := flag.NewFlagSet("memo", flag.ContinueOnError)
-		f := addMemoFlags(fs).(*memoFlags)
-		require.NoError(t, fs.Parse(tc.args))
-		vm, err := f.viewMaker()
+		mf := method.AddFlags(fs, spec, spec.DefaultPreset)
+		require.NoError(t, mf.Parse(tc.args))
+		v, err := mf.Values()
 		require.NoError(t, err, "%v", tc.args)
-		assert.Equal(t, tc.kind, vm.Views.Kind, "%v", tc.args)
+		_, vm, err := spec.Build(env, classes, v)
+		require.NoError(t, err, "%v", tc.args)
+		assert.Equal(t, tc.kind, vm.(memo.ViewMaker).Views.Kind, "%v", tc.args)
 	}
 	fs := flag.NewFlagSet("memo", flag.ContinueOnError)
-	f := addMemoFlags(fs).(*memoFlags)
-	require.NoError(t, fs.Parse([]string{"--view-kind", "mixup"}))
-	_, err := f.viewMaker()
+	mf := method.AddFlags(fs, spec, spec.DefaultPreset)
+	require.NoError(t, mf.Parse([]string{"--view-kind", "mixup"}))
+	_, err = mf.Values()
 	require.ErrorContains(t, err, "memo-augmix")
 
-	data := tinyImageFolder(t, []string{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"}, 1)
+	data := tinyImageFolder(t, classes, 1)
 	out := filepath.Join(t.TempDir(), "r.jsonl")
 	var stdout, stderr bytes.Buffer
 	require.NoError(t, evalMain([]string{"--method", "memo", "--model", "resnet=" + tinyResNet, "--data", "folder=" + data,
@@ -147,64 +153,50 @@ func TestMemoViewKindDefault(t *testing.T) {
 	assert.Empty(t, recs[0].Error)
 }
 
-// TestMemoPresets checks gotta eval --method memo's --preset values against tta/memo's own definitions: paper ==
-// memo.PaperOptions with memo.PaperViewMaker's views, each seed-* preset == the memo.SeedModes row of that name;
-// flags given on the command line win over the preset.
-func TestMemoPresets(t *testing.T) {
-	parse := func(args ...string) (memo.Options, memo.ViewMaker) {
-		t.Helper()
-		fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-		f := addMemoFlags(fs).(*memoFlags)
-		require.NoError(t, fs.Parse(args))
-		o, err := f.options()
-		require.NoError(t, err, "%v", args)
-		vm, err := f.viewMaker()
-		require.NoError(t, err, "%v", args)
-		return o, vm
+// TestMethodFlags: gotta eval's flags and --help come from the method's spec; a given flag overrides the preset, the
+// rest comes from it; another method's flag, an unknown method and an out-of-range value are refused by name.
+func TestMethodFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.ErrorIs(t, evalMain([]string{"--method", "memo", "--help"}, &stdout, &stderr), flag.ErrHelp)
+	help := stderr.String()
+	for _, want := range []string{"-preset", "seed-memo-topk: the seed's MEMO topk selection", "-weight-decay",
+		"0 < prior <= 1", "-classes-1k", "\n  tpt "} {
+		assert.Contains(t, help, want)
 	}
-	type summary struct {
-		Mode                        memo.Mode
-		Select, Prior, LR, WD, Drop float64
-		Steps, Samples, Views       int
-		Kind                        augment.Kind
-		AugmentedOnly               bool
-		Params                      memo.Params
-	}
-	sum := func(o memo.Options, views int, kind augment.Kind) summary {
-		o = o.WithDefaults()
-		s := summary{Mode: o.Mode, Select: o.Select, Prior: o.Prior, Steps: o.Steps, Views: views, Kind: kind,
-			AugmentedOnly: o.AugmentedOnly, Params: o.Params}
-		if o.Mode == memo.MCDropout {
-			s.Drop, s.Samples = o.Dropout, o.Samples
-		}
-		if o.Mode == memo.Adapt {
-			sgd, ok := o.Optimizer.(*tta.SGD)
-			require.True(t, ok, "SGD")
-			s.LR, s.WD = sgd.LR, sgd.WeightDecay
-		}
-		return s
-	}
-	o, vm := parse()
-	pvm := memo.PaperViewMaker(resnet.Preprocessing())
-	assert.Equal(t, sum(memo.PaperOptions(), pvm.Views.N, pvm.Views.Kind), sum(o, vm.Views.N, vm.Views.Kind), "paper")
+	stderr.Reset()
+	err := evalMain([]string{"--method", "memo", "--prompt", "a photo of a", "--limit", "1"}, &stdout, &stderr)
+	assert.EqualError(t, err, "method memo has no flag --prompt (method ensemble has)")
+	err = evalMain([]string{"--method", "x"}, &stdout, &stderr)
+	assert.EqualError(t, err, `unknown method "x" (one of ensemble, memo, tpt, zero-shot)`)
+	err = evalMain([]string{"--method", "tpt", "--select", "0"}, &stdout, &stderr)
+	assert.EqualError(t, err, "method tpt: select 0: want 0 < select <= 1")
 
-	names := map[string]string{"Baseline": "seed-baseline", "MEMO": "seed-memo", "MEMO topk selection": "seed-memo-topk",
-		"Dropout": "seed-dropout", "Dropout topk selection": "seed-dropout-topk", "Cut ensemble": "seed-cut-ensemble",
-		"Cut ensemble topk selection": "seed-cut-ensemble-topk"}
-	for _, m := range memo.SeedModes() {
-		preset, ok := names[m.Name]
-		require.True(t, ok, "a preset for the seed's %q", m.Name)
-		o, vm := parse("--preset", preset)
-		assert.Equal(t, sum(m.Options, m.Views, m.Kind), sum(o, vm.Views.N, vm.Views.Kind), preset)
-	}
-	o, vm = parse("--preset", "seed-memo", "--views", "16", "--lr", "1e-3")
-	assert.Equal(t, 16, vm.Views.N, "a given flag wins")
-	assert.Equal(t, 1e-3, o.Optimizer.(*tta.SGD).LR)
-	assert.Equal(t, 0.94, o.Prior, "the rest from the preset")
-
+	spec, err := method.Lookup("memo")
+	require.NoError(t, err)
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	f := addMemoFlags(fs).(*memoFlags)
-	require.NoError(t, fs.Parse([]string{"--preset", "nope"}))
-	_, err := f.options()
-	assert.ErrorContains(t, err, "seed-memo-topk")
+	mf := method.AddFlags(fs, spec, spec.DefaultPreset)
+	require.NoError(t, mf.Parse([]string{"--preset", "seed-memo", "--views", "16", "--lr", "1e-3"}))
+	v, err := mf.Values()
+	require.NoError(t, err)
+	assert.Equal(t, 16, v.Int("views"), "a given flag wins")
+	assert.Equal(t, 1e-3, v.Float("lr"))
+	assert.Equal(t, 0.94, v.Float("prior"), "the rest from the preset")
+	assert.Equal(t, "cut", v.String("view-kind"))
+}
+
+// TestAdaptHooks: gotta adapt runs every method with a CLIP or a ResNet; --help lists them; an unknown method is
+// refused by name.
+func TestAdaptHooks(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"--method", "memo", "--help"}, {"--method", "nope", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		require.ErrorIs(t, adaptMain(args, &stdout, &stderr), flag.ErrHelp, "%v", args)
+		for _, n := range []string{"memo", "tpt", "zero-shot"} {
+			assert.Contains(t, stderr.String(), "\n  "+n+" ", "%v lists %s", args, n)
+		}
+	}
+	assert.Equal(t, []string{"ensemble", "memo", "tpt", "zero-shot"}, adaptMethodNames())
+	var stdout, stderr bytes.Buffer
+	err := adaptMain([]string{"--method", "nope"}, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown method "nope"`)
 }

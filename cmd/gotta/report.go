@@ -10,7 +10,9 @@ import (
 
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/method"
 	"github.com/gotta-ml/gotta/tta/report"
+	"github.com/gotta-ml/gotta/tta/report/suites"
 )
 
 func init() {
@@ -46,10 +48,10 @@ not available in this build say so instead of showing numbers.
 --quick is the CI size: clean, %s, %d images each; ablations on %s with %d images and
 views 8, 16, 64 (about 1.5 minutes; its records are a subset of the full run's and are reused by it).
 With --clip/--vocab/--resnet/--data it runs the same suite on ImageNet-A / ImageNetV2 with real weights (GPU).`,
-			strings.Join(report.EmbeddedCorruptions(), ", "), report.EmbeddedSeverity, report.EmbeddedN,
-			strings.Join(report.EmbeddedCorruptions()[:2], " and "), report.EmbeddedAblationN,
-			strings.Join(report.EmbeddedCorruptions()[:2], ", "), report.EmbeddedQuickN, report.EmbeddedCorruptions()[0],
-			report.EmbeddedQuickN/2))
+			strings.Join(suites.EmbeddedCorruptions(), ", "), suites.EmbeddedSeverity, suites.EmbeddedN,
+			strings.Join(suites.EmbeddedCorruptions()[:2], " and "), suites.EmbeddedAblationN,
+			strings.Join(suites.EmbeddedCorruptions()[:2], ", "), suites.EmbeddedQuickN, suites.EmbeddedCorruptions()[0],
+			suites.EmbeddedQuickN/2))
 	var f reportFlags
 	fs.BoolVar(&f.quick, "quick", false, "the quick suite (CI): fewer corruptions, examples and ablation points")
 	fs.StringVar(&f.out, "out", "report.html", "the HTML report to write (self-contained)")
@@ -95,18 +97,18 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 	if err != nil {
 		return err
 	}
-	var env *report.Env
+	var env *method.Env
 	if f.data == "" && f.clip == "" && f.resnet == "" {
-		env = report.EmbeddedEnv(b)
+		env = method.EmbeddedEnv(b)
 		if f.embeddedDir != "" {
-			env = report.EmbeddedEnvDir(b, f.embeddedDir)
+			env = method.EmbeddedEnvDir(b, f.embeddedDir)
 		}
 	} else {
 		vocab := f.vocab
 		if vocab == "" && f.clip != "" {
 			vocab = findVocab(f.clip)
 		}
-		env = report.FileEnv(b, f.clip, vocab, f.resnet)
+		env = method.FileEnv(b, f.clip, vocab, f.resnet)
 	}
 	env.BackendName = choice.Config
 	fmt.Fprintf(w, "gotta report: suite %s (%s)\nbackend %s; models: %s; records in %s\n", suite.Name, suite.Description,
@@ -151,14 +153,14 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 func reportSuite(f reportFlags) (*report.Suite, error) {
 	var s *report.Suite
 	if f.data == "" {
-		s = report.EmbeddedSuite(f.quick)
+		s = suites.EmbeddedSuite(f.quick)
 		if f.n > 0 {
 			for i := range s.Datasets {
 				s.Datasets[i].N = f.n
 			}
 		}
 	} else {
-		dirs, order, err := report.ParseData(f.data)
+		dirs, order, err := suites.ParseData(f.data)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +175,7 @@ func reportSuite(f reportFlags) (*report.Suite, error) {
 		} else if abN == 0 {
 			abN = 1000
 		}
-		if s, err = report.ImageNetSuite(dirs, order, n, abN); err != nil {
+		if s, err = suites.ImageNetSuite(dirs, order, n, abN); err != nil {
 			return nil, err
 		}
 	}
@@ -184,9 +186,9 @@ func reportSuite(f reportFlags) (*report.Suite, error) {
 }
 
 func listSuite(w io.Writer, s *report.Suite) {
-	fmt.Fprintf(w, "suite %s: %s\n\nrows (ID, method, params):\n", s.Name, s.Description)
+	fmt.Fprintf(w, "suite %s: %s\n\nrows (ID, method, preset, params):\n", s.Name, s.Description)
 	for _, e := range s.Rows {
-		fmt.Fprintf(w, "  %-16s %-14s %v\n", e.ID, e.Method, e.Params)
+		fmt.Fprintf(w, "  %-16s %-10s %-22s %s\n", e.ID, e.Method, e.Preset, e.Params.Format())
 	}
 	fmt.Fprintf(w, "\ndatasets:")
 	for _, d := range s.Datasets {
@@ -200,7 +202,7 @@ func listSuite(w io.Writer, s *report.Suite) {
 		}
 		fmt.Fprintf(w, "  %-6s %s over %v for %s\n", a.ID, a.Param, a.Values, strings.Join(ser, ", "))
 	}
-	fmt.Fprintf(w, "\nmethods in this build: %s\n", strings.Join(report.Methods(), ", "))
+	fmt.Fprintf(w, "\nmethods in this build: %s\n", strings.Join(method.Names(), ", "))
 }
 
 // findVocab looks for CLIP's BPE vocabulary beside the weights, then in GoTTA's weights folder.

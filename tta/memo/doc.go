@@ -28,7 +28,8 @@
 // samples differ, and no numpy seed reproduces MEMO's exact views. augment.CropAugMix (torchvision's AugMix ops:
 // severity 3, 13 ops, uint8 mixing) remains available as --view-kind crop+augmix.
 //
-// SeedModes lists the seed project's configurations (random-resized-crop views, 8 or 64, rho 0.1, SGD lr 5e-3
+// The method's spec (spec.go, method "memo") has the MEMO paper's configuration and the seed project's seven rows
+// as presets: the seed's configurations (random-resized-crop views, 8 or 64, rho 0.1, SGD lr 5e-3
 // weight decay 1e-4, p = 0.94) and its no-gradient modes: the crop ensemble (mean softmax of the selected views)
 // and MC-dropout (dropout on the last stage's output; the trunk runs once on view 0 since all identity views are
 // equal, the dropout, pooling and head run Samples times, with masks drawn from (run seed, example id), so they do

@@ -3,6 +3,7 @@ package memo
 import (
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph-building style.
@@ -162,25 +163,34 @@ func TestMCDropout(t *testing.T) {
 	}
 }
 
-// TestSeedModes checks that the seed project's MEMO table builds adapters and runs on the golden views.
+// TestSeedModes checks that the seed project's MEMO table (the spec's seed-* presets) builds adapters and runs on
+// the golden views.
 func TestSeedModes(t *testing.T) {
 	g := openGolden(t)
 	x := g.tensor(t, "views")
 	b := backend.MustNew()
 	ctx, m := loadTiny(t)
-	modes := SeedModes()
-	require.Len(t, modes, 7)
-	for _, sm := range modes {
-		a, err := New(b, ctx, m, sm.Options)
-		require.NoError(t, err, sm.Name)
-		if sm.Options.Mode == Adapt {
+	n := 0
+	for _, name := range Spec().PresetNames() {
+		if !strings.HasPrefix(name, "seed-") {
+			continue
+		}
+		n++
+		v, err := Spec().Resolve(name, nil)
+		require.NoError(t, err, name)
+		opts, _, err := specOptions(v)
+		require.NoError(t, err, name)
+		a, err := New(b, ctx, m, opts)
+		require.NoError(t, err, name)
+		if opts.Mode == Adapt {
 			assert.Equal(t, SeedPrior, a.Options().Prior)
 			continue // the golden test runs these
 		}
-		pred, err := a.Adapt(&tta.Views{ExampleID: sm.Name, Images: x})
-		require.NoError(t, err, sm.Name)
-		require.Len(t, pred.Logits, 10, sm.Name)
+		pred, err := a.Adapt(&tta.Views{ExampleID: name, Images: x})
+		require.NoError(t, err, name)
+		require.Len(t, pred.Logits, 10, name)
 	}
+	assert.Equal(t, 7, n, "the seed's seven rows")
 	assert.Equal(t, PaperPrior, PaperOptions().Prior)
 	assert.Equal(t, 1, PaperOptions().Steps)
 	assert.Equal(t, 1.0, PaperOptions().Select)

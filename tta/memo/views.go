@@ -24,8 +24,8 @@ func PaperViewMaker(pre augment.Preprocess) ViewMaker {
 
 // ViewMaker makes a ResNet's views of an image with augment.Views (view 0: the base preprocessing; views 1..N-1:
 // Views.Kind's augmentations, deterministic per (seed, example id, view)). It implements tta.ViewMaker; its Seed
-// field is ignored (the run's seed is used). PaperViewMaker gives the MEMO paper's; SeedModes list the seed
-// project's kinds.
+// field is ignored (the run's seed is used). PaperViewMaker gives the MEMO paper's; the spec's seed-* presets
+// list the seed project's kinds.
 type ViewMaker struct {
 	// Views configures the views; Preprocess is usually resnet.Preprocessing().
 	Views augment.Views

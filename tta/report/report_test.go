@@ -2,12 +2,10 @@ package report
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/xml"
 	"fmt"
 	"image"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/eval"
+	"github.com/gotta-ml/gotta/tta/method"
 )
 
 // toyDataset has n 2x2 gray images; label i%3; the example id carries index and label.
@@ -64,11 +63,20 @@ func (toyViews) MakeViews(img image.Image, id string, seed int64) (*tta.Views, e
 var toyBuilds atomic.Int32
 
 func init() {
-	RegisterMethod("toy", []string{"views", "select", "steps", "lr"}, func(env *Env, classes []string, p Params) (tta.Adapter, tta.ViewMaker, error) {
-		toyBuilds.Add(1)
-		return &toyAdapter{views: p.Int("views", 8)}, toyViews{}, nil
-	})
-	declareMissing("toy-missing", "tta/toy has not landed")
+	method.Register(&method.Spec{Name: "toy", Params: []method.Param{
+		method.Int("views", 8, "views").AtLeast(1), method.Float("select", 1, "rho").Above(0).AtMost(1),
+		method.Int("steps", 1, "steps").AtLeast(0), method.Float("lr", 1e-3, "lr").Above(0)},
+		Build: func(env *method.Env, classes []string, v method.Values) (tta.Adapter, tta.ViewMaker, error) {
+			toyBuilds.Add(1)
+			return &toyAdapter{views: v.Int("views")}, toyViews{}, nil
+		}})
+}
+
+// toyEnv is an environment without models (the toy method needs none).
+func toyEnv() *method.Env {
+	env := method.NewEnv(nil, method.Models{})
+	env.ModelsID, env.Description, env.BackendName = "toy-models", "toy models", "none"
+	return env
 }
 
 func toySuite(n int) *Suite {
@@ -102,7 +110,7 @@ func toyAccuracy(views, n int) float64 {
 
 func TestRunTablesAndResume(t *testing.T) {
 	dir := t.TempDir()
-	env := &Env{ModelsID: "toy-models", Description: "toy models", BackendName: "none"}
+	env := toyEnv()
 	var log bytes.Buffer
 	toyBuilds.Store(0)
 	res, err := Run(toySuite(16), env, Options{Dir: dir, Log: &log})
@@ -110,7 +118,7 @@ func TestRunTablesAndResume(t *testing.T) {
 	// Cells: 3 rows x 3 datasets + ablation points on fog: better views 8, 16 (views 32 is not swept), 64 -> new
 	// cells for views 8/16/64 of "better" (views 8 equals the baseline's params: shared).
 	assert.Equal(t, 2*3*16+2*8, res.Computed, "examples computed: two rows x 3 sets x 16, views 16 and 64 on fog x 8")
-	assert.Contains(t, log.String(), "not available (tta/toy has not landed)")
+	assert.Contains(t, log.String(), `not available (unknown method "toy-missing"`)
 
 	sum := Summaries(res)
 	require.Len(t, sum, 3)
@@ -139,7 +147,7 @@ func TestRunTablesAndResume(t *testing.T) {
 	assert.Equal(t, "Toy missing †", tab.Rows[2][0])
 	assert.Equal(t, "n/a", tab.Rows[2][3])
 	require.Len(t, tab.Notes, 1)
-	assert.Contains(t, tab.Notes[0], "tta/toy has not landed")
+	assert.Contains(t, tab.Notes[0], `unknown method "toy-missing"`)
 	assert.Contains(t, tab.Text(), "Toy better")
 	assert.Contains(t, tab.Markdown(), "| Toy better | toy | ")
 
@@ -181,7 +189,7 @@ func TestRunTablesAndResume(t *testing.T) {
 
 func TestHTMLHasEveryTableAndFigure(t *testing.T) {
 	dir := t.TempDir()
-	res, err := Run(toySuite(16), &Env{ModelsID: "toy-models", BackendName: "none"}, Options{Dir: dir})
+	res, err := Run(toySuite(16), toyEnv(), Options{Dir: dir})
 	require.NoError(t, err)
 	rep, err := Make(res)
 	require.NoError(t, err)
@@ -226,60 +234,23 @@ func TestHTMLHasEveryTableAndFigure(t *testing.T) {
 	assert.Contains(t, rep.Text(), "Accuracy vs views")
 }
 
-func TestParamsAndKeys(t *testing.T) {
-	e := Experiment{Method: "tpt", Params: Params{"views": 64, "select": 0.1}}
-	assert.Equal(t, e.Key("m"), Experiment{ID: "other", Method: "tpt", Params: Params{"select": 0.1, "views": 64}}.Key("m"))
+func TestKeysHashResolvedValues(t *testing.T) {
+	e := Experiment{Method: "toy", Params: Params{"views": 64, "select": 0.1}}
+	assert.Equal(t, e.Key("m"), Experiment{ID: "other", Method: "toy", Params: Params{"select": 0.1, "views": 64.0}}.Key("m"))
+	assert.Equal(t, Experiment{Method: "toy"}.Key("m"), Experiment{Method: "toy", Params: Params{"views": 8}}.Key("m"),
+		"a default given explicitly is the same configuration")
 	assert.NotEqual(t, e.Key("m"), e.With("views", 8).Key("m"))
 	assert.NotEqual(t, e.Key("m"), e.Key("other-models"))
-	assert.Equal(t, 64, e.Params.Int("views", 1))
-	assert.Equal(t, 0.1, e.Params.Float("select", 1))
-	assert.True(t, Params{}.Bool("x", true))
+	assert.NotEqual(t, Experiment{Method: "nope"}.Key("m"), Experiment{Method: "nope", Preset: "x"}.Key("m"),
+		"an unknown method is keyed by its preset and overrides")
 
-	t.Run("unknown params are errors", func(t *testing.T) {
-		_, _, err := Build(&Env{}, Experiment{ID: "x", Method: "toy", Params: Params{"viewz": 1}}, nil)
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), `"viewz"`)
-	})
-	t.Run("every seed row and ablation point uses known params", func(t *testing.T) {
-		for _, s := range []*Suite{EmbeddedSuite(false), EmbeddedSuite(true)} {
-			var exps []Experiment
-			exps = append(exps, s.Rows...)
-			for _, a := range s.Ablations {
-				for _, ser := range a.Series {
-					exps = append(exps, a.Points(ser)...)
-				}
-			}
-			for _, e := range exps {
-				methodsMu.Lock()
-				m := methods[e.Method]
-				methodsMu.Unlock()
-				require.NotNil(t, m, e.Method)
-				if m.build == nil {
-					continue
-				}
-				for k := range e.Params {
-					assert.Contains(t, m.keys, k, "%s: %s", e.ID, k)
-				}
-			}
-		}
-	})
-	t.Run("ablation points share the table's records", func(t *testing.T) {
-		rows := SeedRows()
-		tptRow := rows[1]
-		require.Equal(t, "tpt", tptRow.ID)
-		for _, a := range PaperAblations([]float64{8, 64}) {
-			for _, ser := range a.Series {
-				if ser.ID != "tpt" {
-					continue
-				}
-				shared := false
-				for _, pt := range a.Points(ser) {
-					shared = shared || pt.Key("m") == tptRow.Key("m")
-				}
-				assert.True(t, shared, "ablation %s has the TPT row as a point", a.ID)
-			}
-		}
-	})
+	_, _, err := build(toyEnv(), Experiment{ID: "x", Method: "toy", Params: Params{"viewz": 1}}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown parameter "viewz"`)
+	_, _, err = build(toyEnv(), Experiment{ID: "x", Method: "toy", Params: Params{"views": 0}}, nil)
+	assert.ErrorContains(t, err, "x: method toy: views 0: want views >= 1")
+	_, _, err = build(toyEnv(), Experiment{ID: "x", Method: "nope"}, nil)
+	assert.ErrorIs(t, err, ErrNotAvailable)
 }
 
 // failingAdapter fails on every example.
@@ -290,14 +261,17 @@ func (*failingAdapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 }
 
 func TestFailedExamplesAreNoted(t *testing.T) {
-	RegisterMethod("toy-fail", []string{"views"}, func(*Env, []string, Params) (tta.Adapter, tta.ViewMaker, error) {
-		return &failingAdapter{}, toyViews{}, nil
-	})
+	if _, err := method.Lookup("toy-fail"); err != nil {
+		method.Register(&method.Spec{Name: "toy-fail", Params: []method.Param{method.Int("views", 8, "views")},
+			Build: func(*method.Env, []string, method.Values) (tta.Adapter, tta.ViewMaker, error) {
+				return &failingAdapter{}, toyViews{}, nil
+			}})
+	}
 	s := toySuite(4)
 	s.Rows = append(s.Rows[:2], Experiment{ID: "fail", Name: "Toy fail", Method: "toy-fail", Baseline: "base",
 		Params: Params{"views": 8}})
 	s.Ablations[0].Series = []Experiment{s.Rows[2]}
-	res, err := Run(s, &Env{ModelsID: "toy-models"}, Options{Dir: t.TempDir()})
+	res, err := Run(s, toyEnv(), Options{Dir: t.TempDir()})
 	require.NoError(t, err)
 	sum := Summaries(res)
 	assert.Equal(t, "failed: 12 examples on clean, fog, zigzag (e.g. clean example 0 (clean/0/0): toy failure on clean/0/0)",
@@ -306,23 +280,4 @@ func TestFailedExamplesAreNoted(t *testing.T) {
 	abl := AblationTable(res, s.Ablations[0])
 	require.Len(t, abl.Notes, 1)
 	assert.Contains(t, abl.Notes[0], "failed: ")
-}
-
-func TestContentIDIgnoresMetadata(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, meta string, data []byte) string {
-		header := `{"__metadata__":{"note":"` + meta + `"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`
-		buf := make([]byte, 8, 8+len(header)+len(data))
-		binary.LittleEndian.PutUint64(buf, uint64(len(header)))
-		buf = append(append(buf, header...), data...)
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, buf, 0o644))
-		return p
-	}
-	a := write("a.safetensors", "trained at 9:00", []byte{0, 0, 128, 63})
-	b := write("b.safetensors", "trained at 10:00, another note", []byte{0, 0, 128, 63})
-	c := write("c.safetensors", "trained at 9:00", []byte{0, 0, 0, 64})
-	assert.Equal(t, contentID(a), contentID(b), "same tensors, other metadata")
-	assert.NotEqual(t, contentID(a), contentID(c), "other tensor values")
-	assert.Equal(t, "missing", contentID(filepath.Join(dir, "none")))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/eval"
+	"github.com/gotta-ml/gotta/tta/method"
 )
 
 // Options configure Run.
@@ -145,7 +146,7 @@ func cellsToRun(s *Suite, modelsID, dir string, only []string, skipAbl bool) (ma
 // Run evaluates every cell of the suite that Dir does not already hold complete, in order (rows first, then the
 // ablations), and returns all cells. A cell whose method or model is not available, or whose adapter fails to
 // build, keeps its error and the run goes on; an error is returned only for a broken records file or dataset.
-func Run(s *Suite, env *Env, opts Options) (*Results, error) {
+func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 	start := time.Now()
 	if opts.Dir == "" {
 		opts.Dir = "results"
@@ -198,7 +199,7 @@ func Run(s *Suite, env *Env, opts Options) (*Results, error) {
 		bkey := c.Experiment.Key(env.ModelsID) + "\x00" + strings.Join(classes, "\x00")
 		b, ok := adapters[bkey]
 		if !ok {
-			a, vm, err := Build(env, c.Experiment, classes)
+			a, vm, err := build(env, c.Experiment, classes)
 			b = &built{a: a, vm: vm, err: err}
 			adapters[bkey] = b
 		}
@@ -314,7 +315,22 @@ func sortByIndex(recs []*eval.Record) {
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Index < recs[j].Index })
 }
 
-// writeExperimentFile writes experiment.json beside the cell's records: the method and params that made them.
+// build builds experiment e for classes through the method registry. Errors wrapping ErrNotAvailable (a method not
+// in this build, a model not configured) keep their text, the same for every experiment of the method; others name
+// the experiment.
+func build(env *method.Env, e Experiment, classes []string) (tta.Adapter, tta.ViewMaker, error) {
+	a, vm, _, err := method.Build(env, e.Method, e.Preset, e.Params, classes)
+	if errors.Is(err, ErrNotAvailable) {
+		return nil, nil, err
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", e.ID, err)
+	}
+	return a, vm, nil
+}
+
+// writeExperimentFile writes experiment.json beside the cell's records: the method, preset, overrides and resolved
+// values that made them.
 func writeExperimentFile(c *Cell) error {
 	dir := filepath.Dir(c.Path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -324,8 +340,9 @@ func writeExperimentFile(c *Cell) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	data, err := json.MarshalIndent(map[string]any{"method": c.Experiment.Method, "params": c.Experiment.Params,
-		"name": c.Experiment.Name}, "", "  ")
+	values, _ := c.Experiment.Resolve()
+	data, err := json.MarshalIndent(map[string]any{"method": c.Experiment.Method, "preset": c.Experiment.Preset,
+		"params": c.Experiment.Params, "values": values, "name": c.Experiment.Name}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

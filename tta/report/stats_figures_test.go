@@ -40,7 +40,7 @@ func mdCells(line string) []string {
 }
 
 func TestTablesCarryIntervalsAndTests(t *testing.T) {
-	res, err := Run(toySuite(16), &Env{ModelsID: "toy-models", BackendName: "none"}, Options{Dir: t.TempDir()})
+	res, err := Run(toySuite(16), toyEnv(), Options{Dir: t.TempDir()})
 	require.NoError(t, err)
 	tab := MainTable(res)
 	cell := regexp.MustCompile(`^\d+\.\d \[\d+\.\d, \d+\.\d\]$`)
@@ -101,7 +101,7 @@ func TestPValueFormat(t *testing.T) {
 }
 
 func TestFooterStatesTimeCoresAndWorkers(t *testing.T) {
-	res, err := Run(toySuite(4), &Env{ModelsID: "toy-models", BackendName: "none"}, Options{Dir: t.TempDir()})
+	res, err := Run(toySuite(4), toyEnv(), Options{Dir: t.TempDir()})
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Workers)
 	rep, err := Make(res)
@@ -149,7 +149,7 @@ func hexColour(s plots.Style) string {
 func TestFiguresAsReadersSeeThem(t *testing.T) {
 	s := toySuite(16)
 	s.BarRows = []string{"base", "better"}
-	res, err := Run(s, &Env{ModelsID: "toy-models", BackendName: "none"}, Options{Dir: t.TempDir()})
+	res, err := Run(s, toyEnv(), Options{Dir: t.TempDir()})
 	require.NoError(t, err)
 	styles := RowStyles(s)
 	assert.NotEqual(t, styles["base"], styles["better"])

@@ -30,7 +30,7 @@ func TestAlignGolden(t *testing.T) {
 			require.NoError(t, json.Unmarshal(data, &cases))
 			g := cases[0]
 			a, err := New(b, loadModel(t, kind), tok, g.Classes, Options{Prompt: g.Prompt, Select: g.Rho,
-				Steps: g.Steps, AlignSteps: g.AlignSteps})
+				Steps: g.Steps, WeightDecay: PaperWeightDecay, AlignSteps: g.AlignSteps})
 			require.NoError(t, err)
 			views := loadViews(t, kind)
 			for run := 0; run < 2; run++ {

@@ -144,9 +144,9 @@ func TestDeviceViewsTPTStep(t *testing.T) {
 		name string
 		opts Options
 	}{
-		{"tpt", Options{}},
+		{"tpt", PaperOptions()},
 		{"ensemble", Options{Ensemble: true}},
-		{"align", Options{AlignSteps: 1}},
+		{"align", Options{Steps: 1, AlignSteps: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if testing.Short() && tc.name == "align" {

@@ -15,7 +15,7 @@
 // Options.AlignSteps adds the seed project's alignment before the TPT step (align.go): AdamW (lr 1e-4) on the
 // image tower except the attention pool towards equal features of the selected views, BatchNorm in training mode
 // (clip.Model.EncodeImageTrain). The Adapter is also a tta.Member of tta/ensemble's multi-model ensemble
-// (member.go): its prompt context tuned there by its AdamW, frozen with Options.Steps -1.
+// (member.go): its prompt context tuned there by its AdamW, frozen with Options.Steps 0.
 //
 // Prompts: "a photo of a" gives "a photo of a {class}." with its 4 words learnable (layout
 // [SOT][ctx][class words "."][EOT]); a "[CLS]" placeholder puts the class there and makes the words on both sides
@@ -27,7 +27,7 @@
 //
 //	m, _ := clip.Load("RN50.safetensors", clip.LoadOpts{})
 //	tok, _ := tokenizer.OpenAI() // OpenAI's vocabulary, embedded in tta/clip/tokenizer
-//	a, err := tpt.New(backend.MustNew(), m, tok, classNames, tpt.Options{}) // the paper's defaults
+//	a, err := tpt.New(backend.MustNew(), m, tok, classNames, tpt.PaperOptions())
 //	vm := tpt.NewViewMaker(m, 64)
 //	recs, err := eval.Run(dataset, a, vm, eval.Options{Out: "tpt.jsonl"})
 //

@@ -23,8 +23,7 @@ func (a *Adapter) ViewLogits(ctx *context.Context, views *Node) *Node {
 	return MulScalar(Einsum("ne,ce->nc", img, text), float64(a.scale))               // [n, C]
 }
 
-// Trainable is the prompt context, or nil for a frozen (zero-shot) member: Options.Steps -1 (no steps) or
-// Options.Ensemble.
+// Trainable is the prompt context, or nil for a frozen (zero-shot) member: Options.Steps 0 or Options.Ensemble.
 func (a *Adapter) Trainable() []*context.Variable {
 	if a.opts.Steps == 0 || a.opts.Ensemble {
 		return nil

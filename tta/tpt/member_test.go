@@ -14,14 +14,14 @@ import (
 
 // TestMember: as a tta.Member, the adapter's ViewLogits with the initial prompt are the PyTorch reference's logits
 // of every view (testdata/<model>_golden.json, logits_before), with no gradient into the image tower; its
-// trainable variable is the prompt context, none for a frozen member (Steps -1) or in Ensemble mode.
+// trainable variable is the prompt context, none for a frozen member (Steps 0) or in Ensemble mode.
 func TestMember(t *testing.T) {
 	tok := loadTokenizer(t)
 	b := backend.MustNew()
 	for _, kind := range []string{"rn", "vit"} {
 		t.Run(kind, func(t *testing.T) {
 			g := loadGolden(t, kind)[0]
-			a, err := New(b, loadModel(t, kind), tok, g.Classes, Options{Prompt: g.Prompt, Select: g.Rho})
+			a, err := New(b, loadModel(t, kind), tok, g.Classes, Options{Prompt: g.Prompt, Select: g.Rho, Steps: 1, WeightDecay: PaperWeightDecay})
 			require.NoError(t, err)
 			require.Len(t, a.Trainable(), 1)
 			assert.Same(t, a.ctxVar, a.Trainable()[0])
@@ -39,7 +39,7 @@ func TestMember(t *testing.T) {
 		})
 	}
 	g := loadGolden(t, "vit")[0]
-	for _, o := range []Options{{Steps: -1, Scope: "/frozen"}, {Ensemble: true, Scope: "/ens"}} {
+	for _, o := range []Options{{Steps: 0, Scope: "/frozen"}, {Ensemble: true, Scope: "/ens"}} {
 		a, err := New(b, loadModel(t, "vit"), tok, g.Classes, o)
 		require.NoError(t, err)
 		assert.Empty(t, a.Trainable(), "%+v", o)

@@ -34,7 +34,7 @@ func TestOptions(t *testing.T) {
 	t.Run("class-specific", func(t *testing.T) {
 		// Every class starts from the shared init; the shared context's gradient is the sum over classes of the
 		// class-specific gradients (the shared context enters every class's prompt).
-		a, _ := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, ClassSpecific: true})
+		a, _ := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, Steps: 1, WeightDecay: PaperWeightDecay, ClassSpecific: true})
 		tr := a.LastTrace()
 		c, n := len(g.Classes), len(tr.CtxGrad)/len(g.Classes)
 		require.Equal(t, []int{c, 4, 16}, tr.CtxShape)
@@ -51,7 +51,7 @@ func TestOptions(t *testing.T) {
 	})
 
 	t.Run("random-init", func(t *testing.T) {
-		a, p := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, NCtx: 8, InitSeed: 3})
+		a, p := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, Steps: 1, WeightDecay: PaperWeightDecay, NCtx: 8, InitSeed: 3})
 		require.Equal(t, 8, a.Learner.NCtx)
 		assert.Equal(t, []int{8, 16}, a.LastTrace().CtxShape)
 		assert.Equal(t, "X X X X X X X X", a.Learner.Prompt)
@@ -77,7 +77,7 @@ func TestOptions(t *testing.T) {
 		require.NoError(t, weights.Write(st, []weights.Named{{Name: "ctx",
 			Tensor: tensors.FromFlatDataAndDimensions(ctx32, 4, 16)}}, nil))
 		for _, file := range []string{npy, st} {
-			a, p := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, CoOp: file})
+			a, p := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, Steps: 1, WeightDecay: PaperWeightDecay, CoOp: file})
 			assert.Equal(t, g.Selected, p.Selected)
 			assert.InDeltaSlice(t, flat64(g.CtxAfter), f64(a.LastTrace().CtxAfter), 1e-5)
 			assert.InDeltaSlice(t, g.LogitsAfter, f64(p.Logits), 1e-4)
@@ -87,13 +87,13 @@ func TestOptions(t *testing.T) {
 	})
 
 	t.Run("reselect-and-zero-steps", func(t *testing.T) {
-		_, p1 := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, Reselect: true})
+		_, p1 := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, Steps: 1, WeightDecay: PaperWeightDecay, Reselect: true})
 		assert.InDeltaSlice(t, g.LogitsAfter, f64(p1.Logits), 1e-4, "one step: reselection changes nothing")
-		a, p3 := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, Steps: 3, Reselect: true})
+		a, p3 := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, Steps: 3, WeightDecay: PaperWeightDecay, Reselect: true})
 		require.Len(t, p3.Steps, 3)
 		assert.Equal(t, g.Selected, p3.Steps[0].Selected)
 		assert.Equal(t, 3, a.Options().Steps)
-		_, p0 := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, Steps: -1})
+		_, p0 := adapt(t, loadModel(t, "vit"), Options{Select: g.Rho, Steps: 0})
 		assert.Empty(t, p0.Steps)
 		assert.InDeltaSlice(t, g.LogitsBefore[0], f64(p0.Logits), 1e-4, "0 steps: zero-shot with the prompt")
 	})
@@ -101,7 +101,7 @@ func TestOptions(t *testing.T) {
 	t.Run("bf16", func(t *testing.T) {
 		m, err := clip.Load(filepath.Join("testdata", "tiny_vit.safetensors"), clip.LoadOpts{DType: dtypes.BFloat16})
 		require.NoError(t, err)
-		a, p := adapt(t, m, Options{Select: g.Rho})
+		a, p := adapt(t, m, Options{Select: g.Rho, Steps: 1, WeightDecay: PaperWeightDecay})
 		assert.Equal(t, "BFloat16", a.Config()["dtype"])
 		assert.Len(t, a.LastTrace().CtxAfter, 64) // float32 context
 		assert.InDeltaSlice(t, g.LogitsAfter, f64(p.Logits), 0.3, "bf16 compute (logit scale 20)")

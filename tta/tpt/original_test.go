@@ -63,7 +63,7 @@ func TestOriginalTPT(t *testing.T) {
 			m, err := clip.Load(filepath.Join("testdata", c.Model), clip.LoadOpts{})
 			require.NoError(t, err)
 			a, err := New(b, m, tok, c.Classes, Options{Prompt: c.Prompt, Select: c.SelectionP, Steps: c.TTASteps,
-				LR: c.LR, Views: 16})
+				LR: c.LR, WeightDecay: PaperWeightDecay, Views: 16})
 			require.NoError(t, err)
 			pl := a.Learner
 			require.Equal(t, c.NCtx, pl.NCtx)

@@ -17,9 +17,32 @@ import (
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
-// Options configure a TPT adapter. The zero value gives the paper's setting (azshue/TPT on ImageNet variants).
+// The TPT paper's setting (azshue/TPT on the ImageNet variants): the defaults of Options and of the method's spec.
+const (
+	// PaperPrompt is the init prompt: prompts "a photo of a {class}.".
+	PaperPrompt = "a photo of a"
+	// PaperViews is the number of views: the original and 63 augmented views (TPT's -b 64).
+	PaperViews = 64
+	// PaperSelect is the confidence-selection ratio rho.
+	PaperSelect = 0.1
+	// PaperSteps is the number of AdamW steps per example.
+	PaperSteps = 1
+	// PaperLR is AdamW's learning rate; PaperBeta1, PaperBeta2, PaperEps and PaperWeightDecay are torch's AdamW
+	// defaults, which TPT keeps.
+	PaperLR          = 5e-3
+	PaperBeta1       = 0.9
+	PaperBeta2       = 0.999
+	PaperEps         = 1e-8
+	PaperWeightDecay = 0.01
+	// SeedAlignLR is the seed project's alignment learning rate (hard-coded there).
+	SeedAlignLR = 1e-4
+)
+
+// Options configure a TPT adapter. Fields whose zero value cannot run (Prompt, Views, Select, LR, Beta1, Beta2, Eps,
+// Scope, AlignLR) take the paper's value when zero; Steps and WeightDecay mean what they say, so the zero Options
+// are CLIP zero-shot with the paper's prompt (no step) and PaperOptions is TPT.
 type Options struct {
-	// Prompt is the init prompt; default "a photo of a" (prompts "a photo of a {class}."). With "[CLS]" the class
+	// Prompt is the init prompt; "" means PaperPrompt (prompts "a photo of a {class}."). With "[CLS]" the class
 	// goes there and the words on both sides are learnable (the seed project's "a photo of a [CLS]").
 	Prompt string
 	// NCtx > 0 starts from NCtx random context tokens drawn from N(0, 0.02) (TPT without ctx_init) instead of the
@@ -33,19 +56,22 @@ type Options struct {
 	// ClassSpecific gives every class its own copy of the context (CoOp's CSC; TPT shares one); default false.
 	ClassSpecific bool
 	// Views is the number of views per example the view maker makes (recorded in Config; Adapt takes whatever
-	// it gets); default 64 (TPT's -b 64: the original + 63 augmented views).
+	// it gets); 0 means PaperViews.
 	Views int
-	// Select is the confidence-selection ratio rho (floor(N*rho) lowest-entropy views); default 0.1.
+	// Select is the confidence-selection ratio rho (floor(N*rho) lowest-entropy views); 0 means PaperSelect.
 	Select float64
-	// Steps is the number of AdamW steps per example; default 1 (-1 means 0 steps: zero-shot with the prompt).
+	// Steps is the number of AdamW steps per example (PaperSteps in the paper); 0 is none: zero-shot with the
+	// prompt.
 	Steps int
 	// Reselect recomputes the selection at every step with the current context; default false (TPT keeps the
 	// first step's selection).
 	Reselect bool
 	// Ensemble skips tuning and predicts the mean softmax of the selected views (the seed's "ensemble mode").
 	Ensemble bool
-	// LR, Beta1, Beta2, Eps, WeightDecay are AdamW's: default 5e-3, 0.9, 0.999, 1e-8, 0.01 (torch's AdamW).
-	LR, Beta1, Beta2, Eps, WeightDecay float64
+	// LR, Beta1, Beta2, Eps are AdamW's; 0 means PaperLR, PaperBeta1, PaperBeta2, PaperEps.
+	LR, Beta1, Beta2, Eps float64
+	// WeightDecay is AdamW's decoupled weight decay (PaperWeightDecay in the paper); 0 is none.
+	WeightDecay float64
 	// FullContext runs the text tower on the full ContextLength (77) instead of the longest prompt (the cut is
 	// exact; this is for checking it).
 	FullContext bool
@@ -55,47 +81,42 @@ type Options struct {
 	// steps on the image tower (except the attention pool) towards equal features of the selected views, BatchNorm
 	// in training mode. Default 0 (off). Needs a float32 model; not with Ensemble.
 	AlignSteps int
-	// AlignLR is the alignment's AdamW learning rate; default 1e-4 (the seed's hard-coded value).
+	// AlignLR is the alignment's AdamW learning rate; 0 means SeedAlignLR.
 	AlignLR float64
+}
+
+// PaperOptions are TPT's own setting: the zero Options with PaperSteps and PaperWeightDecay.
+func PaperOptions() Options {
+	return Options{Steps: PaperSteps, WeightDecay: PaperWeightDecay}.withDefaults()
 }
 
 func (o Options) withDefaults() Options {
 	if o.Prompt == "" {
-		o.Prompt = "a photo of a"
+		o.Prompt = PaperPrompt
 	}
 	if o.Select == 0 {
-		o.Select = 0.1
+		o.Select = PaperSelect
 	}
 	if o.Views == 0 {
-		o.Views = 64
-	}
-	if o.Steps == 0 {
-		o.Steps = 1
-	} else if o.Steps < 0 {
-		o.Steps = 0
+		o.Views = PaperViews
 	}
 	if o.LR == 0 {
-		o.LR = 5e-3
+		o.LR = PaperLR
 	}
 	if o.Beta1 == 0 {
-		o.Beta1 = 0.9
+		o.Beta1 = PaperBeta1
 	}
 	if o.Beta2 == 0 {
-		o.Beta2 = 0.999
+		o.Beta2 = PaperBeta2
 	}
 	if o.Eps == 0 {
-		o.Eps = 1e-8
-	}
-	if o.WeightDecay == 0 {
-		o.WeightDecay = 0.01
-	} else if o.WeightDecay < 0 {
-		o.WeightDecay = 0
+		o.Eps = PaperEps
 	}
 	if o.Scope == "" {
 		o.Scope = "/tpt"
 	}
 	if o.AlignLR == 0 {
-		o.AlignLR = 1e-4
+		o.AlignLR = SeedAlignLR
 	}
 	return o
 }
@@ -155,6 +176,10 @@ func New(b backends.Backend, m *clip.Model, tok Tokenizer, classNames []string, 
 	opts = opts.withDefaults()
 	if opts.Select <= 0 || opts.Select > 1 {
 		return nil, fmt.Errorf("tpt: Select must be in (0, 1], got %g", opts.Select)
+	}
+	if opts.Steps < 0 || opts.WeightDecay < 0 || opts.AlignSteps < 0 {
+		return nil, fmt.Errorf("tpt: Steps %d, WeightDecay %g and AlignSteps %d must not be negative", opts.Steps,
+			opts.WeightDecay, opts.AlignSteps)
 	}
 	if opts.AlignSteps > 0 && opts.Ensemble {
 		return nil, fmt.Errorf("tpt: alignment (AlignSteps %d) and Ensemble mode are exclusive", opts.AlignSteps)

@@ -116,7 +116,7 @@ func TestGolden(t *testing.T) {
 					t.Skip("short")
 				}
 				m := loadModel(t, kind)
-				a, err := New(b, m, tok, g.Classes, Options{Prompt: g.Prompt, Select: g.Rho, Steps: g.Steps})
+				a, err := New(b, m, tok, g.Classes, Options{Prompt: g.Prompt, Select: g.Rho, Steps: g.Steps, WeightDecay: PaperWeightDecay})
 				require.NoError(t, err)
 				// Token layout: the reference's 77-token ids, cut to the longest prompt.
 				pl := a.Learner
@@ -229,14 +229,14 @@ func TestResetAndContextCut(t *testing.T) {
 		require.NoError(t, err)
 		return p.Logits, a.LastTrace().CtxAfter
 	}
-	a, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{Select: g.Rho, Steps: 2})
+	a, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{Select: g.Rho, Steps: 2, WeightDecay: PaperWeightDecay})
 	require.NoError(t, err)
 	l1, c1 := run(a, views)
 	l2, c2 := run(a, views2)
-	fresh1, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{Select: g.Rho, Steps: 2})
+	fresh1, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{Select: g.Rho, Steps: 2, WeightDecay: PaperWeightDecay})
 	require.NoError(t, err)
 	f1, fc1 := run(fresh1, views)
-	fresh2, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{Select: g.Rho, Steps: 2})
+	fresh2, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{Select: g.Rho, Steps: 2, WeightDecay: PaperWeightDecay})
 	require.NoError(t, err)
 	f2, fc2 := run(fresh2, views2)
 	assert.Equal(t, f1, l1)
@@ -245,7 +245,7 @@ func TestResetAndContextCut(t *testing.T) {
 	assert.Equal(t, fc2, c2)
 	assert.NotEqual(t, c1, c2)
 
-	full, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{FullContext: true, Select: g.Rho})
+	full, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{FullContext: true, Select: g.Rho, Steps: 1, WeightDecay: PaperWeightDecay})
 	require.NoError(t, err)
 	require.Equal(t, 77, full.Learner.Length)
 	require.Less(t, a.Learner.Length, 20)

@@ -1,4 +1,16 @@
-package report
+// Package suites is GoTTA's catalogue of report experiments: the seed project's table rows (SeedRows: a method of
+// the tta/method registry, a preset and overrides each), the TPT and MEMO papers' ablations (PaperAblations: a
+// parameter swept over rows) and the suites that evaluate them (EmbeddedSuite on the embedded MNIST models,
+// ImageNetSuite on real data), with Setup reading the notebooks' settings from environment variables. tta/report
+// runs and renders them; the method packages must be linked in (import tta/method/all).
+//
+// Usage:
+//
+//	import _ "github.com/gotta-ml/gotta/tta/method/all"
+//
+//	env := method.EmbeddedEnv(backend.MustNew())
+//	res, err := report.Run(suites.EmbeddedSuite(true), env, report.Options{Dir: "results", Log: os.Stdout})
+package suites
 
 import (
 	"fmt"
@@ -7,6 +19,7 @@ import (
 	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/datasets/imagenet"
 	"github.com/gotta-ml/gotta/tta/embedded"
+	"github.com/gotta-ml/gotta/tta/report"
 )
 
 // Embedded suite sizes (the full report must finish in 20 minutes on a 2-core CPU, --quick in 3).
@@ -46,27 +59,27 @@ var OpenShiftedMNIST = func(corruption string, severity, n int, seed int64) (dat
 // ablations (views 8-64, rho, TPT steps 1-4, learning rate) on two corruptions with EmbeddedAblationN examples.
 // quick keeps two corruptions, EmbeddedQuickN examples, views 8/16/64 and EmbeddedQuickN/2 ablation examples on
 // one corruption.
-func EmbeddedSuite(quick bool) *Suite {
+func EmbeddedSuite(quick bool) *report.Suite {
 	corrs := EmbeddedCorruptions()
 	n, abN, views := EmbeddedN, EmbeddedAblationN, []float64{8, 16, 32, 64}
 	name := "embedded"
 	if quick {
 		corrs, n, abN, views, name = corrs[:2], EmbeddedQuickN, EmbeddedQuickN/2, []float64{8, 16, 64}, "embedded (quick)"
 	}
-	s := &Suite{Name: name, RecordsKey: "embedded", Rows: SeedRows(), Ablations: PaperAblations(views), AblationN: abN,
+	s := &report.Suite{Name: name, RecordsKey: "embedded", Rows: SeedRows(), Ablations: PaperAblations(views), AblationN: abN,
 		Reliability: []string{"zero-shot", "tpt", "tpt-ens-sel", "resnet", "memo-topk", "crop-ens-topk",
 			"memo-tpt-simple"},
 		BarRows: []string{"zero-shot", "tpt", "tpt-ens-sel", "resnet", "memo", "crop-ens-topk", "memo-tpt-simple"}}
 	open := func(c string, n int) func() (datasets.Dataset, error) {
 		return func() (datasets.Dataset, error) { return OpenShiftedMNIST(c, EmbeddedSeverity, n, CorruptionSeed) }
 	}
-	s.Datasets = append(s.Datasets, DatasetSpec{ID: "clean", N: n, Open: open("", n)})
+	s.Datasets = append(s.Datasets, report.DatasetSpec{ID: "clean", N: n, Open: open("", n)})
 	var short []string
 	for _, c := range corrs {
 		id := c
 		short = append(short, id)
 		// The dataset holds the full report's EmbeddedN examples so quick and full runs share record files.
-		s.Datasets = append(s.Datasets, DatasetSpec{ID: id, N: n, Open: open(c, EmbeddedN), Shifted: true})
+		s.Datasets = append(s.Datasets, report.DatasetSpec{ID: id, N: n, Open: open(c, EmbeddedN), Shifted: true})
 	}
 	s.Datasets[0].Open = open("", EmbeddedN)
 	s.AblationDatasets = short[:2]
@@ -82,8 +95,16 @@ func EmbeddedSuite(quick bool) *Suite {
 // ImageNetSuite is the seed project's report on real data: the datasets in dirs (ID "imagenet-a" and/or
 // "imagenet-v2" to their root folders), n examples each (0: all), every row of SeedRows, and the ablations on
 // the first dataset with abN examples (views 8-64).
-func ImageNetSuite(dirs map[string]string, order []string, n, abN int) (*Suite, error) {
-	s := &Suite{Name: "imagenet", RecordsKey: "imagenet", Rows: SeedRows(),
+func ImageNetSuite(dirs map[string]string, order []string, n, abN int) (*report.Suite, error) {
+	rows := SeedRows()
+	for i, r := range rows {
+		if r.Method == "ensemble" {
+			// The TPT member's prompt is TPT's own, as in the TPT rows (the ensemble's default is the seed's
+			// "A bad photo of a [CLS]").
+			rows[i] = r.With("prompt", "a photo of a")
+		}
+	}
+	s := &report.Suite{Name: "imagenet", RecordsKey: "imagenet", Rows: rows,
 		Ablations: PaperAblations([]float64{8, 16, 32, 64}), AblationN: abN,
 		Reliability: []string{"zero-shot", "tpt", "tpt-ens-sel", "resnet", "memo-topk", "crop-ens-topk",
 			"memo-tpt-simple"}}
@@ -98,11 +119,11 @@ func ImageNetSuite(dirs map[string]string, order []string, n, abN int) (*Suite, 
 		default:
 			did = imagenet.ID(id)
 		}
-		s.Datasets = append(s.Datasets, DatasetSpec{ID: id, N: n, Shifted: true,
+		s.Datasets = append(s.Datasets, report.DatasetSpec{ID: id, N: n, Shifted: true,
 			Open: func() (datasets.Dataset, error) { return imagenet.Open(did, dir) }})
 	}
 	if len(s.Datasets) == 0 {
-		return nil, fmt.Errorf("report: no dataset given (want imagenet-a=DIR and/or imagenet-v2=DIR)")
+		return nil, fmt.Errorf("suites: no dataset given (want imagenet-a=DIR and/or imagenet-v2=DIR)")
 	}
 	s.AblationDatasets = []string{s.Datasets[0].ID}
 	s.Description = fmt.Sprintf("%d examples per set (0 = all); ablations on %s with %d examples", n,

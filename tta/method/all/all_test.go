@@ -1,4 +1,5 @@
-package report
+// Package all_test runs every registered method through the report's runner on tiny models.
+package all_test
 
 import (
 	"image"
@@ -10,18 +11,24 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gomlx/gomlx/backends"
+
 	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/embedded"
+	"github.com/gotta-ml/gotta/tta/method"
+	_ "github.com/gotta-ml/gotta/tta/method/all"
+	. "github.com/gotta-ml/gotta/tta/report"
 )
 
-// noiseDataset has n random 40x40 RGB images over 10 classes (label i%10).
+// noiseDataset has n random 40x40 RGB images over the embedded CLIP's 10 classes (label i%10).
 type noiseDataset struct{ n int }
 
 func (d noiseDataset) Name() string { return "noise" }
 func (d noiseDataset) Len() int     { return d.n }
 func (d noiseDataset) Classes() []string {
-	return []string{"goldfish", "shark", "hen", "ostrich", "frog", "turtle", "lizard", "snake", "spider", "crab"}
+	return embedded.ClassNames()
 }
 func (d noiseDataset) Example(i int) (datasets.Example, error) {
 	r := rand.New(rand.NewPCG(uint64(i), 7))
@@ -34,26 +41,31 @@ func (d noiseDataset) Example(i int) (datasets.Example, error) {
 	return datasets.Example{Image: img, Label: i % 10, ID: filepath.Join("noise", string(rune('a'+i)))}, nil
 }
 
-// TestBuildersOnTinyModels (64x64 inputs: MEMO predicts view 0 alone with the BN prior, which needs the last stage
-// to be larger than 1x1) runs the real TPT and MEMO builders end to end through Run on the tiny random models of
-// tta/clip and tta/resnet's testdata (accuracies are meaningless; the records, resume and timing paths are real).
-func TestBuildersOnTinyModels(t *testing.T) {
+// tinyEnv is the embedded CLIP with the tiny random ResNet of tta/resnet's testdata at 64x64 (MEMO predicts view 0
+// alone with the BN prior, which needs the last stage to be larger than 1x1).
+func tinyEnv(b backends.Backend) *method.Env {
+	return method.NewEnv(b, method.Models{Embedded: true, ResNets: []string{"../../resnet/testdata/tiny_basic.safetensors"},
+		ResNetPreprocess: augment.Preprocess{Size: 64, Resize: 64, Filter: augment.Bilinear,
+			Mean: augment.ImageNetMean, Std: augment.ImageNetStd}})
+}
+
+// TestSpecsOnTinyModels runs every method's spec end to end through report.Run on small models (accuracies are
+// meaningless; the builders, records, resume and timing paths are real).
+func TestSpecsOnTinyModels(t *testing.T) {
 	b := backend.MustNew()
-	env := FileEnv(b, "../clip/testdata/tiny_vit.safetensors", "../clip/tokenizer/bpe_simple_vocab_16e6.txt.gz",
-		"../resnet/testdata/tiny_basic.safetensors")
-	env.ResNetPreprocess = augment.Preprocess{Size: 64, Resize: 64, Filter: augment.Bilinear,
-		Mean: augment.ImageNetMean, Std: augment.ImageNetStd}
-	env.ClassSubset = func([]string) ([]int, error) { return nil, nil }
+	env := tinyEnv(b)
 	rows := []Experiment{
-		{ID: "zero-shot", Name: "CLIP zero-shot", Method: "tpt", Params: Params{"views": 1, "select": 1.0, "ensemble": true}},
-		{ID: "tpt", Name: "TPT", Method: "tpt", Baseline: "zero-shot", Params: Params{"views": 8, "select": 0.25, "steps": 1}},
-		{ID: "resnet", Name: "ResNet", Method: "memo-ensemble", Params: Params{"views": 1, "select": 1.0, "mode": "crop"}},
-		{ID: "memo", Name: "MEMO", Method: "memo", Baseline: "resnet", Params: Params{"views": 4, "select": 1.0}},
-		{ID: "memo-paper", Name: "MEMO (paper)", Method: "memo-paper", Baseline: "resnet", Params: Params{"views": 4}},
-		{ID: "dropout", Name: "Dropout", Method: "memo-ensemble", Baseline: "resnet",
-			Params: Params{"views": 4, "select": 1.0, "mode": "dropout"}},
+		{ID: "zero-shot", Name: "CLIP zero-shot", Method: "tpt", Preset: "zero-shot"},
+		{ID: "tpt", Name: "TPT", Method: "tpt", Baseline: "zero-shot", Params: Params{"views": 8, "select": 0.25}},
+		{ID: "clip", Name: "CLIP templates", Method: "zero-shot", Params: Params{"templates": "ensemble80"}},
+		{ID: "resnet", Name: "ResNet", Method: "memo", Preset: "seed-baseline"},
+		{ID: "memo", Name: "MEMO", Method: "memo", Preset: "seed-memo", Baseline: "resnet", Params: Params{"views": 4}},
+		{ID: "memo-paper", Name: "MEMO (paper)", Method: "memo", Preset: "paper", Baseline: "resnet",
+			Params: Params{"views": 4}},
+		{ID: "dropout", Name: "Dropout", Method: "memo", Preset: "seed-dropout", Baseline: "resnet",
+			Params: Params{"views": 4}},
 		{ID: "simple", Name: "MEMO + TPT (simple)", Method: "ensemble",
-			Params: Params{"views": 4, "select": 0.5, "temps": "1.55,0.7", "members": "memo,tpt", "simple": true}},
+			Params: Params{"views": 4, "select": 0.5, "temps": "1.55,0.7", "members": "memo,tpt", "mode": "simple"}},
 	}
 	s := &Suite{Name: "tiny", RecordsKey: "tiny", Rows: rows,
 		Datasets: []DatasetSpec{{ID: "noise", N: 2, Shifted: true,
@@ -73,7 +85,7 @@ func TestBuildersOnTinyModels(t *testing.T) {
 	}
 	assert.Equal(t, computed, res.Computed)
 	// The paper row runs memo.PaperOptions on MEMO's own AugMix views.
-	paper := res.Cell(rows[4], "noise").Records[0]
+	paper := res.Cell(rows[5], "noise").Records[0]
 	assert.Equal(t, true, paper.Config["augmented_only"])
 	assert.Equal(t, map[string]any{"lr": 2.5e-4, "momentum": 0.0, "optimizer": "sgd", "weight_decay": 0.0},
 		paper.Config["optimizer"])
@@ -90,17 +102,11 @@ func TestBuildersOnTinyModels(t *testing.T) {
 // would snapshot the adapted weights (this made a fresh report differ from one that reused earlier rows' records).
 func TestRowsDoNotLeak(t *testing.T) {
 	b := backend.MustNew()
-	newEnv := func() *Env {
-		env := FileEnv(b, "../clip/testdata/tiny_vit.safetensors", "../clip/tokenizer/bpe_simple_vocab_16e6.txt.gz",
-			"../resnet/testdata/tiny_basic.safetensors")
-		env.ResNetPreprocess = augment.Preprocess{Size: 64, Resize: 64, Filter: augment.Bilinear,
-			Mean: augment.ImageNetMean, Std: augment.ImageNetStd}
-		env.ClassSubset = func([]string) ([]int, error) { return nil, nil }
-		return env
-	}
-	memoRow := Experiment{ID: "memo", Name: "MEMO", Method: "memo", Params: Params{"views": 4, "select": 1.0, "lr": 0.05}}
-	after := Experiment{ID: "crop", Name: "Crop ensemble", Method: "memo-ensemble",
-		Params: Params{"views": 4, "select": 1.0, "mode": "crop"}}
+	newEnv := func() *method.Env { return tinyEnv(b) }
+	memoRow := Experiment{ID: "memo", Name: "MEMO", Method: "memo", Preset: "seed-memo",
+		Params: Params{"views": 4, "lr": 0.05}}
+	after := Experiment{ID: "crop", Name: "Crop ensemble", Method: "memo", Preset: "seed-cut-ensemble",
+		Params: Params{"views": 4}}
 	suite := func(rows ...Experiment) *Suite {
 		return &Suite{Name: "tiny", RecordsKey: "tiny", Rows: rows,
 			Datasets: []DatasetSpec{{ID: "noise", N: 3, Shifted: true,

@@ -1,4 +1,4 @@
-package report
+package suites
 
 import (
 	"fmt"
@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
+
+	"github.com/gotta-ml/gotta/tta/method"
+	"github.com/gotta-ml/gotta/tta/report"
 )
 
 // Environment variables read by Setup (the notebooks' settings).
@@ -29,25 +32,26 @@ const (
 // usually os.Getenv): the embedded suite and models by default, the ImageNet suite on real weights when EnvData and
 // EnvCLIP / EnvResNet are set, the quick suite when EnvQuick is "1". defaultResults is the records folder when
 // EnvResults is unset (notebooks pass "../results" to share the records of `gotta report` run at the repo root).
-func Setup(b backends.Backend, getenv func(string) string, defaultResults string) (*Suite, *Env, Options, error) {
+func Setup(b backends.Backend, getenv func(string) string, defaultResults string) (*report.Suite, *method.Env,
+	report.Options, error) {
 	quick := getenv(EnvQuick) == "1" || strings.EqualFold(getenv(EnvQuick), "true")
 	n := 0
 	if v := getenv(EnvN); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil {
-			return nil, nil, Options{}, fmt.Errorf("report: %s=%q: %w", EnvN, v, err)
+			return nil, nil, report.Options{}, fmt.Errorf("suites: %s=%q: %w", EnvN, v, err)
 		}
 	}
-	opts := Options{Dir: getenv(EnvResults)}
+	opts := report.Options{Dir: getenv(EnvResults)}
 	if opts.Dir == "" {
 		opts.Dir = defaultResults
 	}
-	var s *Suite
-	var env *Env
+	var s *report.Suite
+	var env *method.Env
 	if data := getenv(EnvData); data != "" {
 		dirs, order, err := ParseData(data)
 		if err != nil {
-			return nil, nil, Options{}, err
+			return nil, nil, report.Options{}, err
 		}
 		abN := 1000
 		if quick {
@@ -57,9 +61,9 @@ func Setup(b backends.Backend, getenv func(string) string, defaultResults string
 			}
 		}
 		if s, err = ImageNetSuite(dirs, order, n, abN); err != nil {
-			return nil, nil, Options{}, err
+			return nil, nil, report.Options{}, err
 		}
-		env = FileEnv(b, getenv(EnvCLIP), getenv(EnvVocab), getenv(EnvResNet))
+		env = method.FileEnv(b, getenv(EnvCLIP), getenv(EnvVocab), getenv(EnvResNet))
 	} else {
 		s = EmbeddedSuite(quick)
 		if n > 0 {
@@ -67,7 +71,7 @@ func Setup(b backends.Backend, getenv func(string) string, defaultResults string
 				s.Datasets[i].N = n
 			}
 		}
-		env = EmbeddedEnv(b)
+		env = method.EmbeddedEnv(b)
 	}
 	return s, env, opts, nil
 }
@@ -79,36 +83,10 @@ func ParseData(data string) (map[string]string, []string, error) {
 	for _, kv := range strings.Split(data, ",") {
 		id, dir, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		if !ok || id == "" || dir == "" {
-			return nil, nil, fmt.Errorf("report: datasets %q: want ID=DIR,... (imagenet-a=DIR, imagenet-v2=DIR)", data)
+			return nil, nil, fmt.Errorf("suites: datasets %q: want ID=DIR,... (imagenet-a=DIR, imagenet-v2=DIR)", data)
 		}
 		dirs[id] = dir
 		order = append(order, id)
 	}
 	return dirs, order, nil
-}
-
-// WithRows returns a view of r restricted to the suite rows with the given IDs (in the suite's order); the cells
-// are shared. Tables and figures of the view show only those rows.
-func (r *Results) WithRows(ids ...string) *Results {
-	sub := *r
-	suite := *r.Suite
-	suite.Rows = nil
-	for _, e := range r.Suite.Rows {
-		for _, id := range ids {
-			if e.ID == id {
-				suite.Rows = append(suite.Rows, e)
-			}
-		}
-	}
-	sub.Suite = &suite
-	return &sub
-}
-
-// SubTable is MainTable restricted to the rows with the given IDs (in the suite's order), titled title.
-func SubTable(res *Results, title string, ids []string) Table {
-	t := MainTable(res.WithRows(ids...))
-	if title != "" {
-		t.Title = title
-	}
-	return t
 }

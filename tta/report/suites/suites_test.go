@@ -1,0 +1,57 @@
+package suites
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	_ "github.com/gotta-ml/gotta/tta/method/all"
+	"github.com/gotta-ml/gotta/tta/report"
+)
+
+// TestRowsResolve: every row and ablation point of the suites names a registered method, one of its presets and
+// parameters it has, with valid values.
+func TestRowsResolve(t *testing.T) {
+	im, err := ImageNetSuite(map[string]string{"imagenet-a": "/nowhere"}, []string{"imagenet-a"}, 0, 0)
+	require.NoError(t, err)
+	for _, s := range []*report.Suite{EmbeddedSuite(false), EmbeddedSuite(true), im} {
+		var exps []report.Experiment
+		exps = append(exps, s.Rows...)
+		for _, a := range s.Ablations {
+			for _, ser := range a.Series {
+				exps = append(exps, a.Points(ser)...)
+			}
+		}
+		for _, e := range exps {
+			_, err := e.Resolve()
+			assert.NoError(t, err, "%s: %s", s.Name, e.ID)
+		}
+	}
+}
+
+// TestAblationsShareRows: an ablation point equal to a table row (TPT with 64 views, rho 0.1, one step, lr 5e-3)
+// has the row's key, so it reuses its records.
+func TestAblationsShareRows(t *testing.T) {
+	rows := SeedRows()
+	tptRow := rows[1]
+	require.Equal(t, "tpt", tptRow.ID)
+	for _, a := range PaperAblations([]float64{8, 64}) {
+		for _, ser := range a.Series {
+			if ser.ID != "tpt" {
+				continue
+			}
+			shared := false
+			for _, pt := range a.Points(ser) {
+				shared = shared || pt.Key("m") == tptRow.Key("m")
+			}
+			assert.True(t, shared, "ablation %s has the TPT row as a point", a.ID)
+		}
+	}
+	keys := map[string]string{}
+	for _, r := range rows {
+		k := r.Key("m")
+		assert.Empty(t, keys[k], "rows %s and %s are the same configuration", keys[k], r.ID)
+		keys[k] = r.ID
+	}
+}
