@@ -153,7 +153,7 @@ func adaptCLIP(spec *method.Spec, args []string, stdout, stderr io.Writer) error
 	}
 	values, err := mf.Values()
 	if err != nil {
-		return err
+		return &usageError{err}
 	}
 	ds, embeddedCLIP, err := files.open(*weightsFile, "CLIP")
 	if err != nil {

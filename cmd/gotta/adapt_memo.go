@@ -72,7 +72,7 @@ func adaptResNet(spec *method.Spec, args []string, stdout, stderr io.Writer) err
 	}
 	values, err := mf.Values()
 	if err != nil {
-		return err
+		return &usageError{err}
 	}
 	ds, embeddedResNet, err := files.open(*weightsFile, "ResNet")
 	if err != nil {

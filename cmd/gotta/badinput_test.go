@@ -113,7 +113,7 @@ func TestBadInput(t *testing.T) {
 		// Flags.
 		{"unknown subcommand", fixed("evaluate"), nil, []int{2}, `unknown subcommand "evaluate"`},
 		{"unknown method with its flags", fixed("eval", "--method", "tpx", "--views", "8"), nil, []int{2},
-			`unknown --method "tpx"`},
+			`unknown method "tpx"`},
 		{"negative limit", fixed(append(embedded, "--limit", "-1")...), nil, []int{2}, "--limit -1"},
 		{"shard out of range", fixed(append(embedded, "--shard", "3/2")...), nil, []int{2}, `--shard "3/2"`},
 		{"bad dtype", fixed(append(embedded, "--dtype", "f16")...), nil, []int{2}, `--dtype "f16"`},

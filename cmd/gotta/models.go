@@ -30,9 +30,13 @@ func methodList() string {
 // lookupMethod returns the spec of the method named name, or an error listing the methods.
 func lookupMethod(name string) (*method.Spec, error) {
 	if name == "" {
-		return nil, fmt.Errorf("--method is required (one of %s)", strings.Join(method.Names(), ", "))
+		return nil, usageErrorf("--method is required (one of %s)", strings.Join(method.Names(), ", "))
 	}
-	return method.Lookup(name)
+	s, err := method.Lookup(name)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	return s, nil
 }
 
 // scanFlag returns the value of flag name in args ("--name v", "--name=v", "-name v", "-name=v") before flags

@@ -8,6 +8,8 @@ import (
 	// Each method package registers its spec from an init function (its spec.go).
 	_ "github.com/gotta-ml/gotta/tta/ensemble"
 	_ "github.com/gotta-ml/gotta/tta/memo"
+	_ "github.com/gotta-ml/gotta/tta/mta"
 	_ "github.com/gotta-ml/gotta/tta/tpt"
+	_ "github.com/gotta-ml/gotta/tta/zero"
 	_ "github.com/gotta-ml/gotta/tta/zeroshot"
 )
