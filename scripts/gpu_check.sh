@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# The GPU checks of TPT and MEMO (issues 5 and 6) as one prepared run for a lent device machine, which has no Go
-# toolchain and no network, and takes a working tree of at most 64 MiB.
+# The GPU checks of TPT and MEMO as one prepared run for a lent device machine, which has no Go toolchain and no
+# network, and takes a working tree of at most 64 MiB. Benchmarks first, each section written to $OUT as it finishes
+# (a timeout loses only the section it interrupts), then the golden tests with -short.
 #
 #   bash scripts/gpu_check.sh build     # here (Go, cgo): stripped, xz-compressed binaries into .devbin/ (~25 MB)
 #   bash scripts/gpu_check.sh run       # on the device machine, from the repository root, results into $OUT
+#   python3 scripts/gpu_table.py OUTDIR # here, afterwards: the GPU table of README.md from OUTDIR's files
 #
 # With the device tool: run(command="bash scripts/gpu_check.sh run", carry=[".devbin"], timeout_s=560).
-# .devbin/ must be ignored by git (.gitignore lists it). `run` writes to $OUT (at most 8 files come back):
-#   doctor.txt   gotta doctor (backend, plugin, GPU)
-#   tests.txt    tta/tpt, tta/memo, tta/ensemble golden tests on XLA with TF32 off (NVIDIA_TF32_OVERRIDE=0: f32
-#                matmuls on the H100 otherwise use TF32, ~1e-3 relative, beyond the golden tolerances)
-#   bench.txt    gotta bench tpt (RN50 host and device views, ViT-B/16, RN50 bf16) and gotta bench memo (ResNet-50,
-#                ResNeXt-50): ms per example per phase, compile, images/s, peak host memory
+# .devbin/ must be ignored by git (.gitignore lists it). `run` writes to $OUT:
+#   doctor.txt   gotta doctor (backend, plugin, GPU) and nvidia-smi
+#   bench.txt    gotta bench tpt (RN50 f32 / bf16, host and device views, 200 and 1000 classes; ViT-B/16 f32 / bf16)
+#                and gotta bench memo (ResNet-50): ms per example per phase, compile, images/s, peak memory
+#   twin.txt     scripts/torch_twin.py: PyTorch's official TPT (fp16 autocast) and MEMO (fp32) on the same shapes
+#   tests.txt    tta/tpt and tta/memo golden tests (-short) on XLA with TF32 off (NVIDIA_TF32_OVERRIDE=0:
+#                f32 matmuls on the H100 otherwise use TF32, ~1e-3 relative, beyond the golden tolerances)
 # GPU_CHECK_QUICK=1 runs a few tests and the --tiny benchmarks (to try the script on a CPU: GOMLX_BACKEND=go).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=.devbin
-pkgs=(tpt memo ensemble)
+pkgs=(tpt memo) # ensemble too would pass the 64 MiB the device takes with the tree
 
 build() {
 	set -e
@@ -51,29 +54,41 @@ run() {
 	nvidia-smi >>"$out/doctor.txt" 2>&1
 
 	quick=${GPU_CHECK_QUICK:-}
-	testargs=(-test.count=1 -test.v)
-	[ -n "$quick" ] && testargs+=(-test.short -test.run 'TestOriginalTPT|TestOriginalMEMO|TestJointStep')
+	tiny=()
+	twin=()
+	[ -n "$quick" ] && tiny=(--tiny --iters 2 --views 8) && twin=(--tiny --iters 2 --views 8)
+	limit=${GPU_CHECK_BENCH_TIMEOUT:-60} # 6 x 60 + 3 x 45 + 3 x 45 s < 600 s
+	for args in "tpt --arch RN50" "tpt --arch RN50 --dtype bf16" "tpt --arch RN50 --device-views" \
+		"tpt --arch ViT-B/16 --dtype bf16" "tpt --arch RN50 --classes 1000" "memo --arch resnet50"; do
+		echo "=== gotta bench $args ($(date +%T))"
+		# shellcheck disable=SC2086
+		timeout "$limit" "$work/gotta" bench $args --iters 10 "${tiny[@]}" 2>&1
+		echo "exit $?"
+	done >>"$out/bench.txt" 2>&1
+	grep -E '^(===|exit|\| (image|text|prediction|compute|MEMO adapt|MEMO total))' "$out/bench.txt"
+
+	if python3 -c 'import torch' 2>/dev/null; then
+		for args in "tpt --arch RN50" "tpt --arch ViT-B/16" "memo --arch resnet50"; do
+			echo "=== torch twin $args ($(date +%T))"
+			# shellcheck disable=SC2086
+			timeout 45 python3 scripts/torch_twin.py $args --iters 10 "${twin[@]}" 2>&1
+			echo "exit $?"
+		done >>"$out/twin.txt" 2>&1
+	else
+		echo "no PyTorch on this machine: no twin" >"$out/twin.txt"
+	fi
+	grep -E '^(===|exit|\| torch twin)' "$out/twin.txt"
+
+	testargs=(-test.count=1 -test.v -test.short)
+	[ -n "$quick" ] && testargs+=(-test.run 'TestOriginalTPT|TestOriginalMEMO|TestJointStep')
 	for p in "${pkgs[@]}"; do
 		echo "=== tta/$p ($(date +%T))"
 		start=$SECONDS
 		(cd "tta/$p" && NVIDIA_TF32_OVERRIDE=0 XLA_FLAGS=--xla_gpu_enable_triton_gemm=false \
-			timeout 150 "$work/$p.test" "${testargs[@]}" 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT)')
+			timeout 45 "$work/$p.test" "${testargs[@]}" 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT)')
 		echo "exit ${PIPESTATUS[0]}; $((SECONDS - start)) s"
-	done >"$out/tests.txt" 2>&1
-
-	tiny=()
-	[ -n "$quick" ] && tiny=(--tiny --iters 2 --views 8)
-	{
-		for args in "tpt --arch RN50" "tpt --arch RN50 --device-views" "tpt --arch ViT-B/16" "tpt --arch RN50 --dtype bf16" \
-			"memo --arch resnet50" "memo --arch resnext50_32x4d"; do
-			echo "=== gotta bench $args ($(date +%T))"
-			# shellcheck disable=SC2086
-			timeout 100 "$work/gotta" bench $args --iters 10 "${tiny[@]}" 2>&1
-			echo "exit $?"
-		done
-	} >"$out/bench.txt" 2>&1
-	tail -n 3 "$out/tests.txt"
-	grep -E '^(===|\| (views|image|text|prediction|total|compute|MEMO|crop|MC))' "$out/bench.txt"
+	done >>"$out/tests.txt" 2>&1
+	grep -E '^(===|exit|--- FAIL|ok|FAIL)' "$out/tests.txt"
 	rm -rf "$work"
 }
 
