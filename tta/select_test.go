@@ -46,3 +46,10 @@ func TestConfidenceSelectGraph(t *testing.T) {
 		}
 	}
 }
+
+// TestTextFeatureDispersion checks ATFD against a hand computation: features (1,0), (-1,0), (0,3) have centroid
+// (0,1) and distances sqrt(2), sqrt(2), 2.
+func TestTextFeatureDispersion(t *testing.T) {
+	out := MustExecOnce(backend.MustNew(), TextFeatureDispersion, [][]float64{{1, 0}, {-1, 0}, {0, 3}})
+	require.InDelta(t, (2*1.4142135623730951+2)/3, out.Value().(float64), 1e-12)
+}
