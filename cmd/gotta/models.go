@@ -131,9 +131,10 @@ func modelsOf(specs []modelSpec, embedded bool) (method.Models, error) {
 			if m.CLIP != "" {
 				return m, fmt.Errorf("--model %s: one CLIP only (already %s)", s, m.CLIP)
 			}
-			m.CLIP = s.Path
+			m.CLIP, m.CLIPArch = s.Path, s.Arch
 		case "resnet":
 			m.ResNets = append(m.ResNets, s.Path)
+			m.ResNetArchs = append(m.ResNetArchs, s.Arch)
 		default:
 			return m, fmt.Errorf("--model %s: unknown family %q (clip or resnet)", s, s.Family)
 		}

@@ -38,6 +38,12 @@ type Models struct {
 	CLIP string
 	// Vocab is the CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz); required with a CLIP file.
 	Vocab string
+	// CLIPArch, when set, is the architecture the user named for CLIP (--model clip:ARCH=FILE, e.g. "RN50"); loading
+	// a file that holds another one is an error.
+	CLIPArch string
+	// ResNetArchs, when set, are the architectures named for ResNets (e.g. "resnet50"), in ResNets' order ("" for
+	// none named).
+	ResNetArchs []string
 	// ResNets are torchvision ResNet safetensors files, in order (ResNet(i) loads the i-th); none means the embedded
 	// ResNet when Embedded, else no ResNet.
 	ResNets []string
@@ -234,6 +240,9 @@ func (e *Env) loadCLIP() (*CLIPModel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkArch("clip", e.Models.CLIPArch, CLIPArch(m.Config), e.Models.CLIP); err != nil {
+		return nil, err
+	}
 	tok, err := tokenizer.Load(e.Models.Vocab)
 	if err != nil {
 		return nil, err
@@ -269,6 +278,11 @@ func (e *Env) ResNet(i int) (*ResNetModel, error) {
 	m, err := resnet.Load(ctx, path)
 	if err != nil {
 		return nil, err
+	}
+	if i >= 0 && i < len(e.Models.ResNetArchs) && !e.UsesEmbeddedResNet() {
+		if err := checkArch("resnet", e.Models.ResNetArchs[i], ResNetArch(m.Config), path); err != nil {
+			return nil, err
+		}
 	}
 	r := &ResNetModel{Ctx: ctx, Model: m}
 	if e.resnets == nil {
