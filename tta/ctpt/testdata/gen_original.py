@@ -269,7 +269,7 @@ def run_case(custom_clip, env, arch, classes, views, steps, lambda_term):
         "losses": rec["losses"], "entropy_losses": rec["entropy"], "atfd_steps": atfd_steps,
         "ctx_grad": rec["grads"][0].tolist(), "ctx_grad_entropy": grad_entropy.tolist(),
         "ctx_grad_atfd": grad_atfd.tolist(), "ctx_before": ctx_before.tolist(), "ctx_after": ctx.detach().tolist(),
-        "logits_view0_after": after.tolist(), "atfd_before": atfd_before, "atfd_after": atfd_after,
+        "logits_view0_after": after.tolist(), "atfd_before": atfd_steps[0], "atfd_after": rec["atfd"][steps],
         # Margins that make the exact comparisons meaningful: the selection boundary and the argmax.
         "selection_gap": (srt[k] - srt[k - 1]).item(), "argmax_gap": (top2[0] - top2[1]).item(),
     }
