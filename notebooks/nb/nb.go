@@ -52,8 +52,11 @@ const progressEvery = 500 * time.Millisecond
 
 // Session is what the environment variables describe: the suite, the models and the run options.
 type Session struct {
-	Suite   *report.Suite
-	Env     *method.Env
+	// Suite is the embedded suite (quick or full) or the ImageNet suite (suites.Setup).
+	Suite *report.Suite
+	// Env holds the backend and the models, loaded on first use.
+	Env *method.Env
+	// Options are report.Run's: the records folder (GOTTA_RESULTS, else DefaultResults).
 	Options report.Options
 	// Choice says which backend runs the graphs and why.
 	Choice backend.Choice
@@ -80,7 +83,8 @@ func setup(getenv func(string) string) (*Session, error) {
 
 // Smoke prints what the notebook will run, without evaluating anything: the backend and why, the suite and its
 // sizes, the models, the records folder, the methods this build has, and the rows or ablation points whose method
-// or parameters do not resolve (they will show as not available). It panics when the settings are invalid.
+// or parameters do not resolve (the tables will show them as failed or not available). It panics when the settings
+// are invalid.
 func Smoke() {
 	must(Setup()).smoke(os.Stdout)
 }
@@ -111,7 +115,7 @@ func (sess *Session) smoke(w io.Writer) {
 	fmt.Fprintf(w, "rows:    %d, %d datasets, %d ablations (%d points)\n", len(s.Rows), len(s.Datasets),
 		len(s.Ablations), points)
 	if len(bad) > 0 {
-		fmt.Fprintf(w, "not resolved (shown as not available): %s\n", strings.Join(bad, "; "))
+		fmt.Fprintf(w, "not resolved: %s\n", strings.Join(bad, "; "))
 	}
 }
 

@@ -72,6 +72,12 @@ func TestSmoke(t *testing.T) {
 	assert.NotContains(t, s, "not resolved", "every row of the catalogue resolves")
 	assert.Regexp(t, `rows:    \d+, 3 datasets, \d+ ablations \(\d+ points\)`, s)
 
+	sess.Suite = &report.Suite{Name: "broken", Rows: []report.Experiment{{ID: "x", Method: "no-such-method"}}}
+	out.Reset()
+	sess.smoke(&out)
+	assert.Contains(t, out.String(), "not resolved: x: ")
+	assert.Contains(t, out.String(), "rows:    1, 0 datasets, 0 ablations (0 points)")
+
 	_, err = setup(func(k string) string {
 		if k == suites.EnvN {
 			return "many"
@@ -82,10 +88,7 @@ func TestSmoke(t *testing.T) {
 }
 
 func TestRunRows(t *testing.T) {
-	if testing.Short() {
-		t.Skip("evaluates the embedded CLIP")
-	}
-	_, updates := captureDisplays(t)
+	shown, updates := captureDisplays(t)
 	dir := t.TempDir()
 	res, err := runRows(env(dir, "2"), []string{"zero-shot"}, false)
 	require.NoError(t, err)
@@ -102,6 +105,16 @@ func TestRunRows(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, again.Computed, "the second run reads the records")
 	assert.Len(t, updates, 1, "no progress display when nothing is evaluated")
+
+	Table(res, "")
+	Reliability(res)
+	Time(res)
+	require.Len(t, *shown, 3)
+	assert.Contains(t, (*shown)[0], `<table class="gotta-report" id="main-table">`)
+	assert.Contains(t, (*shown)[0], "<td>CLIP zero-shot</td>")
+	assert.Equal(t, 1, strings.Count((*shown)[1], "<svg"), "one reliability diagram: zero-shot's")
+	assert.Contains(t, (*shown)[1], `<div class="figs"><div class="fig" id="fig-reliability-zero-shot">`)
+	assert.Contains(t, (*shown)[2], `<div class="fig" id="fig-time"><svg`)
 
 	_, err = runRows(env(dir, "2"), []string{"no-such-row"}, false)
 	assert.ErrorContains(t, err, `no row "no-such-row"`)

@@ -3,6 +3,7 @@ package nb
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/janpfeifer/gonb/gonbui"
 
@@ -23,12 +24,20 @@ var updateDisplay = gonbui.UpdateHTML
 // isNotebook says whether displays reach a notebook; false prints tables as text instead. Tests replace it.
 var isNotebook = func() bool { return gonbui.IsNotebook }
 
+// hostCSS undoes what Jupyter's own style sheet does to tables (every cell right-aligned) where the report's style
+// sheet relies on the browser's defaults.
+func hostCSS() string {
+	t := "." + scope + " table.gotta-report "
+	return t + "th," + t + "td{text-align:left}\n" + t + "td.num{text-align:right}\n"
+}
+
 // HTML shows an HTML fragment, styled by the report's style sheet (report.FragmentCSS) and nothing else.
 func HTML(fragment string) {
 	if !isNotebook() {
 		return
 	}
-	display(fmt.Sprintf("<div class=%q><style>%s</style>%s</div>", scope, report.FragmentCSS("."+scope), fragment))
+	display(fmt.Sprintf("<div class=%q><style>%s%s</style>%s</div>", scope, hostCSS(), report.FragmentCSS("."+scope),
+		fragment))
 }
 
 // SVG shows an SVG image (the bytes of plots' charts) inline, so that it survives the notebook's HTML export.
@@ -62,11 +71,9 @@ func Table(res *report.Results, title string) {
 }
 
 // Bars shows the grouped bar chart of top-1 per dataset (report.BarsFigure) of the given rows (none: the suite's
-// bar rows, or every row of res).
+// bar rows among res's rows, or every row of res).
 func Bars(res *report.Results, rows ...string) {
-	if len(rows) > 0 {
-		res = withSuite(res, func(s *report.Suite) { s.BarRows = rows })
-	}
+	res = withSuite(res, func(s *report.Suite) { s.BarRows = rowsIn(s, rows, s.BarRows) })
 	ShowFigure(must(report.BarsFigure(res)))
 }
 
@@ -76,17 +83,20 @@ func Time(res *report.Results) {
 }
 
 // Reliability shows the reliability diagrams (report.ReliabilityFigures) of the given rows (none: the suite's
-// reliability rows) and names the rows without records.
+// reliability rows among res's rows), side by side, and names the rows without records.
 func Reliability(res *report.Results, rows ...string) {
-	if len(rows) > 0 {
-		res = withSuite(res, func(s *report.Suite) { s.Reliability = rows })
-	}
+	res = withSuite(res, func(s *report.Suite) { s.Reliability = rowsIn(s, rows, s.Reliability) })
 	figs, missing, err := report.ReliabilityFigures(res)
 	if err != nil {
 		panic(fmt.Errorf("nb: reliability diagrams: %w", err))
 	}
-	for _, f := range figs {
-		ShowFigure(f)
+	if len(figs) > 0 {
+		var sb strings.Builder
+		sb.WriteString(`<div class="figs">`) // side by side, as in the report page
+		for _, f := range figs {
+			sb.WriteString(f.HTML())
+		}
+		HTML(sb.String() + "</div>")
 	}
 	if len(missing) > 0 {
 		fmt.Printf("no reliability diagram (no records: failed or not available): %v\n", missing)
@@ -112,4 +122,18 @@ func withSuite(res *report.Results, edit func(*report.Suite)) *report.Results {
 	edit(&s)
 	view.Suite = &s
 	return &view
+}
+
+// rowsIn returns rows when given, else the IDs of defaults that are rows of s (Run's results keep only its rows).
+func rowsIn(s *report.Suite, rows, defaults []string) []string {
+	if len(rows) > 0 {
+		return rows
+	}
+	var in []string
+	for _, id := range defaults {
+		if _, ok := s.Row(id); ok {
+			in = append(in, id)
+		}
+	}
+	return in
 }
