@@ -31,7 +31,8 @@ func hostCSS() string {
 	return t + "th," + t + "td{text-align:left}\n" + t + "td.num{text-align:right}\n"
 }
 
-// HTML shows an HTML fragment, styled by the report's style sheet (report.FragmentCSS) and nothing else.
+// HTML shows an HTML fragment inside a <div class="gotta-nb"> styled by the report's style sheet
+// (report.FragmentCSS), which styles nothing outside it. Outside a notebook it does nothing.
 func HTML(fragment string) {
 	if !isNotebook() {
 		return
