@@ -1,6 +1,6 @@
 // Package ensemble is the seed project's multi-model test-time ensemble (DavidC001/MEMO-TPT-DL2024, Ensemble/; see
 // reference/seed-project.md section 4): members of any kind (a MEMO ResNet, a TPT CLIP, a zero-shot CLIP), each
-// with its own preprocessing and its own views of the same image (tta.Views.PerModel), combined into one
+// with its own preprocessing and its own views of the same image (the PerModel payload of tta.Views), combined into one
 // distribution whose entropy is minimised jointly, every member stepping its own optimizer. The methods it combines
 // are MEMO (Zhang, Levine, Finn, NeurIPS 2022) and TPT (Shu et al., NeurIPS 2022).
 //
@@ -59,7 +59,7 @@ type Member = tta.Member
 
 // Entry is a member with its name and temperature.
 type Entry struct {
-	// Name keys the member's views in tta.Views.PerModel. Required, unique.
+	// Name keys the member's views in the PerModel payload. Required, unique.
 	Name string
 	// Member is the model.
 	Member Member
@@ -285,15 +285,16 @@ type Result struct {
 	Selected [][]int
 }
 
-// memberViews returns member i's views: PerModel[name], or Images when PerModel is nil.
+// memberViews returns member i's views: those of its name in the PerModel payload, or Images without one.
 func (a *Adapter) memberViews(v *tta.Views, i int) (*tensors.Tensor, error) {
-	if v.PerModel == nil {
+	per, ok := tta.PayloadOf[PerModel](v)
+	if !ok {
 		if v.Images == nil {
 			return nil, fmt.Errorf("ensemble: example %q has no views", v.ExampleID)
 		}
 		return v.Images, nil
 	}
-	x, ok := v.PerModel[a.entries[i].Name]
+	x, ok := per[a.entries[i].Name]
 	if !ok || x == nil {
 		return nil, fmt.Errorf("ensemble: example %q has no views for member %q", v.ExampleID, a.entries[i].Name)
 	}
@@ -387,7 +388,8 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 
 // viewZero keeps view 0 of every member's views.
 func viewZero(v *tta.Views, a *Adapter) (*tta.Views, error) {
-	out := &tta.Views{ExampleID: v.ExampleID, Seed: v.Seed, PerModel: map[string]*tensors.Tensor{}}
+	per := PerModel{}
+	out := &tta.Views{ExampleID: v.ExampleID, Seed: v.Seed, Payload: per}
 	for i, e := range a.entries {
 		x, err := a.memberViews(v, i)
 		if err != nil {
@@ -397,7 +399,7 @@ func viewZero(v *tta.Views, a *Adapter) (*tta.Views, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ensemble: member %q, example %q: %w", e.Name, v.ExampleID, err)
 		}
-		out.PerModel[e.Name] = x0
+		per[e.Name] = x0
 	}
 	return out, nil
 }

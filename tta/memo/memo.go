@@ -14,8 +14,10 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/mcdropout"
 	"github.com/gotta-ml/gotta/tta/nn"
 	"github.com/gotta-ml/gotta/tta/resnet"
+	"github.com/gotta-ml/gotta/tta/viewens"
 )
 
 // Mode is what the adapter does with an example's views.
@@ -27,8 +29,8 @@ const (
 	// CropEnsemble has no gradient: the mean softmax of the selected views (the seed project's "Cut ensemble"; its
 	// "Baseline" is this with 1 view).
 	CropEnsemble
-	// MCDropout has no gradient: dropout (Options.Dropout) on the last stage's output of view 0, Samples times, and
-	// the mean softmax of the selected samples (the seed project's "Dropout").
+	// MCDropout has no gradient: dropout (Options.Dropout) on the last stage's output of view 0, Samples times
+	// (tta/mcdropout), and the mean softmax of the selected samples (the seed project's "Dropout").
 	MCDropout
 )
 
@@ -174,7 +176,7 @@ type Adapter struct {
 
 	step   *context.Exec             // Adapt: views [N,H,W,3] -> loss, marginal entropy of all views, selected, logits
 	logits map[float64]*context.Exec // prior -> views [n,H,W,3] -> logits [n,C]
-	mc     *context.Exec             // MCDropout: view 0 [1,H,W,3], rng state -> logits [Samples,C]
+	mc     *mcdropout.Model          // MCDropout's sampler
 }
 
 // New returns the adapter for model m, whose variables live in ctx (the context given to resnet.Load or Init). The
@@ -196,6 +198,13 @@ func New(b backends.Backend, ctx *context.Context, m *resnet.Model, opts Options
 	}
 	if a.episode, err = tta.NewEpisode(b, ctx, opts.Optimizer, a.vars...); err != nil {
 		return nil, fmt.Errorf("memo: %w", err)
+	}
+	if opts.Mode == MCDropout {
+		a.mc, err = mcdropout.New(b, ctx, m, mcdropout.Options{Dropout: opts.Dropout, Samples: opts.Samples,
+			Prior: opts.Prior, ClassSubset: opts.ClassSubset})
+		if err != nil {
+			return nil, fmt.Errorf("memo: %w", err)
+		}
 	}
 	return a, nil
 }
@@ -257,22 +266,30 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	if x.Rank() != 4 || x.Shape().Dimensions[3] != 3 {
 		return nil, fmt.Errorf("memo: views of %q must be [N, H, W, 3], got %s", v.ExampleID, x.Shape())
 	}
-	switch a.opts.Mode {
-	case Adapt:
+	if a.opts.Mode == Adapt {
 		return a.adapt(v)
-	case CropEnsemble:
-		logits, err := a.Logits(x, a.opts.Prior)
-		if err != nil {
-			return nil, fmt.Errorf("memo: example %q: %w", v.ExampleID, err)
-		}
-		return ensemblePrediction(logits, a.opts.Select), nil
-	default:
-		logits, err := a.mcDropout(v)
-		if err != nil {
-			return nil, fmt.Errorf("memo: example %q: %w", v.ExampleID, err)
-		}
-		return ensemblePrediction(logits, a.opts.Select), nil
 	}
+	logits, err := a.ViewLogitsHost(v)
+	if err != nil {
+		return nil, err
+	}
+	return viewens.Predict(logits, a.opts.Select), nil
+}
+
+// ViewLogitsHost implements viewens.Model for the no-gradient modes: the logits [N][C] of v's views with the
+// prior (CropEnsemble), or of the dropout samples of view 0 (MCDropout).
+func (a *Adapter) ViewLogitsHost(v *tta.Views) ([][]float32, error) {
+	if v == nil || v.Images == nil {
+		return nil, fmt.Errorf("memo: no views")
+	}
+	if a.mc != nil {
+		return a.mc.ViewLogitsHost(v)
+	}
+	logits, err := a.Logits(v.Images, a.opts.Prior)
+	if err != nil {
+		return nil, fmt.Errorf("memo: example %q: %w", v.ExampleID, err)
+	}
+	return logits, nil
 }
 
 // adapt runs the MEMO steps and predicts on view 0 with the prior.
@@ -312,19 +329,6 @@ func (a *Adapter) adapt(v *tta.Views) (*tta.Prediction, error) {
 	pred.Logits = logits[0]
 	pred.EntropyAfter = tta.EntropyOfLogits(pred.Logits)
 	return pred, nil
-}
-
-// ensemblePrediction is the no-gradient ensembles' output: the log of the mean softmax of the selected views.
-func ensemblePrediction(logits [][]float32, rho float64) *tta.Prediction {
-	ent := tta.EntropiesHost(logits)
-	sel := tta.ConfidenceSelect(ent, rho)
-	out := tta.MeanLogProbsHost(logits, sel)
-	pred := &tta.Prediction{EntropyBefore: tta.EntropyOfLogits(tta.MeanLogProbsHost(logits, nil)), Logits: out}
-	pred.EntropyAfter = tta.EntropyOfLogits(out)
-	if len(sel) < len(logits) {
-		pred.Selected = sel
-	}
-	return pred
 }
 
 // Step runs one MEMO step on views x [N, H, W, 3] with the options' prior, selection and optimizer, updating the

@@ -6,6 +6,7 @@ import (
 	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/method"
+	"github.com/gotta-ml/gotta/tta/viewens"
 )
 
 func init() { method.Register(Spec()) }
@@ -140,5 +141,9 @@ func build(env *method.Env, classes []string, v method.Values) (tta.Adapter, tta
 		return nil, nil, err
 	}
 	views.Preprocess = env.ResNetPreprocess()
-	return a, ViewMaker{Views: views}, nil
+	vm := ViewMaker{Views: views}
+	if opts.Mode != Adapt { // the no-gradient ensembles: the view ensemble of the ResNet's (or dropout samples') logits
+		return viewens.New(a.Name(), a, a.Options().Select), vm, nil
+	}
+	return a, vm, nil
 }

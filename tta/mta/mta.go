@@ -138,6 +138,15 @@ func (a *Adapter) LastTrace() *Last {
 	return a.last
 }
 
+// AdaptTrace implements tta.Tracer: the views' logits and their entropies.
+func (a *Adapter) AdaptTrace() *tta.Trace {
+	last := a.LastTrace()
+	if last == nil {
+		return nil
+	}
+	return &tta.Trace{LogitsBefore: last.Logits, Entropies: tta.EntropiesHost(last.Logits)}
+}
+
 // Adapt implements tta.Adapter: one forward of the views, the MeanShift, the mode's logits.
 func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	r := a.model.Config.ImageResolution
@@ -241,5 +250,6 @@ func (vm *ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*
 func (vm *ViewMaker) ViewConfig() map[string]any { return vm.Views.Config() }
 
 var _ tta.Adapter = (*Adapter)(nil)
+var _ tta.Tracer = (*Adapter)(nil)
 var _ tta.ViewMaker = (*ViewMaker)(nil)
 var _ tta.ViewConfigurer = (*ViewMaker)(nil)

@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/clip"
+	"github.com/gotta-ml/gotta/tta/viewens"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
@@ -140,7 +141,7 @@ type Adapter struct {
 	imgExec, stepExec, textExec *context.Exec
 	predExec                    *context.Exec // view 0's features [1, E] -> logits [1, C] with the current context
 	align                       *alignState   // nil without alignment
-	devViews                    *DeviceViews  // makes the views of tta.Views.Raw on the device
+	devViews                    *DeviceViews  // makes the views of a RawImage payload on the device
 	last                        *Trace
 }
 
@@ -162,7 +163,7 @@ type Trace struct {
 	AlignLosses []float64
 	// LogitsAfter are view 0's logits after adaptation.
 	LogitsAfter []float32
-	// ViewTime is the call of the device-views executable (tta.Views.Raw; 0 for host views). On an asynchronous
+	// ViewTime is the call of the device-views executable (RawImage payloads; 0 for host views). On an asynchronous
 	// backend (XLA) the work may finish inside ImageTime.
 	ViewTime time.Duration
 	// ImageTime (image features of all views, device views included), StepTime (text forward + backward + AdamW, all steps, including
@@ -417,6 +418,19 @@ func (a *Adapter) Reset() error {
 // LastTrace returns what the last Adapt did.
 func (a *Adapter) LastTrace() *Trace { return a.last }
 
+// AdaptTrace implements tta.Tracer: the views' logits and entropies with the initial prompt, and the context
+// before, its gradient at the first step and after (ctx_before, ctx_grad, ctx_after).
+func (a *Adapter) AdaptTrace() *tta.Trace {
+	tr := a.last
+	if tr == nil {
+		return nil
+	}
+	return &tta.Trace{LogitsBefore: tr.LogitsBefore, Entropies: tr.Entropies, Arrays: []tta.TraceArray{
+		{Name: "ctx_before", Shape: tr.CtxShape, Data: tr.CtxBefore},
+		{Name: "ctx_grad", Shape: tr.CtxShape, Data: tr.CtxGrad},
+		{Name: "ctx_after", Shape: tr.CtxShape, Data: tr.CtxAfter}}}
+}
+
 // ImageFeatures returns the normalised image features of views [N, R, R, 3], [N][E], and their logits with the
 // initial prompts, [N][C].
 func (a *Adapter) ImageFeatures(images *tensors.Tensor) (features, logits [][]float32, err error) {
@@ -428,8 +442,24 @@ func (a *Adapter) ImageFeatures(images *tensors.Tensor) (features, logits [][]fl
 		rows(tensors.MustCopyFlatData[float32](out[1]), len(a.Learner.Classes)), nil
 }
 
+// ViewLogitsHost implements viewens.Model: the logits of v's views with the initial prompt, [N][C].
+func (a *Adapter) ViewLogitsHost(v *tta.Views) ([][]float32, error) {
+	images, owned, err := a.viewImages(v)
+	if err != nil {
+		return nil, err
+	}
+	if owned {
+		defer images.FinalizeAll()
+	}
+	_, logits, err := a.ImageFeatures(images)
+	if err != nil {
+		return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
+	}
+	return logits, nil
+}
+
 // Adapt implements tta.Adapter: TPT's steps on the views of one example, then view 0's prediction. The views are
-// v.Images, or, when Images is nil, made on the device from v.Raw and v.Regions (ViewMaker.OnDevice) and passed to
+// v.Images, or, when Images is nil, made on the device from its RawImage payload (ViewMaker.OnDevice) and passed to
 // the image tower without leaving the device.
 func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	t0 := time.Now()
@@ -451,15 +481,13 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	tr.Entropies = tta.EntropiesHost(tr.LogitsBefore)
 	sel := tta.ConfidenceSelect(tr.Entropies, a.opts.Select)
 	tr.Selected = sel
-	pred := &tta.Prediction{Selected: sel, EntropyBefore: tta.EntropyOfLogits(tta.MeanLogProbsHost(tr.LogitsBefore, sel))}
 	a.last = tr
-
 	if a.opts.Ensemble {
-		pred.Logits = tta.MeanLogProbsHost(tr.LogitsBefore, sel)
-		pred.EntropyAfter = tta.EntropyOfLogits(pred.Logits)
+		pred := viewens.Predict(tr.LogitsBefore, a.opts.Select)
 		tr.LogitsAfter = pred.Logits
 		return pred, nil
 	}
+	pred := &tta.Prediction{Selected: sel, EntropyBefore: tta.EntropyOfLogits(tta.MeanLogProbsHost(tr.LogitsBefore, nil))}
 	w := a.model.Config.EmbedDim
 	t1 := time.Now()
 	if a.align != nil {
@@ -519,4 +547,5 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 }
 
 var _ tta.Adapter = (*Adapter)(nil)
+var _ tta.Tracer = (*Adapter)(nil)
 var _ tta.ViewMaker = (*ViewMaker)(nil)

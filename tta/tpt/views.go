@@ -14,9 +14,9 @@ import (
 // side, center crop), views 1..N-1 are random resized crops (scale 0.08-1, ratio 3/4-4/3, bilinear) with a random
 // horizontal flip, all normalised with CLIP's mean and std: [N, R, R, 3] float32.
 //
-// With OnDevice the views are made by the adapter on its backend instead (see device_views.go): MakeViews fills
-// tta.Views.Raw (the uint8 image zero-padded to Bucket sizes), Regions ([N, 2, 4]) and RawViews, and leaves Images
-// nil. The device views equal the host views up to the host's uint8 rounding (about one level).
+// With OnDevice the views are made by the adapter on its backend instead (see device_views.go): MakeViews sets
+// tta.Views.Payload to a *RawImage (the uint8 image zero-padded to Bucket sizes, the regions [N, 2, 4], the view
+// configuration) and leaves Images nil. The device views equal the host views up to the host's uint8 rounding (about one level).
 type ViewMaker struct {
 	// Views is the augment configuration (N, Kind, Preprocess); its Seed is replaced by MakeViews' seed.
 	Views augment.Views
@@ -66,8 +66,8 @@ func (v *ViewMaker) makeRaw(cfg augment.Views, img *augment.RGB, exampleID strin
 		return nil, fmt.Errorf("tpt: ViewMaker.Bucket maps the %dx%d image %q to %dx%d, smaller than the image",
 			img.W, img.H, exampleID, wb, hb)
 	}
-	return &tta.Views{ExampleID: exampleID, Seed: seed, Raw: rawTensor(img, hb, wb),
-		Regions: tensors.FromFlatDataAndDimensions(regions, cfg.N, 2, 4), RawViews: &cfg}, nil
+	return &tta.Views{ExampleID: exampleID, Seed: seed, Payload: &RawImage{Pixels: rawTensor(img, hb, wb),
+		Regions: tensors.FromFlatDataAndDimensions(regions, cfg.N, 2, 4), Views: &cfg}}, nil
 }
 
 // ViewConfig implements tta.ViewConfigurer: Views.Config() (the same for host and device views, which are equal).

@@ -123,6 +123,22 @@ func (a *Adapter) LastTrace() *Trace {
 	return a.last
 }
 
+// AdaptTrace implements tta.Tracer: the views' logits exp(logit_scale) * cosines and their entropies.
+func (a *Adapter) AdaptTrace() *tta.Trace {
+	tr := a.LastTrace()
+	if tr == nil {
+		return nil
+	}
+	logits := make([][]float32, len(tr.Cosines))
+	for i, row := range tr.Cosines {
+		logits[i] = make([]float32, len(row))
+		for j, c := range row {
+			logits[i][j] = float32(a.scale * float64(c))
+		}
+	}
+	return &tta.Trace{LogitsBefore: logits, Entropies: tta.EntropiesHost(logits)}
+}
+
 // Adapt implements tta.Adapter: one forward of the views, the confidence filter and the zero-temperature vote.
 func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	r := a.model.Config.ImageResolution
@@ -222,5 +238,6 @@ func (vm *ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*
 func (vm *ViewMaker) ViewConfig() map[string]any { return vm.Views.Config() }
 
 var _ tta.Adapter = (*Adapter)(nil)
+var _ tta.Tracer = (*Adapter)(nil)
 var _ tta.ViewMaker = (*ViewMaker)(nil)
 var _ tta.ViewConfigurer = (*ViewMaker)(nil)
