@@ -135,4 +135,3 @@ func (s *Model) Graph(ctx *context.Context, x, rngState *Node, samples int) *Nod
 	y = Mul(BroadcastToDims(y, samples, d[1], d[2], d[3]), MulScalar(keep, 1/(1-p))) // [S, h, w, F]
 	return s.model.Classifier(ctx, nn.GlobalAvgPool(y), s.opts.ClassSubset)          // [S, C]
 }
-

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/align"
 	"github.com/gotta-ml/gotta/tta/clip"
 	"github.com/gotta-ml/gotta/tta/viewens"
 	"github.com/gotta-ml/gotta/tta/weights"
@@ -36,7 +37,7 @@ const (
 	PaperEps         = 1e-8
 	PaperWeightDecay = 0.01
 	// SeedAlignLR is the seed project's alignment learning rate (hard-coded there).
-	SeedAlignLR = 1e-4
+	SeedAlignLR = align.SeedLR
 )
 
 // Options configure a TPT adapter. Fields whose zero value cannot run (Prompt, Views, Select, LR, Beta1, Beta2, Eps,
@@ -78,11 +79,11 @@ type Options struct {
 	FullContext bool
 	// Scope is the absolute context scope of the learnable context; default "/tpt".
 	Scope string
-	// AlignSteps > 0 runs the seed project's alignment before the TPT step (see Alignment in align.go): AdamW
+	// AlignSteps > 0 runs the seed project's alignment before the TPT step (tta/align): AdamW
 	// steps on the image tower (except the attention pool) towards equal features of the selected views, BatchNorm
 	// in training mode. Default 0 (off). Needs a float32 model; not with Ensemble.
 	AlignSteps int
-	// AlignLR is the alignment's AdamW learning rate; 0 means SeedAlignLR.
+	// AlignLR is the alignment's AdamW learning rate; 0 means SeedAlignLR (align.SeedLR).
 	AlignLR float64
 }
 
@@ -139,9 +140,9 @@ type Adapter struct {
 	ctx0     []float32
 
 	imgExec, stepExec, textExec *context.Exec
-	predExec                    *context.Exec // view 0's features [1, E] -> logits [1, C] with the current context
-	align                       *alignState   // nil without alignment
-	devViews                    *DeviceViews  // makes the views of a RawImage payload on the device
+	predExec                    *context.Exec  // view 0's features [1, E] -> logits [1, C] with the current context
+	align                       *align.Aligner // nil without alignment
+	devViews                    *DeviceViews   // makes the views of a RawImage payload on the device
 	last                        *Trace
 }
 
@@ -263,8 +264,8 @@ func New(b backends.Backend, m *clip.Model, tok Tokenizer, classNames []string, 
 		return nil, err
 	}
 	if opts.AlignSteps > 0 {
-		if err := a.buildAlign(); err != nil {
-			return nil, err
+		if a.align, err = align.New(b, m, opts.AlignSteps, opts.AlignLR); err != nil {
+			return nil, fmt.Errorf("tpt: %w", err)
 		}
 	}
 	if a.text0, err = a.textFeatures(); err != nil {
@@ -408,7 +409,7 @@ func (a *Adapter) Options() Options { return a.opts }
 // Reset implements tta.Adapter: the context back to its init, AdamW's moments and step count to zero.
 func (a *Adapter) Reset() error {
 	if a.align != nil {
-		if err := a.resetAlign(); err != nil {
+		if err := a.align.Reset(); err != nil {
 			return err
 		}
 	}
@@ -491,7 +492,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	w := a.model.Config.EmbedDim
 	t1 := time.Now()
 	if a.align != nil {
-		if tr.AlignLosses, err = a.runAlign(images, sel); err != nil {
+		if tr.AlignLosses, err = a.align.Run(images, sel); err != nil {
 			return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 		}
 		if img, _, err = a.ImageFeatures(images); err != nil { // the aligned tower, BatchNorm in inference form
