@@ -10,6 +10,7 @@ import (
 	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/clip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -66,7 +67,8 @@ func TestDeviceViewsMatchHost(t *testing.T) {
 	b := backend.MustNew()
 	img := testImage(75, 50)
 	pre := augment.CLIP(24)
-	host := &ViewMaker{Views: augment.Views{N: 12, Kind: augment.RandomResizedCrop, Preprocess: pre}}
+	host := &ViewMaker{ViewMaker: clip.ViewMaker{Views: augment.Views{N: 12, Kind: augment.RandomResizedCrop,
+		Preprocess: pre}}}
 	const seed, id = 3, "nonsquare-75x50"
 	hv, err := host.MakeViews(img, id, seed)
 	require.NoError(t, err)
@@ -243,7 +245,8 @@ func BenchmarkViewsDeviceFloat32(b *testing.B) { benchmarkViews(b, true, true) }
 
 func benchmarkViews(b *testing.B, onDevice, float32 bool) {
 	img := testImage(500, 375)
-	vm := &ViewMaker{Views: augment.Views{N: 64, Kind: augment.RandomResizedCrop, Preprocess: augment.CLIP(64)},
+	vm := &ViewMaker{ViewMaker: clip.ViewMaker{Views: augment.Views{N: 64, Kind: augment.RandomResizedCrop,
+		Preprocess: augment.CLIP(64)}},
 		OnDevice: onDevice}
 	var dv *DeviceViews
 	if onDevice {
