@@ -13,7 +13,7 @@ func init() { method.Register(Spec()) }
 
 // Spec is MEMO's method spec ("memo"): MEMO and the seed project's no-gradient ResNet ensembles (crop ensemble,
 // MC-dropout) on the environment's ResNet, with the MEMO paper's configuration and the seed project's seven rows
-// (seed-project.md 3.4) as presets.
+// (Baseline, MEMO, MEMO topk, Dropout, Dropout topk, Cut ensemble, Cut ensemble topk) as presets.
 func Spec() *method.Spec {
 	seedMEMO := func(views int, sel float64) method.Values {
 		return method.Values{"views": views, "view-kind": "cut", "select": sel, "prior": SeedPrior,

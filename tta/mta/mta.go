@@ -142,7 +142,7 @@ func (a *Adapter) AdaptTrace() *tta.Trace {
 	if last == nil {
 		return nil
 	}
-	return &tta.Trace{LogitsBefore: last.Logits, Entropies: tta.EntropiesHost(last.Logits)}
+	return &tta.Trace{LogitsBefore: last.Logits, Entropies: tta.ViewEntropiesHost(last.Logits)}
 }
 
 // Adapt implements tta.Adapter: one forward of the views, the MeanShift, the mode's logits.
@@ -213,7 +213,8 @@ func marginalEntropy(logits [][]float32) float64 {
 	return h
 }
 
-// ViewMaker makes MTA's views (main.py's AugMixAugmenter without AugMix): clip.ViewMaker's random resized crops with flips.
+// ViewMaker makes MTA's views (main.py's AugMixAugmenter without AugMix): clip.ViewMaker's random resized crops with
+// flips.
 type ViewMaker = clip.ViewMaker
 
 // NewViewMaker returns MTA's view maker for m with n views (0 means DefaultViews).

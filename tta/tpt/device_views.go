@@ -182,7 +182,8 @@ func (d *DeviceViews) Make(v *tta.Views) (*tensors.Tensor, error) {
 // resampling weights (augment.AxisWeightsGraph) rounded to its 22-bit fixed point, the horizontal pass, rounding
 // to uint8 (half up, clipped to 0..255), the vertical pass, rounding again:
 //
-//	img: [H, W, 3] (0..255, any dtype);  regions: float [N, 2, 4] (augment.Views.CropRegions)  ->  float32 [N, size, size, 3]
+//	img: [H, W, 3] (0..255, any dtype);  regions: float [N, 2, 4] (augment.Views.CropRegions)
+//	  ->  float32 [N, size, size, 3]
 //
 // View 0 is resampled with baseFilter, views 1..N-1 with viewFilter (augment.Views.GraphFilters). With dtype
 // Float64 the sums are exact (8-bit pixels times 23-bit weights) and the views equal the host's PIL-exact views

@@ -16,7 +16,8 @@ import (
 //
 // With OnDevice the views are made by the adapter on its backend instead (see device_views.go): MakeViews sets
 // tta.Views.Payload to a *RawImage (the uint8 image zero-padded to Bucket sizes, the regions [N, 2, 4], the view
-// configuration) and leaves Images nil. The device views equal the host views up to the host's uint8 rounding (about one level).
+// configuration) and leaves Images nil. The device views equal the host views up to the host's uint8 rounding (about
+// one level).
 type ViewMaker struct {
 	// ViewMaker makes the host views; its Views is the augment configuration (N, Kind, Preprocess), whose Seed is
 	// replaced by MakeViews' seed.

@@ -1,5 +1,5 @@
 // Package viewens is the no-gradient view ensemble every method shares: a model's logits of an example's views,
-// confidence selection (the floor(N rho) lowest-entropy views, tta.ConfidenceSelect) and the log of the selected
+// confidence selection (the floor(N rho) lowest-entropy views, tta.ConfidenceSelectHost) and the log of the selected
 // views' mean softmax as the prediction. With one view it is the model's plain prediction. It serves CLIP
 // zero-shot with a prompt and TPT's ensemble mode (tpt), the ResNet baseline and crop ensemble (memo) and
 // MC-dropout (mcdropout, whose "views" are dropout samples of view 0).
@@ -71,14 +71,14 @@ func (a *Adapter) AdaptTrace() *tta.Trace {
 	if a.logits == nil {
 		return nil
 	}
-	return &tta.Trace{LogitsBefore: a.logits, Entropies: tta.EntropiesHost(a.logits)}
+	return &tta.Trace{LogitsBefore: a.logits, Entropies: tta.ViewEntropiesHost(a.logits)}
 }
 
 // Predict is the ensemble's prediction from the views' logits [N][C]: Logits the log of the mean softmax of the
 // SelectCount(N, rho) lowest-entropy views, Selected those views in ascending-entropy order, EntropyBefore the
 // marginal entropy of all N views, EntropyAfter the prediction's entropy (see tta.Prediction).
 func Predict(logits [][]float32, rho float64) *tta.Prediction {
-	sel := tta.ConfidenceSelect(tta.EntropiesHost(logits), rho)
+	sel := tta.ConfidenceSelectHost(tta.ViewEntropiesHost(logits), rho)
 	out := tta.MeanLogProbsHost(logits, sel)
 	return &tta.Prediction{Logits: out, Selected: sel, EntropyBefore: tta.EntropyOfLogits(tta.MeanLogProbsHost(logits,
 		nil)), EntropyAfter: tta.EntropyOfLogits(out)}

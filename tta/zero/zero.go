@@ -134,7 +134,7 @@ func (a *Adapter) AdaptTrace() *tta.Trace {
 			logits[i][j] = float32(a.scale * float64(c))
 		}
 	}
-	return &tta.Trace{LogitsBefore: logits, Entropies: tta.EntropiesHost(logits)}
+	return &tta.Trace{LogitsBefore: logits, Entropies: tta.ViewEntropiesHost(logits)}
 }
 
 // Adapt implements tta.Adapter: one forward of the views, the confidence filter and the zero-temperature vote.

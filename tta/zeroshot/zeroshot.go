@@ -125,7 +125,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zeroshot: example %q: %w", v.ExampleID, err)
 	}
-	logits := clip.HostLogits(f[:1], a.text, a.logitLn)[0]
+	logits := clip.LogitsHost(f[:1], a.text, a.logitLn)[0]
 	h := tta.EntropyOfLogits(logits)
 	if math.IsNaN(h) {
 		return nil, fmt.Errorf("zeroshot: example %q: NaN logits", v.ExampleID)
