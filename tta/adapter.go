@@ -4,44 +4,51 @@ import (
 	"image"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/gotta-ml/gotta/datasets/augment"
 )
 
 // Views is the batch of views of one example, preprocessed for one model: view 0 is the model's base
-// preprocessing of the image, views 1..N-1 are augmentations.
+// preprocessing of the image, views 1..N-1 are augmentations. It holds what every method shares; a view maker and
+// its adapter that need more (views made on the device from the raw image, one batch per member model) agree on a
+// Payload type of their own, which the adapter takes back with PayloadOf.
 type Views struct {
 	// ExampleID is the stable id of the example (e.g. its relative path); view randomness derives from it.
 	ExampleID string
 	// Seed is the run's seed the views were made with.
 	Seed int64
-	// Images is [N, H, W, 3] float32, preprocessed (normalised) for the model. It may be nil when Raw is set.
+	// Images is [N, H, W, 3] float32, preprocessed (normalised) for the model. It may be nil when Payload carries
+	// the views in another form; adapters that cannot use the payload return an error naming the example.
 	Images *tensors.Tensor
-	// Raw, when set, holds the example's raw image for views made on the device, in the adapter's own graph
-	// (tpt.ViewMaker.OnDevice): uint8 [Hb, Wb, 3], the image's H x W pixels at the top left, zero-padded to a size
-	// bucket (Hb >= H, Wb >= W) so that few shapes reach the compiler. Adapters that cannot make views on the
-	// device return an error naming the example when Images is nil.
-	Raw *tensors.Tensor
-	// Regions are the source regions of the N views in Raw, float32 [N, 2, 4] (augment.Views.CropRegions of the
-	// unpadded image: view 0 the base preprocessing, views 1..N-1 the random crops, flips as in0 > in1); set with
-	// Raw.
-	Regions *tensors.Tensor
-	// RawViews is the view configuration Regions were made with (output size, resampling filters,
-	// normalisation; N = Regions' first dimension); set with Raw.
-	RawViews *augment.Views
-	// PerModel holds one view batch per member model, keyed by member name, for adapters that combine models
-	// with different preprocessing (the multi-model ensemble); nil otherwise.
-	PerModel map[string]*tensors.Tensor
+	// Payload is a method's own form of the views (nil for most methods): tpt.RawImage (views made on the device
+	// from the padded raw image) or ensemble.PerModel (one batch per member model).
+	Payload Payload
 }
 
-// N is the number of views: Images' first dimension, else Regions' (views made on the device), else 0.
+// Payload is a method's own form of an example's views, made by its view maker and read by its adapter (see
+// PayloadOf). Types in the method packages implement it; nothing else in tta looks inside.
+type Payload interface {
+	// N is the number of views the payload describes.
+	N() int
+}
+
+// PayloadOf returns v's Payload as a T, and whether it is one.
+func PayloadOf[T Payload](v *Views) (T, bool) {
+	var zero T
+	if v == nil || v.Payload == nil {
+		return zero, false
+	}
+	p, ok := v.Payload.(T)
+	return p, ok
+}
+
+// N is the number of views: Images' first dimension, else the Payload's, else 0.
 func (v *Views) N() int {
 	switch {
 	case v == nil:
 		return 0
 	case v.Images != nil && v.Images.Rank() > 0:
 		return v.Images.Shape().Dimensions[0]
-	case v.Regions != nil && v.Regions.Rank() > 0:
-		return v.Regions.Shape().Dimensions[0]
+	case v.Payload != nil:
+		return v.Payload.N()
 	}
 	return 0
 }
@@ -69,16 +76,21 @@ type StepReport struct {
 	Selected []int `json:"selected,omitempty"`
 }
 
-// Prediction is an adapter's output for one example.
+// Prediction is an adapter's output for one example. Every method fills each field with the meaning given here.
 type Prediction struct {
 	// Logits over the classes: for single-view methods the (adapted) view-0 logits; for ensembles the log of the
 	// averaged probabilities.
 	Logits []float32
-	// EntropyBefore is the marginal entropy of the views before adaptation (NaN when not computed).
+	// EntropyBefore is the marginal entropy before adaptation: the entropy of the mean softmax of every view the
+	// method ranks or adapts on (all the views it was given, or views 1..N-1 when view 0 serves the prediction
+	// only), with the weights before any adaptation; for a multi-model ensemble, the entropy of its combination
+	// of those views. NaN when not computed.
 	EntropyBefore float64
 	// EntropyAfter is the entropy of the final prediction's softmax.
 	EntropyAfter float64
-	// Selected are the views the method selected, in ascending-entropy order (nil when none were selected).
+	// Selected are the views the method's confidence selection kept (at the first step for methods that reselect),
+	// in ascending-entropy order, indices counting view 0; every view, ranked, when the selection keeps all; nil
+	// for methods without a selection.
 	Selected []int
 	// Steps are the reports of the adaptation steps (empty for methods without gradient).
 	Steps []StepReport
@@ -99,4 +111,31 @@ type Adapter interface {
 	Reset() error
 	// Adapt adapts on the views of one example and returns the prediction after adaptation.
 	Adapt(v *Views) (*Prediction, error)
+}
+
+// Trace is what an adapter's last Adapt computed, for inspection (gotta adapt prints the prediction before
+// adaptation and saves every array as .npy).
+type Trace struct {
+	// LogitsBefore are the views' logits before adaptation [N][C] (nil when not kept).
+	LogitsBefore [][]float32
+	// Entropies are the views' entropies before adaptation [N] (nil when not kept).
+	Entropies []float64
+	// Arrays are further float32 arrays the method keeps (e.g. TPT's prompt context before and after), saved as
+	// Name + ".npy".
+	Arrays []TraceArray
+}
+
+// TraceArray is one named float32 array of a Trace, row-major.
+type TraceArray struct {
+	// Name is the array's file name without extension.
+	Name string
+	// Shape is the array's shape.
+	Shape []int
+	// Data holds the values (nil when the last Adapt did not compute them).
+	Data []float32
+}
+
+// Tracer is an Adapter that keeps what its last Adapt computed; AdaptTrace is nil before the first Adapt.
+type Tracer interface {
+	AdaptTrace() *Trace
 }

@@ -73,12 +73,12 @@ func TestEntropiesAndSelection(t *testing.T) {
 			logits32[i] = append(logits32[i], float32(v))
 		}
 	}
-	hostEnt := EntropiesHost(logits32)
+	hostEnt := ViewEntropiesHost(logits32)
 	for i := range hostEnt {
 		assert.InDelta(t, r.Entropies0[i], hostEnt[i], 1e-5)
 	}
-	assert.Equal(t, r.Selected, ConfidenceSelect(r.Entropies0, r.Rho))
-	assert.Equal(t, r.Selected, ConfidenceSelect(hostEnt, r.Rho))
+	assert.Equal(t, r.Selected, ConfidenceSelectHost(r.Entropies0, r.Rho))
+	assert.Equal(t, r.Selected, ConfidenceSelectHost(hostEnt, r.Rho))
 }
 
 func TestSelectCount(t *testing.T) {
@@ -108,9 +108,9 @@ func TestMarginalEntropyNoNaN(t *testing.T) {
 	}
 }
 
-// TestOptimizersAndReset runs three steps of each optimizer on the marginal entropy of the selected views of
-// logits = x w^T, compares with torch.optim, then checks that an Episode's Restore (weights and optimizer state, on the device) replays the same
-// trajectory.
+// TestOptimizersAndReset runs three steps of each optimizer on the marginal entropy of the selected views of logits = x
+// w^T, compares with torch.optim, then checks that an Episode's Restore (weights and optimizer state, on the device)
+// replays the same trajectory.
 func TestOptimizersAndReset(t *testing.T) {
 	r := loadCoreRef(t)
 	b := backend.MustNew()

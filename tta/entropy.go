@@ -66,8 +66,8 @@ func ReduceLogSumExp(x *Node, axis int) *Node {
 	return Add(s, Squeeze(m, axis))
 }
 
-// EntropiesHost is ViewEntropies on the host: the entropy of softmax of each row of logits, in float64.
-func EntropiesHost(logits [][]float32) []float64 {
+// ViewEntropiesHost is ViewEntropies on the host: the entropy of softmax of each row of logits, in float64.
+func ViewEntropiesHost(logits [][]float32) []float64 {
 	out := make([]float64, len(logits))
 	for i, row := range logits {
 		out[i] = EntropyOfLogits(row)
@@ -104,15 +104,15 @@ func LogSoftmaxHost(logits []float32) []float64 {
 }
 
 // SelectCount is the number of views confidence selection keeps: floor(n * rho) as TPT's int(n * top), at least 1
-// and at most n.
+// and at most n. ZERO keeps its original count instead, int(n * gamma) without the lower bound (zero.KeepCount).
 func SelectCount(n int, rho float64) int {
 	k := int(math.Floor(float64(n)*rho + 1e-9))
 	return min(max(k, 1), n)
 }
 
-// ConfidenceSelect returns the indices of the SelectCount(len(entropies), rho) views of lowest entropy, in
+// ConfidenceSelectHost returns the indices of the SelectCount(len(entropies), rho) views of lowest entropy, in
 // ascending-entropy order (ties keep the lower index first).
-func ConfidenceSelect(entropies []float64, rho float64) []int {
+func ConfidenceSelectHost(entropies []float64, rho float64) []int {
 	idx := make([]int, len(entropies))
 	for i := range idx {
 		idx[i] = i
@@ -121,18 +121,19 @@ func ConfidenceSelect(entropies []float64, rho float64) []int {
 	return idx[:SelectCount(len(entropies), rho)]
 }
 
-// ConfidenceSelectGraph is ConfidenceSelect in the graph, so that the selection never leaves the device:
+// ConfidenceSelect is confidence selection in the graph, so that the selection never leaves the device (its host
+// twin is ConfidenceSelectHost):
 // entropies [N] (float) -> the k lowest-entropy views as a one-hot selection matrix [k, N] (entropies' dtype; row r
 // picks the view of rank r, so selected = Dot(sel, x)) and their indices [k] int32, ascending entropy, ties keeping
 // the lower index first. The rank of view i is the number of views j with e_j < e_i, or e_j == e_i and j < i: N^2
 // comparisons, exact and cheap at TPT's and MEMO's N = 64. k is SelectCount(N, rho).
-func ConfidenceSelectGraph(entropies *Node, k int) (sel, indices *Node) {
+func ConfidenceSelect(entropies *Node, k int) (sel, indices *Node) {
 	if entropies.Rank() != 1 {
-		panic(fmt.Errorf("tta.ConfidenceSelectGraph: entropies must be [views], got %s", entropies.Shape()))
+		panic(fmt.Errorf("tta.ConfidenceSelect: entropies must be [views], got %s", entropies.Shape()))
 	}
 	n := entropies.Shape().Dimensions[0]
 	if k < 1 || k > n {
-		panic(fmt.Errorf("tta.ConfidenceSelectGraph: k = %d for %d views", k, n))
+		panic(fmt.Errorf("tta.ConfidenceSelect: k = %d for %d views", k, n))
 	}
 	g := entropies.Graph()
 	ei := Reshape(entropies, n, 1) // [i, 1]

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestConfidenceSelectGraph checks the in-graph selection against the host's ConfidenceSelect (sort.SliceStable on
+// TestConfidenceSelectGraph checks the in-graph selection against the host's ConfidenceSelectHost (sort.SliceStable on
 // the entropies): the same views in the same order, ties included, and a selection matrix that picks them.
 func TestConfidenceSelectGraph(t *testing.T) {
 	b := backend.MustNew()
@@ -29,9 +29,9 @@ func TestConfidenceSelectGraph(t *testing.T) {
 			for i, v := range ent {
 				e64[i] = float64(v)
 			}
-			want := ConfidenceSelect(e64, rho)
+			want := ConfidenceSelectHost(e64, rho)
 			out := MustExecOnceN(b, func(e *Node) []*Node {
-				sel, idx := ConfidenceSelectGraph(e, k)
+				sel, idx := ConfidenceSelect(e, k)
 				return []*Node{sel, idx, Dot(sel, e)}
 			}, ent)
 			got := tensors.MustCopyFlatData[int32](out[1])

@@ -19,7 +19,6 @@ import (
 	"github.com/gotta-ml/gotta/tta/embedded"
 	"github.com/gotta-ml/gotta/tta/eval"
 	"github.com/gotta-ml/gotta/tta/method"
-	"github.com/gotta-ml/gotta/tta/tpt"
 	"github.com/gotta-ml/gotta/tta/weights"
 )
 
@@ -215,22 +214,18 @@ func adaptCLIP(spec *method.Spec, args []string, stdout, stderr io.Writer) error
 	if err := write("logits_view0_after.npy", []int{len(pred.Logits)}, pred.Logits); err != nil {
 		return err
 	}
-	if ta, ok := adapter.(*tpt.Adapter); ok {
-		tr := ta.LastTrace()
+	if ta, ok := adapter.(tta.Tracer); ok && ta.AdaptTrace() != nil {
+		tr := ta.AdaptTrace()
 		rep.Entropies = tr.Entropies
-		before := predictionOf(tr.LogitsBefore[0], names)
-		rep.Before = &before
-		for _, f := range []struct {
-			name  string
-			shape []int
-			data  []float32
-		}{
-			{"logits_view0_before.npy", []int{len(names)}, tr.LogitsBefore[0]},
-			{"ctx_before.npy", tr.CtxShape, tr.CtxBefore},
-			{"ctx_grad.npy", tr.CtxShape, tr.CtxGrad},
-			{"ctx_after.npy", tr.CtxShape, tr.CtxAfter},
-		} {
-			if err := write(f.name, f.shape, f.data); err != nil {
+		arrays := tr.Arrays
+		if len(tr.LogitsBefore) > 0 {
+			before := predictionOf(tr.LogitsBefore[0], names)
+			rep.Before = &before
+			arrays = append([]tta.TraceArray{{Name: "logits_view0_before", Shape: []int{len(names)},
+				Data: tr.LogitsBefore[0]}}, arrays...)
+		}
+		for _, f := range arrays {
+			if err := write(f.Name+".npy", f.Shape, f.Data); err != nil {
 				return err
 			}
 		}

@@ -131,7 +131,7 @@ func adaptResNet(spec *method.Spec, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	rep := memoAdaptReport{Method: a.Name(), Config: a.Config(), Classes: names, Views: len(all), Source: source,
-		Seed: files.seed, Entropies: tta.EntropiesHost(all), Selected: pred.Selected, Steps: pred.Steps,
+		Seed: files.seed, Entropies: tta.ViewEntropiesHost(all), Selected: pred.Selected, Steps: pred.Steps,
 		Before: predictionOf(before[0], names), After: predictionOf(pred.Logits, names),
 		AfterPlain: predictionOf(plain[0], names), EntropyAll: pred.EntropyBefore, ClassSubset: opts.ClassSubset}
 	rep.Backend, rep.Device = env.BackendName, env.Device

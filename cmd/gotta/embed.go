@@ -140,7 +140,7 @@ each row), or --texts is a file with one text per line, tokenized with --vocab (
 		for i, f := range txtFeats {
 			norm[i] = normalizeRow(f)
 		}
-		if err := writeRows(filepath.Join(*out, "logits.npy"), clip.HostLogits(imgFeats, norm, scale)); err != nil {
+		if err := writeRows(filepath.Join(*out, "logits.npy"), clip.LogitsHost(imgFeats, norm, scale)); err != nil {
 			return err
 		}
 	}

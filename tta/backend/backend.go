@@ -1,6 +1,6 @@
 // Package backend picks the GoMLX backend for every GoTTA command, test and notebook, in one place.
 //
-// The order (DESIGN.md):
+// The order:
 //
 //  1. GOMLX_BACKEND, when set, is used as given ("go", "xla:cuda", "xla:/abs/path/xla_cuda_plugin.so", ...).
 //  2. Else a CUDA PJRT plugin present on the machine: a plugin file in one of the PJRT_PLUGIN_LIBRARY_PATH

@@ -78,11 +78,12 @@ func BenchmarkEncodeImage(b *testing.B) {
 	}
 }
 
-// BenchmarkTextGrad times TPT's text path, forward + gradient w.r.t. the token embeddings, and reports prompts/s
-// and the compile (+ first run) time. Default: a small tower (width 128, 4 layers, 4 heads), 64 prompts x 16 tokens.
-// GOTTA_BENCH_TEXT="prompts,tokens,width,layers" changes the sizes (heads = width/64, at least 1; e.g.
-// "200,20,512,12" is CLIP's text tower with TPT's 200 ImageNet-A prompts cut to 20 tokens); GOTTA_BENCH_IMPL=portable
-// or native picks tta/nn's implementation (default: Model's defaults; native also sets NativeMatMulGradient); GOTTA_BENCH_BF16=1 computes in bfloat16.
+// BenchmarkTextGrad times TPT's text path, forward + gradient w.r.t. the token embeddings, and reports prompts/s and
+// the compile (+ first run) time. Default: a small tower (width 128, 4 layers, 4 heads), 64 prompts x 16 tokens.
+// GOTTA_BENCH_TEXT="prompts,tokens,width,layers" changes the sizes (heads = width/64, at least 1; e.g. "200,20,512,12"
+// is CLIP's text tower with TPT's 200 ImageNet-A prompts cut to 20 tokens); GOTTA_BENCH_IMPL=portable or native picks
+// tta/nn's implementation (default: Model's defaults; native also sets NativeMatMulGradient); GOTTA_BENCH_BF16=1
+// computes in bfloat16.
 func BenchmarkTextGrad(b *testing.B) {
 	prompts, l, width, layers := 64, 16, 128, 4
 	if s := os.Getenv("GOTTA_BENCH_TEXT"); s != "" {

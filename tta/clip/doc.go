@@ -15,7 +15,7 @@
 //	images, err := m.PreprocessFiles([]string{"cat.jpg", "dog.jpg"})     // [N, R, R, 3] float32, NHWC
 //	feats, err := zs.ImageFeatures(images)                                 // [N][EmbedDim]
 //	scale, err := m.LogitScaleValue()
-//	logits := clip.HostLogits(feats, text, scale)                          // [N][C]
+//	logits := clip.LogitsHost(feats, text, scale)                          // [N][C]
 //
 // In a graph (an adapter's step), the towers are methods taking the context that holds the variables:
 //
@@ -36,11 +36,12 @@
 // feature under the causal mask, so the context may be cut to the longest prompt (exact; ZeroShot does it).
 // EncodeTextEmbeddings takes token embeddings directly (TPT's learned context) with the EOT positions.
 //
-// Numerics: LayerNorm eps 1e-5 (statistics in float32), BatchNorm in inference form (running statistics, eps
-// 1e-5; EncodeImageTrain: torch's training form, batch statistics and momentum-0.1 running updates), attention scale 1/sqrt(head_dim), QuickGELU, additive causal mask precomputed per context length.
-// Compute is float32 by default; LoadOpts.DType = BFloat16 is an option. On XLA GPUs float32 dots use TF32 by
-// default (about 1e-3 relative error); NVIDIA_TF32_OVERRIDE=0 with XLA_FLAGS=--xla_gpu_enable_triton_gemm=false gave
-// float32 results within the golden tolerances on an H100.
+// Numerics: LayerNorm eps 1e-5 (statistics in float32), BatchNorm in inference form (running statistics, eps 1e-5;
+// EncodeImageTrain: torch's training form, batch statistics and momentum-0.1 running updates), attention scale
+// 1/sqrt(head_dim), QuickGELU, additive causal mask precomputed per context length. Compute is float32 by default;
+// LoadOpts.DType = BFloat16 is an option. On XLA GPUs float32 dots use TF32 by default (about 1e-3 relative error);
+// NVIDIA_TF32_OVERRIDE=0 with XLA_FLAGS=--xla_gpu_enable_triton_gemm=false gave float32 results within the golden
+// tolerances on an H100.
 //
 // Matrix products go through tta/nn's portable DotGeneral on every backend (Model.NativeMatMulGradient to change
 // it): GoMLX v0.26.0's own DotGeneral gradient is a broadcast product, slow on pure Go and, on an H100, the cause

@@ -48,7 +48,7 @@ func layerNorm(ctx *context.Context, x *Node) *Node {
 	mean := graph.ReduceAndKeep(xf, graph.ReduceMean, -1)
 	xc := graph.Sub(xf, mean)
 	variance := graph.ReduceAndKeep(graph.Square(xc), graph.ReduceMean, -1)
-	// Div by Sqrt, not Rsqrt: Rsqrt has no gradient in GoMLX v0.26.0 (DESIGN.md).
+	// Div by Sqrt, not Rsqrt: Rsqrt has no gradient in GoMLX v0.26.0.
 	y := graph.Div(xc, graph.Sqrt(graph.AddScalar(variance, layerNormEps)))
 	w := graph.ConvertDType(param(ctx, g, "weight"), y.DType())
 	b := graph.ConvertDType(param(ctx, g, "bias"), y.DType())

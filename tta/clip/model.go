@@ -80,7 +80,7 @@ func batchNormTrain(ctx *context.Context, x *Node) *Node {
 	mean := graph.ReduceAndKeep(flat, graph.ReduceMean, 0)                // [1, C]
 	d := graph.Sub(flat, mean)                                            // [count, C]
 	variance := graph.ReduceAndKeep(graph.Square(d), graph.ReduceMean, 0) // [1, C], biased
-	// Div by Sqrt, not Rsqrt: Rsqrt has no gradient in GoMLX v0.26.0 (DESIGN.md).
+	// Div by Sqrt, not Rsqrt: Rsqrt has no gradient in GoMLX v0.26.0.
 	y := graph.Div(d, graph.Sqrt(graph.AddScalar(variance, batchNormEps)))
 	w := graph.ConvertDType(param(ctx, g, "weight"), f32)
 	b := graph.ConvertDType(param(ctx, g, "bias"), f32)

@@ -156,7 +156,7 @@ func TestZeroShot(t *testing.T) {
 			}
 			txts = append(txts, r)
 		}
-		got := HostLogits(imgs, txts, scale)
+		got := LogitsHost(imgs, txts, scale)
 		assertClose(t, "host logits", wantLogits, slices.Concat(got...), goldenRTol, goldenATol)
 	})
 	t.Run("errors", func(t *testing.T) {

@@ -241,10 +241,10 @@ func argmax(row []int) int {
 	return best
 }
 
-// HostLogits computes exp(logitScale) * norm(image) @ text^T on the host: imageFeatures [N][E] (unnormalised),
-// textFeatures [T][E] (normalised, from TextFeatures), logitScale the model's logit_scale (not exponentiated)
-// -> [N][T].
-func HostLogits(imageFeatures, textFeatures [][]float32, logitScale float32) [][]float32 {
+// LogitsHost is Model.Logits on the host: exp(logitScale) * norm(image) @ text^T: imageFeatures [N][E]
+// (unnormalised), textFeatures [T][E] (normalised, from TextFeatures), logitScale the model's logit_scale (not
+// exponentiated) -> [N][T].
+func LogitsHost(imageFeatures, textFeatures [][]float32, logitScale float32) [][]float32 {
 	scale := math.Exp(float64(logitScale))
 	out := make([][]float32, len(imageFeatures))
 	for i, f := range imageFeatures {

@@ -16,10 +16,10 @@
 // torchvision names for resnet.Load: it is the classifier MEMO (Zhang, Levine, Finn, NeurIPS 2022) adapts.
 //
 // Both take RGB images of MNIST's 28x28 digits resized (bicubic), gray repeated on the channels: the CLIP 32x32
-// (InputSize) normalised with CLIP's mean/std (CLIPPreprocess, equal to clip.Model.Preprocess of the loaded model),
-// the ResNet 48x48 (ResNetInputSize, so that a single image still leaves layer4 a 2x2 map for MEMO's batch
-// statistics) normalised with ImageNet's (ResNetPreprocess; the file's metadata states image_size 48). `gotta train-embedded` reproduces both files from scratch with fixed seeds (TrainCLIP,
-// TrainResNet, SaveCLIP, SaveResNet).
+// (InputSize) normalised with CLIP's mean/std (CLIPPreprocess, equal to clip.Model.Preprocess of the loaded model), the
+// ResNet 48x48 (ResNetInputSize, so that a single image still leaves layer4 a 2x2 map for MEMO's batch statistics)
+// normalised with ImageNet's (ResNetPreprocess; the file's metadata states image_size 48). `gotta train-embedded`
+// reproduces both files from scratch with fixed seeds (TrainCLIP, TrainResNet, SaveCLIP, SaveResNet).
 //
 // Usage:
 //

@@ -158,7 +158,8 @@ func trainingData(o TrainOpts) (*mnist.Set, error) {
 	return set, nil
 }
 
-// imageBatch preprocesses the given examples of ds with p into [len(idx), p.Size, p.Size, 3] and their labels [len(idx)].
+// imageBatch preprocesses the given examples of ds with p into [len(idx), p.Size, p.Size, 3] and their labels
+// [len(idx)].
 func imageBatch(ds datasets.Dataset, idx []int, p augment.Preprocess) (*tensors.Tensor, []int32, error) {
 	per := p.Size * p.Size * 3
 	x := make([]float32, 0, len(idx)*per)
@@ -336,7 +337,7 @@ func CLIPAccuracy(b backends.Backend, m *clip.Model, tok clip.Tokenizer, ds data
 		if err != nil {
 			return 0, fmt.Errorf("embedded.CLIPAccuracy: %w", err)
 		}
-		for i, row := range clip.HostLogits(feats, text, scale) {
+		for i, row := range clip.LogitsHost(feats, text, scale) {
 			if argmaxF(row) == int(labels[i]) {
 				correct++
 			}

@@ -1,43 +1,3 @@
-// Package ensemble is the seed project's multi-model test-time ensemble (DavidC001/MEMO-TPT-DL2024, Ensemble/; see
-// reference/seed-project.md section 4): members of any kind (a MEMO ResNet, a TPT CLIP, a zero-shot CLIP), each
-// with its own preprocessing and its own views of the same image (tta.Views.PerModel), combined into one
-// distribution whose entropy is minimised jointly, every member stepping its own optimizer. The methods it combines
-// are MEMO (Zhang, Levine, Finn, NeurIPS 2022) and TPT (Shu et al., NeurIPS 2022).
-//
-// Combination, for member i with selected-view logits z_i [k_i, C] and temperature T_i:
-//
-//	a_i    = log mean_v softmax(z_iv)             (SeedCompatible: logsumexp_v z_iv - log k_i, raw logits)
-//	logp_i = log_softmax(a_i / T_i)
-//	w_i    = (1/H(logp_i)) / sum_j (1/H(logp_j))  (constants for the gradient)
-//	m      = sum_i w_i logp_i, renormalised: m -= logsumexp(m)   (SeedCompatible: not renormalised)
-//	loss   = -sum_c exp(m_c) m_c
-//
-// Joint mode (the seed's "Ensemble"), per example: reset every member; Steps times: each member's views are
-// forwarded, its floor(N rho) lowest-entropy views selected (recomputed every step), the loss computed, and its
-// gradient pushed back into each member, which steps its own optimizer; then the prediction is the combination of
-// every member's view 0 alone. Simple mode (the seed's "Simple Ensemble"): the combination of the selected views at
-// the initial weights, no gradient.
-//
-// The joint step is computed in three kinds of executables, so that members never share a graph or a context: each
-// member's forward (views -> logits), the combination with its gradient with respect to each member's selected-view
-// logits, and each member's update (the vector-Jacobian product of its logits with that gradient, then its
-// optimizer). The gradient is the same as the seed's joint backward.
-//
-// Seed quirks: SeedCompatible reproduces the raw-logit view average and the unnormalised combination. It does not
-// reproduce the gradient leakage (the seed's members keep the gradient of their own single-model step, which is
-// added to the first joint step) because it is a bug that mixes each member's own objective, at another batch-norm
-// prior, into the ensemble's; nor the UnboundLocalError without the simple ensemble. The seed's batch-norm prior of 1
-// for MEMO members in the ensemble is the member's setting (memo.Options.MemberPrior = 1), and its single-model
-// predictions are separate runs of the members' own adapters.
-//
-// Usage:
-//
-//	a, err := ensemble.New(backend.MustNew(), []ensemble.Entry{
-//		{Name: "rn50", Member: memoRN50, Temperature: 1.55},
-//		{Name: "tpt", Member: tptRN50, Temperature: 0.7},
-//	}, ensemble.Options{Select: 0.1})
-//	vm := ensemble.ViewMaker{Members: []ensemble.MemberViews{{Name: "rn50", Views: rnViews}, {Name: "tpt", Views: clipViews}}}
-//	recs, err := eval.Run(ds, a, vm, eval.Options{Out: "ensemble.jsonl"})
 package ensemble
 
 import (
@@ -59,7 +19,7 @@ type Member = tta.Member
 
 // Entry is a member with its name and temperature.
 type Entry struct {
-	// Name keys the member's views in tta.Views.PerModel. Required, unique.
+	// Name keys the member's views in the PerModel payload. Required, unique.
 	Name string
 	// Member is the model.
 	Member Member
@@ -199,51 +159,6 @@ func updateGraph(ctx *context.Context, m Member, views, sel, grad *Node) *Node {
 	return surrogate
 }
 
-// Combine is the ensemble's combination inside a graph: memberLogits[i] [k_i, C] are member i's selected-view
-// logits, temps[i] its temperature. It returns the combined log-distribution m [C] (normalised unless
-// seedCompatible) and the members' weights [M] (proportional to 1/entropy, gradient stopped). See the package doc.
-func Combine(memberLogits []*Node, temps []float64, seedCompatible bool) (m, weights *Node) {
-	if len(memberLogits) == 0 || len(memberLogits) != len(temps) {
-		panicf("ensemble.Combine: %d members, %d temperatures", len(memberLogits), len(temps))
-	}
-	c := memberLogits[0].Shape().Dimensions[memberLogits[0].Rank()-1]
-	logps := make([]*Node, len(memberLogits))
-	ents := make([]*Node, len(memberLogits))
-	for i, z := range memberLogits {
-		if z.Rank() != 2 || z.Shape().Dimensions[1] != c {
-			panicf("ensemble.Combine: member %d logits must be [views, %d], got %s", i, c, z.Shape())
-		}
-		var a *Node
-		if seedCompatible {
-			n := z.Shape().Dimensions[0]
-			a = AddScalar(tta.ReduceLogSumExp(z, 0), -math.Log(float64(n))) // [C]
-		} else {
-			a = tta.MeanLogProbs(z) // [C]
-		}
-		a = MaxScalar(a, lowest(a))
-		logps[i] = LogSoftmax(DivScalar(a, temps[i]), -1)       // [C]
-		ents[i] = StopGradient(tta.EntropyOfLogProbs(logps[i])) // scalar
-	}
-	inv := Inverse(Stack(ents, 0))                                 // [M]
-	weights = Div(inv, ReduceAllSum(inv))                          // [M]
-	m = ReduceSum(Mul(ExpandDims(weights, 1), Stack(logps, 0)), 0) // [C]
-	if !seedCompatible {
-		m = Sub(m, tta.ReduceLogSumExp(m, 0))
-	}
-	return m, weights
-}
-
-// EntropyOf is the seed's entropy of a combined log-distribution m [C]: -sum exp(m) m (m clamped to the lowest
-// finite value), without renormalising m.
-func EntropyOf(m *Node) *Node { return tta.EntropyOfLogProbs(m) }
-
-func lowest(x *Node) float64 {
-	if x.DType().Size() == 8 {
-		return -math.MaxFloat64
-	}
-	return -math.MaxFloat32
-}
-
 // Name implements tta.Adapter: "ensemble" or "simple-ensemble".
 func (a *Adapter) Name() string { return a.opts.Mode.String() }
 
@@ -285,15 +200,16 @@ type Result struct {
 	Selected [][]int
 }
 
-// memberViews returns member i's views: PerModel[name], or Images when PerModel is nil.
+// memberViews returns member i's views: those of its name in the PerModel payload, or Images without one.
 func (a *Adapter) memberViews(v *tta.Views, i int) (*tensors.Tensor, error) {
-	if v.PerModel == nil {
+	per, ok := tta.PayloadOf[PerModel](v)
+	if !ok {
 		if v.Images == nil {
 			return nil, fmt.Errorf("ensemble: example %q has no views", v.ExampleID)
 		}
 		return v.Images, nil
 	}
-	x, ok := v.PerModel[a.entries[i].Name]
+	x, ok := per[a.entries[i].Name]
 	if !ok || x == nil {
 		return nil, fmt.Errorf("ensemble: example %q has no views for member %q", v.ExampleID, a.entries[i].Name)
 	}
@@ -319,7 +235,7 @@ func (a *Adapter) Forward(v *tta.Views, rho float64, update bool) (*Result, erro
 			return nil, fmt.Errorf("ensemble: member %q on %q: %w", a.entries[i].Name, v.ExampleID, err)
 		}
 		logits := outs[0].Value().([][]float32)
-		sels[i] = tta.ConfidenceSelect(tta.EntropiesHost(logits), rho)
+		sels[i] = tta.ConfidenceSelectHost(tta.ViewEntropiesHost(logits), rho)
 		sel := make([][]float32, len(sels[i]))
 		for j, s := range sels[i] {
 			sel[j] = logits[s]
@@ -387,7 +303,8 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 
 // viewZero keeps view 0 of every member's views.
 func viewZero(v *tta.Views, a *Adapter) (*tta.Views, error) {
-	out := &tta.Views{ExampleID: v.ExampleID, Seed: v.Seed, PerModel: map[string]*tensors.Tensor{}}
+	per := PerModel{}
+	out := &tta.Views{ExampleID: v.ExampleID, Seed: v.Seed, Payload: per}
 	for i, e := range a.entries {
 		x, err := a.memberViews(v, i)
 		if err != nil {
@@ -397,7 +314,7 @@ func viewZero(v *tta.Views, a *Adapter) (*tta.Views, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ensemble: member %q, example %q: %w", e.Name, v.ExampleID, err)
 		}
-		out.PerModel[e.Name] = x0
+		per[e.Name] = x0
 	}
 	return out, nil
 }

@@ -130,8 +130,7 @@ func TestJointStep(t *testing.T) {
 		require.NoError(t, err, name)
 		return tensors.FromFlatDataAndDimensions(data, shape...)
 	}
-	views := &tta.Views{ExampleID: "golden", PerModel: map[string]*tensors.Tensor{
-		"a": tensor("views_a"), "b": tensor("views_b")}}
+	views := &tta.Views{ExampleID: "golden", Payload: PerModel{"a": tensor("views_a"), "b": tensor("views_b")}}
 	ints := func(xs []float32) []int {
 		out := make([]int, len(xs))
 		for i, x := range xs {
@@ -171,7 +170,7 @@ func TestJointStep(t *testing.T) {
 			v0, err := viewZero(views, joint)
 			require.NoError(t, err)
 			for i, name := range []string{"a", "b"} {
-				outs, err := joint.fwd[i].Exec(v0.PerModel[name])
+				outs, err := joint.fwd[i].Exec(v0.Payload.(PerModel)[name])
 				require.NoError(t, err)
 				closeTo(get(variant+"/view0_"+name), outs[0].Value().([][]float32)[0], 1e-3, 1e-4, "view 0 of "+name)
 			}

@@ -17,8 +17,7 @@ const SeedPrompt = "A bad photo of a [CLS]"
 
 // Spec is the seed project's multi-model ensemble's method spec ("ensemble"): members built through the method
 // registry ("memo" for a MEMO ResNet, "tpt" for TPT with its prompt context tuned, "zero-shot" for TPT's frozen
-// prompt), combined jointly or simply, with the seed's four Ensemble/main.py configurations (seed-project.md 4.6 /
-// 5.4) as presets.
+// prompt), combined jointly or simply, with the seed's four Ensemble/main.py configurations as presets.
 func Spec() *method.Spec {
 	seed := func(members, temps string) method.Values {
 		return method.Values{"members": members, "temps": temps, "seed-compatible": true}
@@ -27,7 +26,7 @@ func Spec() *method.Spec {
 		Name: "ensemble",
 		Summary: "the seed project's multi-model ensemble of MEMO ResNets, TPT and zero-shot CLIP " +
 			"(--preset for its four runs)",
-		Paper:  "the seed project's ensembles (seed-project.md 4.6) of MEMO (Zhang et al. 2022) and TPT (Shu et al. 2022)",
+		Paper:  "the seed project's ensembles (DavidC001/MEMO-TPT-DL2024, Ensemble/) of MEMO (Zhang et al. 2022) and TPT (Shu et al. 2022)",
 		Models: []string{"clip", "resnet"},
 		Params: []method.Param{
 			method.String("members", "memo,memo", "comma-separated members: memo (the next ResNet: --model resnet, in "+

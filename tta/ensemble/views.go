@@ -18,8 +18,23 @@ type MemberViews struct {
 	Views augment.Views
 }
 
-// ViewMaker makes every member's views of the same image, each with its own preprocessing, into
-// tta.Views.PerModel. It implements tta.ViewMaker. Members' views are independent random draws (the view RNG
+// PerModel is the ensemble's tta.Views payload: one view batch [N, H, W, 3] per member, keyed by the member's
+// Entry.Name, each preprocessed for its member (tta.Views.Images is then nil).
+type PerModel map[string]*tensors.Tensor
+
+// N implements tta.Payload: the largest number of views of a member.
+func (p PerModel) N() int {
+	n := 0
+	for _, x := range p {
+		if x != nil && x.Rank() > 0 {
+			n = max(n, x.Shape().Dimensions[0])
+		}
+	}
+	return n
+}
+
+// ViewMaker makes every member's views of the same image, each with its own preprocessing, into a PerModel
+// payload. It implements tta.ViewMaker. Members' views are independent random draws (the view RNG
 // derives from the run's seed, the example id and the view index, and here also the member's name).
 type ViewMaker struct {
 	// Members lists every member's view configuration, keyed by the member's Entry.Name.
@@ -29,7 +44,8 @@ type ViewMaker struct {
 // MakeViews implements tta.ViewMaker.
 func (vm ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*tta.Views, error) {
 	rgb := augment.FromImage(img)
-	out := &tta.Views{ExampleID: exampleID, Seed: seed, PerModel: map[string]*tensors.Tensor{}}
+	per := PerModel{}
+	out := &tta.Views{ExampleID: exampleID, Seed: seed, Payload: per}
 	for _, mv := range vm.Members {
 		v := mv.Views
 		v.Seed = seed
@@ -42,7 +58,7 @@ func (vm ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*t
 			return nil, fmt.Errorf("ensemble: views of %q for member %q: %w", exampleID, mv.Name, err)
 		}
 		s := v.Preprocess.Size
-		out.PerModel[mv.Name] = tensors.FromFlatDataAndDimensions(data, v.N, s, s, 3)
+		per[mv.Name] = tensors.FromFlatDataAndDimensions(data, v.N, s, s, 3)
 	}
 	return out, nil
 }

@@ -35,7 +35,7 @@ func TestFeatureMap(t *testing.T) {
 			a, err := New(b, ctx, m, Options{Mode: MCDropout, Samples: 2, Dropout: 1e-9, Prior: prior})
 			require.NoError(t, err)
 			outs := context.MustNewExec(b, ctx, func(ctx *context.Context, x, rng *Node) (*Node, *Node) {
-				return a.MCDropoutGraph(ctx, x, rng, 2), m.Logits(ctx, x, resnet.ForwardOpts{BNPrior: prior})
+				return a.mc.Graph(ctx, x, rng, 2), m.Logits(ctx, x, resnet.ForwardOpts{BNPrior: prior})
 			}).MustExec(x0, rng)
 			got, want := outs[0].Value().([][]float32), outs[1].Value().([][]float32)
 			require.Len(t, got, 2)
@@ -137,7 +137,7 @@ func TestMCDropout(t *testing.T) {
 	assert.Equal(t, 0.5, a.Options().Dropout)
 	assert.Equal(t, 1.0, a.Options().Prior)
 	run := func(a *Adapter, seed int64, id string) [][]float32 {
-		out, err := a.mcDropout(&tta.Views{ExampleID: id, Seed: seed, Images: x})
+		out, err := a.mc.ViewLogitsHost(&tta.Views{ExampleID: id, Seed: seed, Images: x})
 		require.NoError(t, err)
 		require.Len(t, out, a.opts.Samples)
 		return out

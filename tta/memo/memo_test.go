@@ -3,6 +3,7 @@ package memo
 import (
 	"math"
 	"path/filepath"
+	"sort"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -194,4 +195,11 @@ func TestOriginalMEMO(t *testing.T) {
 	assert.InDelta(t, float64(loss[0]), pred.Steps[0].Loss, 1e-5, "loss")
 	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, sortedCopy(pred.Selected), "adaptation views")
 	assertRowsClose(t, orig.rows(t, "view0_after"), [][]float32{pred.Logits}, 1e-3, 1e-4, "view 0 after")
+}
+
+// sortedCopy is a sorted copy of ints.
+func sortedCopy(xs []int) []int {
+	out := append([]int(nil), xs...)
+	sort.Ints(out)
+	return out
 }

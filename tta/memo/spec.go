@@ -6,13 +6,14 @@ import (
 	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/method"
+	"github.com/gotta-ml/gotta/tta/viewens"
 )
 
 func init() { method.Register(Spec()) }
 
 // Spec is MEMO's method spec ("memo"): MEMO and the seed project's no-gradient ResNet ensembles (crop ensemble,
 // MC-dropout) on the environment's ResNet, with the MEMO paper's configuration and the seed project's seven rows
-// (seed-project.md 3.4) as presets.
+// (Baseline, MEMO, MEMO topk, Dropout, Dropout topk, Cut ensemble, Cut ensemble topk) as presets.
 func Spec() *method.Spec {
 	seedMEMO := func(views int, sel float64) method.Values {
 		return method.Values{"views": views, "view-kind": "cut", "select": sel, "prior": SeedPrior,
@@ -140,5 +141,9 @@ func build(env *method.Env, classes []string, v method.Values) (tta.Adapter, tta
 		return nil, nil, err
 	}
 	views.Preprocess = env.ResNetPreprocess()
-	return a, ViewMaker{Views: views}, nil
+	vm := ViewMaker{Views: views}
+	if opts.Mode != Adapt { // the no-gradient ensembles: the view ensemble of the ResNet's (or dropout samples') logits
+		return viewens.New(a.Name(), a, a.Options().Select), vm, nil
+	}
+	return a, vm, nil
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // TestSpecPresets checks the spec's presets against the configurations they stand for: paper == PaperOptions with
-// PaperViewMaker's views; each seed-* preset == the seed project's row (seed-project.md 3.4, stated here by hand);
+// PaperViewMaker's views; each seed-* preset == the seed project's row (stated here by hand);
 // values given over a preset win, the rest come from the preset.
 func TestSpecPresets(t *testing.T) {
 	type summary struct {

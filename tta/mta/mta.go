@@ -2,7 +2,6 @@ package mta
 
 import (
 	"fmt"
-	"image"
 	"math"
 	"slices"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/clip"
 )
@@ -138,6 +136,15 @@ func (a *Adapter) LastTrace() *Last {
 	return a.last
 }
 
+// AdaptTrace implements tta.Tracer: the views' logits and their entropies.
+func (a *Adapter) AdaptTrace() *tta.Trace {
+	last := a.LastTrace()
+	if last == nil {
+		return nil
+	}
+	return &tta.Trace{LogitsBefore: last.Logits, Entropies: tta.ViewEntropiesHost(last.Logits)}
+}
+
 // Adapt implements tta.Adapter: one forward of the views, the MeanShift, the mode's logits.
 func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	r := a.model.Config.ImageResolution
@@ -206,40 +213,17 @@ func marginalEntropy(logits [][]float32) float64 {
 	return h
 }
 
-// ViewMaker makes MTA's views (main.py's AugMixAugmenter without AugMix): view 0 is CLIP's base preprocessing, views
-// 1..N-1 random resized crops (scale 0.08-1, ratio 3/4-4/3, bilinear) with a random horizontal flip, normalised
-// with CLIP's mean and std: [N, R, R, 3] float32.
-type ViewMaker struct {
-	// Views is the augment configuration (N, Kind, Preprocess); its Seed is replaced by MakeViews' seed.
-	Views augment.Views
-}
+// ViewMaker makes MTA's views (main.py's AugMixAugmenter without AugMix): clip.ViewMaker's random resized crops with
+// flips.
+type ViewMaker = clip.ViewMaker
 
 // NewViewMaker returns MTA's view maker for m with n views (0 means DefaultViews).
 func NewViewMaker(m *clip.Model, n int) *ViewMaker {
 	if n <= 0 {
 		n = DefaultViews
 	}
-	return &ViewMaker{Views: augment.Views{N: n, Kind: augment.RandomResizedCrop, Preprocess: m.Preprocess()}}
+	return clip.NewViewMaker(m, n)
 }
-
-// MakeViews implements tta.ViewMaker.
-func (vm *ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*tta.Views, error) {
-	cfg := vm.Views
-	cfg.Seed = seed
-	if cfg.N <= 0 {
-		return nil, fmt.Errorf("mta: ViewMaker needs N >= 1 views, got %d (example %q)", cfg.N, exampleID)
-	}
-	data, err := cfg.Generate(augment.FromImage(img), exampleID)
-	if err != nil {
-		return nil, fmt.Errorf("mta: views of %q: %w", exampleID, err)
-	}
-	s := cfg.Preprocess.Size
-	return &tta.Views{ExampleID: exampleID, Seed: seed, Images: tensors.FromFlatDataAndDimensions(data, cfg.N, s, s, 3)}, nil
-}
-
-// ViewConfig implements tta.ViewConfigurer: Views.Config().
-func (vm *ViewMaker) ViewConfig() map[string]any { return vm.Views.Config() }
 
 var _ tta.Adapter = (*Adapter)(nil)
-var _ tta.ViewMaker = (*ViewMaker)(nil)
-var _ tta.ViewConfigurer = (*ViewMaker)(nil)
+var _ tta.Tracer = (*Adapter)(nil)

@@ -51,7 +51,7 @@ func TestAugmentedViewOrderDoesNotMatter(t *testing.T) {
 	require.NoError(t, err)
 	ls, err := m.LogitScaleValue()
 	require.NoError(t, err)
-	assert.Greater(t, maxAbsDiff(f64(base), f64(clip.HostLogits(f0, text, ls)[0])), 1e-2, "not view 0's zero-shot")
+	assert.Greater(t, maxAbsDiff(f64(base), f64(clip.LogitsHost(f0, text, ls)[0])), 1e-2, "not view 0's zero-shot")
 }
 
 // TestTooFewViews: fewer than 5 views leave no neighbour for the bandwidth.

@@ -16,7 +16,7 @@
 // "layer1/0/downsample/0"/weight, "fc"/weight [features, classes], "fc"/bias. Conv kernels are [kh, kw, in/groups,
 // out] (torch OIHW transposed on load); the running statistics are not trainable, every other variable is.
 //
-// Loading is strict (STYLE.md rule 7): a missing tensor, one no module uses, or one of the wrong shape is an error
+// Loading is strict: a missing tensor, one no module uses, or one of the wrong shape is an error
 // naming the file and the tensor; BN num_batches_tracked tensors are accepted and ignored. F32, F16 and BF16 files
 // load; the graph computes in float32.
 //

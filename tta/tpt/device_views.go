@@ -13,7 +13,7 @@ import (
 	"github.com/pkg/errors"
 )
 
-// Views made on the device (issue 5: "18 ms or less for RN50, views included"). With ViewMaker.OnDevice the host
+// Views made on the device. With ViewMaker.OnDevice the host
 // only converts the decoded image to uint8 RGB, zero-pads it to a size bucket and draws the crop regions (N*8
 // floats); the adapter then makes the N normalised views in a graph of its own (CropResizeUint8Graph +
 // augment.NormalizeGraph, bit-exact with the host's PIL views in float64) and passes that executable's output,
@@ -42,6 +42,28 @@ func BucketSide(n int) int {
 	}
 }
 
+// RawImage is the tta.Views payload of ViewMaker.OnDevice (tta.Views.Images is then nil): the raw image and the
+// views' source regions, from which the adapter makes the normalised views in a graph of its own.
+type RawImage struct {
+	// Pixels is uint8 [Hb, Wb, 3]: the image's H x W pixels at the top left, zero-padded to a size bucket (Hb >= H,
+	// Wb >= W) so that few shapes reach the compiler.
+	Pixels *tensors.Tensor
+	// Regions are the source regions of the N views in Pixels, float32 [N, 2, 4] (augment.Views.CropRegions of the
+	// unpadded image: view 0 the base preprocessing, views 1..N-1 the random crops, flips as in0 > in1).
+	Regions *tensors.Tensor
+	// Views is the view configuration Regions were made with (output size, resampling filters, normalisation;
+	// N = Regions' first dimension).
+	Views *augment.Views
+}
+
+// N implements tta.Payload: Regions' first dimension.
+func (r *RawImage) N() int {
+	if r == nil || r.Regions == nil || r.Regions.Rank() == 0 {
+		return 0
+	}
+	return r.Regions.Shape().Dimensions[0]
+}
+
 // rawTensor returns img's pixels zero-padded to hb x wb: uint8 [hb, wb, 3].
 func rawTensor(img *augment.RGB, hb, wb int) *tensors.Tensor {
 	pix := img.Pix
@@ -62,7 +84,7 @@ type deviceViewsKey struct {
 	dtype      dtypes.DType
 }
 
-// DeviceViews makes the views of tta.Views.Raw + Regions on a backend (CropResizeUint8Graph, then the
+// DeviceViews makes the views of a RawImage on a backend (CropResizeUint8Graph, then the
 // normalisation): one executable per view configuration, each compiled once per (bucket, N) input shape. By default
 // the views equal the host's PIL-exact views bit for bit (float64 arithmetic). It is safe for concurrent use.
 type DeviceViews struct {
@@ -89,40 +111,41 @@ func (d *DeviceViews) Compiled() int {
 	return len(d.shapes)
 }
 
-// checkRaw validates the device-view fields of v: Raw uint8 [Hb, Wb, 3], Regions float32 [N, 2, 4] with N the
-// number of views of RawViews. Errors name the example.
-func checkRaw(v *tta.Views) (augment.Views, error) {
-	if v.Raw == nil || v.Regions == nil || v.RawViews == nil {
-		return augment.Views{}, fmt.Errorf("tpt: device views of example %q need Raw, Regions and RawViews "+
-			"(set: %t, %t, %t)", v.ExampleID, v.Raw != nil, v.Regions != nil, v.RawViews != nil)
+// checkRaw validates the device-view payload of v: Pixels uint8 [Hb, Wb, 3], Regions float32 [N, 2, 4] with N
+// the number of views of Views. Errors name the example.
+func checkRaw(v *tta.Views) (*RawImage, augment.Views, error) {
+	r, ok := tta.PayloadOf[*RawImage](v)
+	if !ok || r.Pixels == nil || r.Regions == nil || r.Views == nil {
+		return nil, augment.Views{}, fmt.Errorf("tpt: device views of example %q need a RawImage payload with "+
+			"Pixels, Regions and Views", v.ExampleID)
 	}
-	cfg := *v.RawViews
+	cfg := *r.Views
 	if cfg.N == 0 {
 		cfg.N = 64 // augment.Views' default
 	}
-	if r := v.Raw.Shape(); r.DType != dtypes.Uint8 || r.Rank() != 3 || r.Dimensions[2] != 3 {
-		return cfg, fmt.Errorf("tpt: raw image of example %q is %s, want uint8 [Hb, Wb, 3]", v.ExampleID, r)
+	if s := r.Pixels.Shape(); s.DType != dtypes.Uint8 || s.Rank() != 3 || s.Dimensions[2] != 3 {
+		return nil, cfg, fmt.Errorf("tpt: raw image of example %q is %s, want uint8 [Hb, Wb, 3]", v.ExampleID, s)
 	}
-	if r := v.Regions.Shape(); r.DType != dtypes.Float32 || r.Rank() != 3 || r.Dimensions[0] != cfg.N ||
-		r.Dimensions[1] != 2 || r.Dimensions[2] != 4 {
-		return cfg, fmt.Errorf("tpt: view regions of example %q are %s, want float32 [N=%d, 2, 4] (RawViews.N)",
-			v.ExampleID, r, cfg.N)
+	if s := r.Regions.Shape(); s.DType != dtypes.Float32 || s.Rank() != 3 || s.Dimensions[0] != cfg.N ||
+		s.Dimensions[1] != 2 || s.Dimensions[2] != 4 {
+		return nil, cfg, fmt.Errorf("tpt: view regions of example %q are %s, want float32 [N=%d, 2, 4] (Views.N)",
+			v.ExampleID, s, cfg.N)
 	}
 	if cfg.Kind != augment.RandomResizedCrop && cfg.Kind != augment.Identity {
-		return cfg, fmt.Errorf("tpt: views of kind %s of example %q cannot be made on the device", cfg.Kind,
+		return nil, cfg, fmt.Errorf("tpt: views of kind %s of example %q cannot be made on the device", cfg.Kind,
 			v.ExampleID)
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("tpt: device views of example %q: %w", v.ExampleID, err)
+		return nil, cfg, fmt.Errorf("tpt: device views of example %q: %w", v.ExampleID, err)
 	}
-	return cfg, nil
+	return r, cfg, nil
 }
 
-// Make returns the views of v made from v.Raw and v.Regions with v.RawViews' filters and normalisation: float32
-// [N, S, S, 3] (S = RawViews.Preprocess.Size), left on the backend's device; the caller finalizes it. Errors name
-// the example.
+// Make returns the views of v's RawImage payload made from its Pixels and Regions with its Views' filters and
+// normalisation: float32 [N, S, S, 3] (S = Views.Preprocess.Size), left on the backend's device; the caller
+// finalizes it. Errors name the example.
 func (d *DeviceViews) Make(v *tta.Views) (*tensors.Tensor, error) {
-	cfg, err := checkRaw(v)
+	r, cfg, err := checkRaw(v)
 	if err != nil {
 		return nil, err
 	}
@@ -146,9 +169,9 @@ func (d *DeviceViews) Make(v *tta.Views) (*tensors.Tensor, error) {
 		exec.SetMaxCache(-1) // bounded by BucketSide's ladder
 		d.execs[key] = exec
 	}
-	d.shapes[fmt.Sprint(key, v.Raw.Shape().Dimensions, cfg.N)] = true
+	d.shapes[fmt.Sprint(key, r.Pixels.Shape().Dimensions, cfg.N)] = true
 	d.mu.Unlock()
-	out, err := exec.Exec1(v.Raw, v.Regions)
+	out, err := exec.Exec1(r.Pixels, r.Regions)
 	if err != nil {
 		return nil, fmt.Errorf("tpt: device views of example %q: %w", v.ExampleID, err)
 	}
@@ -159,7 +182,8 @@ func (d *DeviceViews) Make(v *tta.Views) (*tensors.Tensor, error) {
 // resampling weights (augment.AxisWeightsGraph) rounded to its 22-bit fixed point, the horizontal pass, rounding
 // to uint8 (half up, clipped to 0..255), the vertical pass, rounding again:
 //
-//	img: [H, W, 3] (0..255, any dtype);  regions: float [N, 2, 4] (augment.Views.CropRegions)  ->  float32 [N, size, size, 3]
+//	img: [H, W, 3] (0..255, any dtype);  regions: float [N, 2, 4] (augment.Views.CropRegions)
+//	  ->  float32 [N, size, size, 3]
 //
 // View 0 is resampled with baseFilter, views 1..N-1 with viewFilter (augment.Views.GraphFilters). With dtype
 // Float64 the sums are exact (8-bit pixels times 23-bit weights) and the views equal the host's PIL-exact views
@@ -210,8 +234,8 @@ func panicf(format string, args ...any) {
 	panic(errors.Errorf(format, args...))
 }
 
-// viewImages returns the views Adapt runs on: v.Images, or the views made on the device from v.Raw (then
-// owned is true: Adapt finalizes them).
+// viewImages returns the views Adapt runs on: v.Images, or the views made on the device from v's RawImage
+// payload (then owned is true: Adapt finalizes them).
 func (a *Adapter) viewImages(v *tta.Views) (images *tensors.Tensor, owned bool, err error) {
 	if v == nil {
 		return nil, false, fmt.Errorf("tpt: no views")
@@ -219,12 +243,13 @@ func (a *Adapter) viewImages(v *tta.Views) (images *tensors.Tensor, owned bool, 
 	if v.Images != nil {
 		return v.Images, false, nil
 	}
-	if v.Raw == nil {
-		return nil, false, fmt.Errorf("tpt: example %q has no views (neither Images nor Raw)", v.ExampleID)
+	r, ok := tta.PayloadOf[*RawImage](v)
+	if !ok {
+		return nil, false, fmt.Errorf("tpt: example %q has no views (neither Images nor a RawImage)", v.ExampleID)
 	}
-	if v.RawViews != nil && v.RawViews.Preprocess.Size != a.model.Config.ImageResolution {
+	if r.Views != nil && r.Views.Preprocess.Size != a.model.Config.ImageResolution {
 		return nil, false, fmt.Errorf("tpt: device views of example %q are %d px, the model's input is %d px",
-			v.ExampleID, v.RawViews.Preprocess.Size, a.model.Config.ImageResolution)
+			v.ExampleID, r.Views.Preprocess.Size, a.model.Config.ImageResolution)
 	}
 	images, err = a.devViews.Make(v)
 	return images, err == nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/clip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -66,7 +67,8 @@ func TestDeviceViewsMatchHost(t *testing.T) {
 	b := backend.MustNew()
 	img := testImage(75, 50)
 	pre := augment.CLIP(24)
-	host := &ViewMaker{Views: augment.Views{N: 12, Kind: augment.RandomResizedCrop, Preprocess: pre}}
+	host := &ViewMaker{ViewMaker: clip.ViewMaker{Views: augment.Views{N: 12, Kind: augment.RandomResizedCrop,
+		Preprocess: pre}}}
 	const seed, id = 3, "nonsquare-75x50"
 	hv, err := host.MakeViews(img, id, seed)
 	require.NoError(t, err)
@@ -89,8 +91,10 @@ func TestDeviceViewsMatchHost(t *testing.T) {
 			require.NoError(t, err)
 			require.Nil(t, v.Images)
 			require.Equal(t, 12, v.N())
-			require.Equal(t, []int{tc.hb, tc.wb, 3}, v.Raw.Shape().Dimensions)
-			regions := tensors.MustCopyFlatData[float32](v.Regions)
+			raw, ok := tta.PayloadOf[*RawImage](v)
+			require.True(t, ok)
+			require.Equal(t, []int{tc.hb, tc.wb, 3}, raw.Pixels.Shape().Dimensions)
+			regions := tensors.MustCopyFlatData[float32](raw.Regions)
 			flips := 0
 			for i := 1; i < 12; i++ {
 				if regions[i*8+4] > regions[i*8+5] {
@@ -164,7 +168,8 @@ func TestDeviceViewsTPTStep(t *testing.T) {
 			require.NoError(t, err)
 			dvs, err := dev.MakeViews(img, id, 7)
 			require.NoError(t, err)
-			require.Equal(t, []int{112, 160, 3}, dvs.Raw.Shape().Dimensions)
+			draw := dvs.Payload.(*RawImage)
+			require.Equal(t, []int{112, 160, 3}, draw.Pixels.Shape().Dimensions)
 
 			require.NoError(t, a.Reset())
 			ph, err := a.Adapt(hv)
@@ -196,17 +201,19 @@ func TestDeviceViewsTPTStep(t *testing.T) {
 				return
 			}
 
-			bad := *dvs
-			bad.Regions = tensors.FromFlatDataAndDimensions(make([]float32, 15*8), 15, 2, 4)
+			bad, badRaw := *dvs, *draw
+			badRaw.Regions = tensors.FromFlatDataAndDimensions(make([]float32, 15*8), 15, 2, 4)
+			bad.Payload = &badRaw
 			_, err = a.Adapt(&bad)
 			require.ErrorContains(t, err, id)
 			require.ErrorContains(t, err, "N=16")
 			_, err = a.Adapt(&tta.Views{ExampleID: "empty"})
 			require.ErrorContains(t, err, `"empty"`)
-			bad = *dvs
-			rv := *dvs.RawViews
+			bad, badRaw = *dvs, *draw
+			rv := *draw.Views
 			rv.Preprocess = augment.CLIP(32)
-			bad.RawViews = &rv
+			badRaw.Views = &rv
+			bad.Payload = &badRaw
 			_, err = a.Adapt(&bad)
 			require.ErrorContains(t, err, id)
 			require.ErrorContains(t, err, "64 px")
@@ -238,7 +245,8 @@ func BenchmarkViewsDeviceFloat32(b *testing.B) { benchmarkViews(b, true, true) }
 
 func benchmarkViews(b *testing.B, onDevice, float32 bool) {
 	img := testImage(500, 375)
-	vm := &ViewMaker{Views: augment.Views{N: 64, Kind: augment.RandomResizedCrop, Preprocess: augment.CLIP(64)},
+	vm := &ViewMaker{ViewMaker: clip.ViewMaker{Views: augment.Views{N: 64, Kind: augment.RandomResizedCrop,
+		Preprocess: augment.CLIP(64)}},
 		OnDevice: onDevice}
 	var dv *DeviceViews
 	if onDevice {

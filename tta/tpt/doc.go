@@ -12,7 +12,7 @@
 // step and reused, or recomputed each step with Options.Reselect); loss = tta.MarginalEntropy of the selected
 // views; AdamW (lr 5e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01) on the context only; the prediction is
 // view 0's logits with the tuned context. Ensemble mode skips tuning: the mean softmax of the selected views.
-// Options.AlignSteps adds the seed project's alignment before the TPT step (align.go): AdamW (lr 1e-4) on the
+// Options.AlignSteps adds the seed project's alignment before the TPT step (tta/align): AdamW (lr 1e-4) on the
 // image tower except the attention pool towards equal features of the selected views, BatchNorm in training mode
 // (clip.Model.EncodeImageTrain). The Adapter is also a tta.Member of tta/ensemble's multi-model ensemble
 // (member.go): its prompt context tuned there by its AdamW, frozen with Options.Steps 0.

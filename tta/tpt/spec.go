@@ -7,6 +7,7 @@ import (
 	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/method"
+	"github.com/gotta-ml/gotta/tta/viewens"
 )
 
 func init() { method.Register(Spec()) }
@@ -94,6 +95,10 @@ func build(env *method.Env, classes []string, v method.Values) (tta.Adapter, tta
 	if err != nil {
 		return nil, nil, err
 	}
+	var adapter tta.Adapter = a
+	if opts.Ensemble {
+		adapter = viewens.New(a.Name(), a, opts.Select)
+	}
 	vm := NewViewMaker(cm.Model, opts.Views)
 	vm.OnDevice = v.Bool("device-views")
 	if v.String("view-kind") == "augmix" {
@@ -105,5 +110,5 @@ func build(env *method.Env, classes []string, v method.Values) (tta.Adapter, tta
 		vm.Views.Kind = augment.PaperAugMix
 		vm.Views.PaperAugMix.TPTFill = true
 	}
-	return a, vm, nil
+	return adapter, vm, nil
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -13,113 +11,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/align"
 	"github.com/gotta-ml/gotta/tta/clip"
-	"github.com/gotta-ml/gotta/tta/weights"
+	"github.com/gotta-ml/gotta/tta/viewens"
 )
-
-// The TPT paper's setting (azshue/TPT on the ImageNet variants): the defaults of Options and of the method's spec.
-const (
-	// PaperPrompt is the init prompt: prompts "a photo of a {class}.".
-	PaperPrompt = "a photo of a"
-	// PaperViews is the number of views: the original and 63 augmented views (TPT's -b 64).
-	PaperViews = 64
-	// PaperSelect is the confidence-selection ratio rho.
-	PaperSelect = 0.1
-	// PaperSteps is the number of AdamW steps per example.
-	PaperSteps = 1
-	// PaperLR is AdamW's learning rate; PaperBeta1, PaperBeta2, PaperEps and PaperWeightDecay are torch's AdamW
-	// defaults, which TPT keeps.
-	PaperLR          = 5e-3
-	PaperBeta1       = 0.9
-	PaperBeta2       = 0.999
-	PaperEps         = 1e-8
-	PaperWeightDecay = 0.01
-	// SeedAlignLR is the seed project's alignment learning rate (hard-coded there).
-	SeedAlignLR = 1e-4
-)
-
-// Options configure a TPT adapter. Fields whose zero value cannot run (Prompt, Views, Select, LR, Beta1, Beta2, Eps,
-// Scope, AlignLR) take the paper's value when zero; Steps and WeightDecay mean what they say, so the zero Options
-// are CLIP zero-shot with the paper's prompt (no step) and PaperOptions is TPT.
-type Options struct {
-	// Prompt is the init prompt; "" means PaperPrompt (prompts "a photo of a {class}."). With "[CLS]" the class
-	// goes there and the words on both sides are learnable (the seed project's "a photo of a [CLS]").
-	Prompt string
-	// NCtx > 0 starts from NCtx random context tokens drawn from N(0, 0.02) (TPT without ctx_init) instead of the
-	// prompt's words; default 0.
-	NCtx int
-	// InitSeed seeds the random context init; default 0.
-	InitSeed int64
-	// CoOp is a file with a trained CoOp context (.npy, or .safetensors with a tensor "ctx"), [n, TextWidth]
-	// (class-shared) or [C, n, TextWidth] (class-specific), placed before the class as in TPT's --load; default none.
-	CoOp string
-	// ClassSpecific gives every class its own copy of the context (CoOp's CSC; TPT shares one); default false.
-	ClassSpecific bool
-	// Views is the number of views per example the view maker makes (recorded in Config; Adapt takes whatever
-	// it gets); 0 means PaperViews.
-	Views int
-	// Select is the confidence-selection ratio rho (floor(N*rho) lowest-entropy views); 0 means PaperSelect.
-	Select float64
-	// Steps is the number of AdamW steps per example (PaperSteps in the paper); 0 is none: zero-shot with the
-	// prompt.
-	Steps int
-	// Reselect recomputes the selection at every step with the current context; default false (TPT keeps the
-	// first step's selection).
-	Reselect bool
-	// Ensemble skips tuning and predicts the mean softmax of the selected views (the seed's "ensemble mode").
-	Ensemble bool
-	// LR, Beta1, Beta2, Eps are AdamW's; 0 means PaperLR, PaperBeta1, PaperBeta2, PaperEps.
-	LR, Beta1, Beta2, Eps float64
-	// WeightDecay is AdamW's decoupled weight decay (PaperWeightDecay in the paper); 0 is none.
-	WeightDecay float64
-	// FullContext runs the text tower on the full ContextLength (77) instead of the longest prompt (the cut is
-	// exact; this is for checking it).
-	FullContext bool
-	// Scope is the absolute context scope of the learnable context; default "/tpt".
-	Scope string
-	// AlignSteps > 0 runs the seed project's alignment before the TPT step (see Alignment in align.go): AdamW
-	// steps on the image tower (except the attention pool) towards equal features of the selected views, BatchNorm
-	// in training mode. Default 0 (off). Needs a float32 model; not with Ensemble.
-	AlignSteps int
-	// AlignLR is the alignment's AdamW learning rate; 0 means SeedAlignLR.
-	AlignLR float64
-}
-
-// PaperOptions are TPT's own setting: the zero Options with PaperSteps and PaperWeightDecay.
-func PaperOptions() Options {
-	return Options{Steps: PaperSteps, WeightDecay: PaperWeightDecay}.withDefaults()
-}
-
-func (o Options) withDefaults() Options {
-	if o.Prompt == "" {
-		o.Prompt = PaperPrompt
-	}
-	if o.Select == 0 {
-		o.Select = PaperSelect
-	}
-	if o.Views == 0 {
-		o.Views = PaperViews
-	}
-	if o.LR == 0 {
-		o.LR = PaperLR
-	}
-	if o.Beta1 == 0 {
-		o.Beta1 = PaperBeta1
-	}
-	if o.Beta2 == 0 {
-		o.Beta2 = PaperBeta2
-	}
-	if o.Eps == 0 {
-		o.Eps = PaperEps
-	}
-	if o.Scope == "" {
-		o.Scope = "/tpt"
-	}
-	if o.AlignLR == 0 {
-		o.AlignLR = SeedAlignLR
-	}
-	return o
-}
 
 // Adapter is TPT as a tta.Adapter over a CLIP model.
 type Adapter struct {
@@ -138,36 +33,10 @@ type Adapter struct {
 	ctx0     []float32
 
 	imgExec, stepExec, textExec *context.Exec
-	predExec                    *context.Exec // view 0's features [1, E] -> logits [1, C] with the current context
-	align                       *alignState   // nil without alignment
-	devViews                    *DeviceViews  // makes the views of tta.Views.Raw on the device
+	predExec                    *context.Exec  // view 0's features [1, E] -> logits [1, C] with the current context
+	align                       *align.Aligner // nil without alignment
+	devViews                    *DeviceViews   // makes the views of a RawImage payload on the device
 	last                        *Trace
-}
-
-// Trace is what the last Adapt did, for inspection (gotta adapt): all float32 row-major.
-type Trace struct {
-	// CtxShape is the context's shape ([NCtx, W] or [C, NCtx, W]).
-	CtxShape []int
-	// CtxBefore, CtxGrad (first step) and CtxAfter are the context values.
-	CtxBefore, CtxGrad, CtxAfter []float32
-	// LogitsBefore are the logits of every view with the initial prompt [N][C].
-	LogitsBefore [][]float32
-	// Entropies are the per-view entropies with the initial prompt.
-	Entropies []float64
-	// Selected are the selected views (first step), ascending entropy.
-	Selected []int
-	// Losses are the losses of the steps (before each update).
-	Losses []float64
-	// AlignLosses are the alignment losses (1 - mean cosine) of the alignment steps, before each update.
-	AlignLosses []float64
-	// LogitsAfter are view 0's logits after adaptation.
-	LogitsAfter []float32
-	// ViewTime is the call of the device-views executable (tta.Views.Raw; 0 for host views). On an asynchronous
-	// backend (XLA) the work may finish inside ImageTime.
-	ViewTime time.Duration
-	// ImageTime (image features of all views, device views included), StepTime (text forward + backward + AdamW, all steps, including
-	// reselection) and PredictTime (text features after tuning and view 0's logits) split Adapt's wall time.
-	ImageTime, StepTime, PredictTime time.Duration
 }
 
 // New builds a TPT adapter over model m for classNames (in logit order), tokenizing prompts with tok, running on
@@ -262,8 +131,8 @@ func New(b backends.Backend, m *clip.Model, tok Tokenizer, classNames []string, 
 		return nil, err
 	}
 	if opts.AlignSteps > 0 {
-		if err := a.buildAlign(); err != nil {
-			return nil, err
+		if a.align, err = align.New(b, m, opts.AlignSteps, opts.AlignLR); err != nil {
+			return nil, fmt.Errorf("tpt: %w", err)
 		}
 	}
 	if a.text0, err = a.textFeatures(); err != nil {
@@ -276,76 +145,6 @@ func New(b backends.Backend, m *clip.Model, tok Tokenizer, classNames []string, 
 	a.text0Var = root.VariableWithValue("text0",
 		tensors.FromFlatDataAndDimensions(flatText, len(a.text0), m.Config.EmbedDim)).SetTrainable(false)
 	return a, nil
-}
-
-// readContext reads a CoOp context from .npy or .safetensors (tensor "ctx", else the only tensor).
-func readContext(path string) ([]float32, []int, error) {
-	if strings.EqualFold(filepath.Ext(path), ".npy") {
-		d, s, err := weights.ReadNPYFloat32(path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("tpt: CoOp context: %w", err)
-		}
-		return d, s, nil
-	}
-	f, err := weights.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tpt: CoOp context: %w", err)
-	}
-	defer func() { _ = f.Close() }()
-	name := "ctx"
-	if _, ok := f.Info(name); !ok {
-		names := f.Names()
-		if len(names) != 1 {
-			return nil, nil, fmt.Errorf("tpt: CoOp context %s has no tensor \"ctx\" (has %v)", path, names)
-		}
-		name = names[0]
-	}
-	d, s, err := f.Float32s(name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tpt: CoOp context: %w", err)
-	}
-	return d, s, nil
-}
-
-func (a *Adapter) buildExecs() error {
-	var err error
-	m, pl := a.model, a.Learner
-	// Image features [N, E] (normalised) and their logits [N, C] with the initial prompts.
-	a.imgExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, images *Node) (*Node, *Node) {
-		f := clip.Normalize(m.EncodeImage(ctx, images))
-		return f, MulScalar(Einsum("ne,ce->nc", f, a.text0Var.ValueGraph(images.Graph())), float64(a.scale))
-	})
-	if err != nil {
-		return fmt.Errorf("tpt: %w", err)
-	}
-	a.textExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, g *Graph) *Node {
-		return pl.TextFeatures(m, ctx, a.ctxVar.ValueGraph(g)) // [C, E]
-	})
-	if err != nil {
-		return fmt.Errorf("tpt: %w", err)
-	}
-	a.predExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, img *Node) *Node {
-		text := pl.TextFeatures(m, ctx, a.ctxVar.ValueGraph(img.Graph())) // [C, E]
-		return MulScalar(Einsum("ne,ce->nc", img, text), float64(a.scale))
-	})
-	if err != nil {
-		return fmt.Errorf("tpt: %w", err)
-	}
-	// One step: selected image features [k, E] (normalised) -> loss, gradient; updates ctx and AdamW's state.
-	a.stepExec, err = context.NewExec(a.backend, m.Ctx, func(ctx *context.Context, img *Node) (*Node, *Node) {
-		g := img.Graph()
-		c := a.ctxVar.ValueGraph(g)
-		text := pl.TextFeatures(m, ctx, c)                                    // [C, E]
-		logits := MulScalar(Einsum("ke,ce->kc", img, text), float64(a.scale)) // [k, C]
-		loss := tta.MarginalEntropy(logits)                                   // scalar
-		grad := Gradient(loss, c)[0]                                          // ctx's shape
-		a.opt.Step(ctx, []*context.Variable{a.ctxVar}, []*Node{grad})
-		return loss, grad
-	})
-	if err != nil {
-		return fmt.Errorf("tpt: %w", err)
-	}
-	return nil
 }
 
 // textFeatures runs the text tower with the current context: [C][E] normalised.
@@ -365,8 +164,8 @@ func rows(flat []float32, w int) [][]float32 {
 	return out
 }
 
-// hostLogits is scale * img @ text^T for normalised features: [N][C].
-func (a *Adapter) hostLogits(img, text [][]float32) [][]float32 {
+// logitsHost is scale * img @ text^T for normalised features: [N][C].
+func (a *Adapter) logitsHost(img, text [][]float32) [][]float32 {
 	out := make([][]float32, len(img))
 	for i, x := range img {
 		out[i] = make([]float32, len(text))
@@ -407,7 +206,7 @@ func (a *Adapter) Options() Options { return a.opts }
 // Reset implements tta.Adapter: the context back to its init, AdamW's moments and step count to zero.
 func (a *Adapter) Reset() error {
 	if a.align != nil {
-		if err := a.resetAlign(); err != nil {
+		if err := a.align.Reset(); err != nil {
 			return err
 		}
 	}
@@ -428,8 +227,24 @@ func (a *Adapter) ImageFeatures(images *tensors.Tensor) (features, logits [][]fl
 		rows(tensors.MustCopyFlatData[float32](out[1]), len(a.Learner.Classes)), nil
 }
 
+// ViewLogitsHost implements viewens.Model: the logits of v's views with the initial prompt, [N][C].
+func (a *Adapter) ViewLogitsHost(v *tta.Views) ([][]float32, error) {
+	images, owned, err := a.viewImages(v)
+	if err != nil {
+		return nil, err
+	}
+	if owned {
+		defer images.FinalizeAll()
+	}
+	_, logits, err := a.ImageFeatures(images)
+	if err != nil {
+		return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
+	}
+	return logits, nil
+}
+
 // Adapt implements tta.Adapter: TPT's steps on the views of one example, then view 0's prediction. The views are
-// v.Images, or, when Images is nil, made on the device from v.Raw and v.Regions (ViewMaker.OnDevice) and passed to
+// v.Images, or, when Images is nil, made on the device from its RawImage payload (ViewMaker.OnDevice) and passed to
 // the image tower without leaving the device.
 func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	t0 := time.Now()
@@ -448,22 +263,20 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	n := len(img)
 	tr := &Trace{CtxShape: a.ctxVar.Shape().Dimensions, CtxBefore: a.ctx0, ViewTime: viewTime, ImageTime: time.Since(t0)}
 	tr.LogitsBefore = logits0
-	tr.Entropies = tta.EntropiesHost(tr.LogitsBefore)
-	sel := tta.ConfidenceSelect(tr.Entropies, a.opts.Select)
+	tr.Entropies = tta.ViewEntropiesHost(tr.LogitsBefore)
+	sel := tta.ConfidenceSelectHost(tr.Entropies, a.opts.Select)
 	tr.Selected = sel
-	pred := &tta.Prediction{Selected: sel, EntropyBefore: tta.EntropyOfLogits(tta.MeanLogProbsHost(tr.LogitsBefore, sel))}
 	a.last = tr
-
 	if a.opts.Ensemble {
-		pred.Logits = tta.MeanLogProbsHost(tr.LogitsBefore, sel)
-		pred.EntropyAfter = tta.EntropyOfLogits(pred.Logits)
+		pred := viewens.Predict(tr.LogitsBefore, a.opts.Select)
 		tr.LogitsAfter = pred.Logits
 		return pred, nil
 	}
+	pred := &tta.Prediction{Selected: sel, EntropyBefore: tta.EntropyOfLogits(tta.MeanLogProbsHost(tr.LogitsBefore, nil))}
 	w := a.model.Config.EmbedDim
 	t1 := time.Now()
 	if a.align != nil {
-		if tr.AlignLosses, err = a.runAlign(images, sel); err != nil {
+		if tr.AlignLosses, err = a.align.Run(images, sel); err != nil {
 			return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 		}
 		if img, _, err = a.ImageFeatures(images); err != nil { // the aligned tower, BatchNorm in inference form
@@ -476,7 +289,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 			if err != nil {
 				return nil, err
 			}
-			sel = tta.ConfidenceSelect(tta.EntropiesHost(a.hostLogits(img, text)), a.opts.Select)
+			sel = tta.ConfidenceSelectHost(tta.ViewEntropiesHost(a.logitsHost(img, text)), a.opts.Select)
 		}
 		flat := make([]float32, 0, len(sel)*w)
 		for _, i := range sel {
@@ -505,7 +318,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		}
 		pred.Logits = tensors.MustCopyFlatData[float32](out[0])
 	} else {
-		pred.Logits = a.hostLogits(img[:1], a.text0)[0]
+		pred.Logits = a.logitsHost(img[:1], a.text0)[0]
 	}
 	pred.EntropyAfter = tta.EntropyOfLogits(pred.Logits)
 	tr.LogitsAfter = pred.Logits
@@ -519,4 +332,5 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 }
 
 var _ tta.Adapter = (*Adapter)(nil)
+var _ tta.Tracer = (*Adapter)(nil)
 var _ tta.ViewMaker = (*ViewMaker)(nil)

@@ -14,12 +14,14 @@ import (
 // side, center crop), views 1..N-1 are random resized crops (scale 0.08-1, ratio 3/4-4/3, bilinear) with a random
 // horizontal flip, all normalised with CLIP's mean and std: [N, R, R, 3] float32.
 //
-// With OnDevice the views are made by the adapter on its backend instead (see device_views.go): MakeViews fills
-// tta.Views.Raw (the uint8 image zero-padded to Bucket sizes), Regions ([N, 2, 4]) and RawViews, and leaves Images
-// nil. The device views equal the host views up to the host's uint8 rounding (about one level).
+// With OnDevice the views are made by the adapter on its backend instead (see device_views.go): MakeViews sets
+// tta.Views.Payload to a *RawImage (the uint8 image zero-padded to Bucket sizes, the regions [N, 2, 4], the view
+// configuration) and leaves Images nil. The device views equal the host views up to the host's uint8 rounding (about
+// one level).
 type ViewMaker struct {
-	// Views is the augment configuration (N, Kind, Preprocess); its Seed is replaced by MakeViews' seed.
-	Views augment.Views
+	// ViewMaker makes the host views; its Views is the augment configuration (N, Kind, Preprocess), whose Seed is
+	// replaced by MakeViews' seed.
+	clip.ViewMaker
 	// OnDevice makes the views on the device (tpt.Adapter only; Kind RandomResizedCrop or Identity); default false.
 	OnDevice bool
 	// Bucket maps an image side (pixels) to its padded side for OnDevice (>= the side; few distinct values mean
@@ -29,7 +31,7 @@ type ViewMaker struct {
 
 // NewViewMaker returns TPT's view maker for m with n views (the paper: 64).
 func NewViewMaker(m *clip.Model, n int) *ViewMaker {
-	return &ViewMaker{Views: augment.Views{N: n, Kind: augment.RandomResizedCrop, Preprocess: m.Preprocess()}}
+	return &ViewMaker{ViewMaker: *clip.NewViewMaker(m, n)}
 }
 
 // MakeViews implements tta.ViewMaker.
@@ -42,13 +44,7 @@ func (v *ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*t
 	if v.OnDevice {
 		return v.makeRaw(cfg, augment.FromImage(img), exampleID, seed)
 	}
-	data, err := cfg.Generate(augment.FromImage(img), exampleID)
-	if err != nil {
-		return nil, fmt.Errorf("tpt: views of %q: %w", exampleID, err)
-	}
-	s := cfg.Preprocess.Size
-	return &tta.Views{ExampleID: exampleID, Seed: seed,
-		Images: tensors.FromFlatDataAndDimensions(data, cfg.N, s, s, 3)}, nil
+	return v.ViewMaker.MakeViews(img, exampleID, seed)
 }
 
 // makeRaw is MakeViews for OnDevice: the padded raw image and the views' regions.
@@ -66,9 +62,9 @@ func (v *ViewMaker) makeRaw(cfg augment.Views, img *augment.RGB, exampleID strin
 		return nil, fmt.Errorf("tpt: ViewMaker.Bucket maps the %dx%d image %q to %dx%d, smaller than the image",
 			img.W, img.H, exampleID, wb, hb)
 	}
-	return &tta.Views{ExampleID: exampleID, Seed: seed, Raw: rawTensor(img, hb, wb),
-		Regions: tensors.FromFlatDataAndDimensions(regions, cfg.N, 2, 4), RawViews: &cfg}, nil
+	return &tta.Views{ExampleID: exampleID, Seed: seed, Payload: &RawImage{Pixels: rawTensor(img, hb, wb),
+		Regions: tensors.FromFlatDataAndDimensions(regions, cfg.N, 2, 4), Views: &cfg}}, nil
 }
 
 // ViewConfig implements tta.ViewConfigurer: Views.Config() (the same for host and device views, which are equal).
-func (v *ViewMaker) ViewConfig() map[string]any { return v.Views.Config() }
+func (v *ViewMaker) ViewConfig() map[string]any { return v.ViewMaker.ViewConfig() }

@@ -38,7 +38,7 @@ func TestOneViewGammaOneIsZeroShot(t *testing.T) {
 		one := tensors.FromFlatDataAndDimensions(all[i*per:(i+1)*per], 1, d[1], d[2], d[3])
 		f, err := head.ImageFeatures(one)
 		require.NoError(t, err)
-		zs := clip.HostLogits(f, text, ls)[0]
+		zs := clip.LogitsHost(f, text, ls)[0]
 		p, err := a.Adapt(&tta.Views{ExampleID: "one", Images: one})
 		require.NoError(t, err)
 		assert.Equal(t, []int{0}, p.Selected)

@@ -17,7 +17,6 @@ package zeroshot
 import (
 	"fmt"
 	"hash/fnv"
-	"image"
 	"math"
 	"slices"
 
@@ -126,7 +125,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	if err != nil {
 		return nil, fmt.Errorf("zeroshot: example %q: %w", v.ExampleID, err)
 	}
-	logits := clip.HostLogits(f[:1], a.text, a.logitLn)[0]
+	logits := clip.LogitsHost(f[:1], a.text, a.logitLn)[0]
 	h := tta.EntropyOfLogits(logits)
 	if math.IsNaN(h) {
 		return nil, fmt.Errorf("zeroshot: example %q: NaN logits", v.ExampleID)
@@ -135,30 +134,11 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 }
 
 // ViewMaker makes the one view zero-shot CLIP classifies: CLIP's base preprocessing, [1, R, R, 3].
-type ViewMaker struct {
-	// Views is the augment configuration (N = 1, Identity).
-	Views augment.Views
-}
+type ViewMaker = clip.ViewMaker
 
 // NewViewMaker returns the base-view maker for m.
 func NewViewMaker(m *clip.Model) *ViewMaker {
 	return &ViewMaker{Views: augment.Views{N: 1, Kind: augment.Identity, Preprocess: m.Preprocess()}}
 }
 
-// MakeViews implements tta.ViewMaker.
-func (v *ViewMaker) MakeViews(img image.Image, exampleID string, seed int64) (*tta.Views, error) {
-	cfg := v.Views
-	cfg.Seed = seed
-	data, err := cfg.Generate(augment.FromImage(img), exampleID)
-	if err != nil {
-		return nil, fmt.Errorf("zeroshot: view of %q: %w", exampleID, err)
-	}
-	s := cfg.Preprocess.Size
-	return &tta.Views{ExampleID: exampleID, Seed: seed, Images: tensors.FromFlatDataAndDimensions(data, 1, s, s, 3)}, nil
-}
-
-// ViewConfig implements tta.ViewConfigurer: Views.Config().
-func (v *ViewMaker) ViewConfig() map[string]any { return v.Views.Config() }
-
 var _ tta.Adapter = (*Adapter)(nil)
-var _ tta.ViewMaker = (*ViewMaker)(nil)

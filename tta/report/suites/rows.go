@@ -4,15 +4,15 @@ import (
 	"github.com/gotta-ml/gotta/tta/report"
 )
 
-// SeedRows are the rows of the seed project's tables (seed-project.md sections 3.4, 5.2, 5.4, 6), each a method and
-// one of its presets: CLIP zero-shot = TPT's ensemble mode with 1 view and no selection; TPT = 64 views, top 10%, 1
-// AdamW step; TPT ensemble = 8 views, no selection; + confidence selection = 64 views, top 10%; alignment = 1
-// alignment step before the TPT step; ResNet baseline = the model's prediction on the base view; MEMO = 8 crop
-// views, 1 SGD step (lr 5e-3, wd 1e-4, BN prior 0.94); MEMO top-k = 64 views, top 10%; MEMO (paper) = the MEMO
-// paper's own configuration beside the seed's (64 MEMO AugMix copies + view 0); dropout = 8 dropout (p 0.5)
-// samples of the identity view, softmax average; crop ensemble = 8 crop views, softmax average; top-k variants 64
-// views, top 10%; MEMO + TPT = the seed's multi-model ensemble (64 views each, top 10%, temperatures 1.55 and 0.7),
-// joint entropy minimisation and the simple (no-gradient) ensemble.
+// SeedRows are the rows of the seed project's tables (DavidC001/MEMO-TPT-DL2024: its TPT, MEMO and ensemble tables),
+// each a method and one of its presets: CLIP zero-shot = TPT's ensemble mode with 1 view and no selection; TPT = 64
+// views, top 10%, 1 AdamW step; TPT ensemble = 8 views, no selection; + confidence selection = 64 views, top 10%;
+// alignment = 1 alignment step before the TPT step; ResNet baseline = the model's prediction on the base view; MEMO = 8
+// crop views, 1 SGD step (lr 5e-3, wd 1e-4, BN prior 0.94); MEMO top-k = 64 views, top 10%; MEMO (paper) = the MEMO
+// paper's own configuration beside the seed's (64 MEMO AugMix copies + view 0); dropout = 8 dropout (p 0.5) samples of
+// the identity view, softmax average; crop ensemble = 8 crop views, softmax average; top-k variants 64 views, top 10%;
+// MEMO + TPT = the seed's multi-model ensemble (64 views each, top 10%, temperatures 1.55 and 0.7), joint entropy
+// minimisation and the simple (no-gradient) ensemble.
 func SeedRows() []report.Experiment {
 	const clipG, resG, jointG = "CLIP", "ResNet", "CLIP + ResNet"
 	joint := report.Params{"members": "memo,tpt", "temps": "1.55,0.7", "views": 64, "select": 0.1, "steps": 1}
