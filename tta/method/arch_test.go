@@ -39,6 +39,10 @@ func TestArchNames(t *testing.T) {
 		Vocab: "../clip/tokenizer/bpe_simple_vocab_16e6.txt.gz"})
 	_, err = env.CLIP()
 	require.NoError(t, err, "no architecture named, no check")
+	env = NewEnv(b, Models{CLIP: "../clip/testdata/tiny_vit.safetensors", CLIPArch: "tiny",
+		Vocab: "../clip/tokenizer/bpe_simple_vocab_16e6.txt.gz"})
+	_, err = env.CLIP()
+	require.NoError(t, err, "a label that names no released architecture is not checked")
 	env = NewEnv(b, Models{ResNets: []string{"../resnet/testdata/tiny_basic.safetensors"}, ResNetArchs: []string{"resnet50"}})
 	_, err = env.ResNet(0)
 	require.Error(t, err)

@@ -41,7 +41,10 @@ func (a *Adapter) buildExecs() error {
 		text := pl.TextFeatures(m, ctx, c)                                    // [C, E]
 		logits := MulScalar(Einsum("ke,ce->kc", img, text), float64(a.scale)) // [k, C]
 		loss := tta.MarginalEntropy(logits)                                   // scalar
-		grad := Gradient(loss, c)[0]                                          // ctx's shape
+		if a.opts.ATFD != 0 {                                                 // C-TPT: spread the class features apart
+			loss = Sub(loss, MulScalar(tta.TextFeatureDispersion(text), a.opts.ATFD))
+		}
+		grad := Gradient(loss, c)[0] // ctx's shape
 		a.opt.Step(ctx, []*context.Variable{a.ctxVar}, []*Node{grad})
 		return loss, grad
 	})

@@ -68,6 +68,9 @@ type Options struct {
 	AlignSteps int
 	// AlignLR is the alignment's AdamW learning rate; 0 means SeedAlignLR (align.SeedLR).
 	AlignLR float64
+	// ATFD is C-TPT's lambda: the step's loss is the marginal entropy minus ATFD times the dispersion of the class
+	// text features (tta.TextFeatureDispersion), and the method's name is "c-tpt"; 0 (the default) is TPT.
+	ATFD float64
 }
 
 // PaperOptions are TPT's own setting: the zero Options with PaperSteps and PaperWeightDecay.

@@ -53,6 +53,8 @@ func Spec() *method.Spec {
 				"at severity 1, black fill)").OneOf("cut", "augmix"),
 			method.Bool("device-views", false, "make the views on the device from the uint8 image padded to a size bucket, "+
 				"bit-exact with the host's PIL views; only the crop regions are drawn on the host (cut only)"),
+			method.Float("atfd-lambda", 0, "C-TPT's lambda: subtract lambda times the dispersion of the class text "+
+				"features (ATFD) from the loss (0: TPT; gotta eval --method c-tpt sets C-TPT's own)").AtLeast(0).AtMost(1000),
 			method.Bool("full-context", false, "run the text tower on all 77 positions instead of the longest prompt "+
 				"(exact either way; slower)"),
 		},
@@ -90,7 +92,7 @@ func build(env *method.Env, classes []string, v method.Values) (tta.Adapter, tta
 		Select: v.Float("select"), Steps: v.Int("steps"), Reselect: v.Bool("reselect"), Ensemble: v.Bool("ensemble"),
 		LR: v.Float("lr"), Beta1: v.Float("beta1"), Beta2: v.Float("beta2"), Eps: v.Float("eps"),
 		WeightDecay: v.Float("weight-decay"), FullContext: v.Bool("full-context"), AlignSteps: v.Int("align-steps"),
-		AlignLR: v.Float("align-lr"), Scope: env.Scope("tpt")}
+		AlignLR: v.Float("align-lr"), ATFD: v.Float("atfd-lambda"), Scope: env.Scope("tpt")}
 	a, err := New(env.Backend, cm.Model, cm.Tokenizer, classes, opts)
 	if err != nil {
 		return nil, nil, err

@@ -182,8 +182,11 @@ func (a *Adapter) logitsHost(img, text [][]float32) [][]float32 {
 
 // Name implements tta.Adapter.
 func (a *Adapter) Name() string {
-	if a.opts.Ensemble {
+	switch {
+	case a.opts.Ensemble:
 		return "tpt-ensemble"
+	case a.opts.ATFD != 0:
+		return "c-tpt"
 	}
 	return "tpt"
 }
@@ -191,13 +194,17 @@ func (a *Adapter) Name() string {
 // Config implements tta.Adapter: every knob.
 func (a *Adapter) Config() map[string]any {
 	o := a.opts
-	return map[string]any{
+	cfg := map[string]any{
 		"model": a.model.Config.String(), "dtype": a.model.DType.String(), "prompt": o.Prompt, "n_ctx": a.Learner.NCtx,
 		"random_init": o.NCtx > 0, "init_seed": o.InitSeed, "coop": o.CoOp, "class_specific": o.ClassSpecific,
 		"views": o.Views, "select": o.Select, "steps": o.Steps, "reselect": o.Reselect, "ensemble": o.Ensemble,
 		"optimizer": a.opt.Config(), "classes": len(a.Learner.Classes), "context_length": a.Learner.Length,
 		"align_steps": o.AlignSteps, "align_lr": o.AlignLR,
 	}
+	if o.ATFD != 0 {
+		cfg["atfd_lambda"] = o.ATFD
+	}
+	return cfg
 }
 
 // Options returns the effective options.
