@@ -386,6 +386,14 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 		}
 	}
 	res.Elapsed = time.Since(start)
+	if job.Computed > 0 { // The final state: every cell done.
+		job.Index, job.Cell = len(order)-1, nil
+		showJob()
+		if drawn {
+			fmt.Fprintln(opts.Terminal)
+			drawn = false
+		}
+	}
 	logf("%d examples computed and %d reused from the records in %s, %d at once (%d CPU cores)", res.Computed,
 		res.Reused, res.Elapsed.Round(time.Second), workers, runtime.NumCPU())
 	return res, nil
