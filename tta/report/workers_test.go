@@ -56,7 +56,6 @@ func TestRunWorkersJobProgress(t *testing.T) {
 	assert.True(t, strings.Contains(log.String(), "3 at once"), log.String())
 }
 
-
 // strip drops the records' seconds.
 func strip(recs []*eval.Record) []eval.Record {
 	out := make([]eval.Record, len(recs))
