@@ -155,11 +155,11 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	models.Vocab, models.Classes1k = *common.vocab, *common.c1k
-	b, choice, err := backend.New()
+	b, _, err := backend.New()
 	if err != nil {
 		return err
 	}
-	if opts.Workers, err = resolveWorkers(*workers, choice.Config); err != nil {
+	if opts.Workers, err = resolveWorkers(*workers, b); err != nil {
 		return err
 	}
 	env := method.NewEnv(b, models)

@@ -102,7 +102,7 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 	if err != nil {
 		return err
 	}
-	workers, err := resolveWorkers(f.workers, choice.Config)
+	workers, err := resolveWorkers(f.workers, b)
 	if err != nil {
 		return err
 	}

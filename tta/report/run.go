@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomlx/gomlx/backends"
+
 	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/eval"
@@ -43,6 +45,15 @@ type Options struct {
 	// Job is called after every evaluated example with the progress of the whole run (all cells); nil for none.
 	// Terminal gets the same as one line (JobProgress.String).
 	Job func(JobProgress)
+}
+
+// DefaultWorkers is the number of workers for backend b: runtime.NumCPU() on GoMLX's pure-Go backend (an example
+// keeps about one core busy), 1 on XLA (one accelerator; nil b too).
+func DefaultWorkers(b backends.Backend) int {
+	if b != nil && b.String() == "go" {
+		return runtime.NumCPU()
+	}
+	return 1
 }
 
 // JobProgress is the state of a whole Run after an example: counts over every cell it runs.
