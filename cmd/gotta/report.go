@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/eval"
 	"github.com/gotta-ml/gotta/tta/method"
 	"github.com/gotta-ml/gotta/tta/report"
 	"github.com/gotta-ml/gotta/tta/report/suites"
@@ -133,8 +135,14 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := interruptContext()
+	defer stop()
+	opts.Context = ctx
 	res, err := report.Run(suite, env, opts)
 	stopProfile()
+	if errors.Is(err, eval.ErrInterrupted) {
+		return &interruptedError{what: "the report's records", file: f.results}
+	}
 	if err != nil {
 		return err
 	}

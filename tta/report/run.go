@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,9 @@ type Options struct {
 	// cells run one after the other; worker 0 uses the Env given to Run, each other worker its own copy
 	// (method.Env.Copy: its own models, loaded on first use). The records are the same for any number of workers.
 	Workers int
+	// Context, when set, stops the run once it is done (e.g. on SIGINT): the examples started finish and are
+	// written, and Run returns an error wrapping eval.ErrInterrupted; a rerun resumes.
+	Context context.Context
 	// Job is called after every evaluated example with the progress of the whole run (all cells); nil for none.
 	// Terminal gets the same as one line (JobProgress.String).
 	Job func(JobProgress)
@@ -336,7 +340,7 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 			continue
 		}
 		eo := eval.Options{Out: c.Path, Seed: opts.Seed, Limit: c.N, Backend: env.BackendName, Device: env.Device,
-			Workers: workers}
+			Workers: workers, Context: opts.Context}
 		eo.NewWorker = func(w int) (tta.Adapter, tta.ViewMaker, error) {
 			b := adapter(w, c.Experiment, classes)
 			return b.a, b.vm, b.err
@@ -364,6 +368,10 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 		}
 		recs, err := eval.Run(ds, b.a, b.vm, eo)
 		rates.finish(rates.keys[i])
+		if errors.Is(err, eval.ErrInterrupted) {
+			logf("%s: %v", prefix, err)
+			return nil, fmt.Errorf("report: %s on %s: %w", c.Experiment.ID, c.Dataset, err)
+		}
 		if err != nil {
 			c.Err = err
 			logf("%s: FAILED: %v", prefix, err)

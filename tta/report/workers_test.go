@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,4 +66,22 @@ func strip(recs []*eval.Record) []eval.Record {
 		out[i].EntropyBefore, out[i].EntropyAfter = 0, 0 // NaN for the toy adapter
 	}
 	return out
+}
+
+// TestRunInterrupted cancels the run's context mid-way: Run stops with eval.ErrInterrupted and a rerun resumes.
+func TestRunInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := Run(toySuite(16), toyEnv(), Options{Dir: dir, Workers: 2, Context: ctx, Job: func(p JobProgress) {
+		if p.Done == 20 {
+			cancel()
+		}
+	}})
+	require.ErrorIs(t, err, eval.ErrInterrupted)
+	res, err := Run(toySuite(16), toyEnv(), Options{Dir: dir, Workers: 2})
+	require.NoError(t, err)
+	assert.Positive(t, res.Reused)
+	assert.Less(t, res.Computed, 2*3*16+2*8, "the interrupted run's records are reused")
+	assert.Equal(t, 2*3*16+2*8, res.Computed+res.Reused)
 }
