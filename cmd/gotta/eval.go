@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
 	"github.com/gotta-ml/gotta/tta/eval"
 	"github.com/gotta-ml/gotta/tta/method"
@@ -98,6 +99,7 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 0, "seed of the views (example i's view v derives from seed, example id and v)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	noRetry := fs.Bool("no-retry-errors", false, "keep the error records already in --out (by default a rerun evaluates them again)")
+	workers := fs.Int("workers", 0, workersHelp)
 	if name := scanFlag(args, "method"); spec == nil && name != "" {
 		_, err := lookupMethod(name) // Before parsing: the unknown method's flags would read as unknown flags.
 		return &usageError{err}
@@ -157,6 +159,9 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if opts.Workers, err = resolveWorkers(*workers, b); err != nil {
+		return err
+	}
 	env := method.NewEnv(b, models)
 	adapter, vm, err := spec.Build(env, ds.Classes(), values)
 	if err != nil {
@@ -167,6 +172,9 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("method %s: %w", spec.Name, err)
 	}
 	opts.Backend, opts.Device = env.BackendName, env.Device
+	opts.NewWorker = func(int) (tta.Adapter, tta.ViewMaker, error) {
+		return spec.Build(env.Copy(), ds.Classes(), values)
+	}
 	if !*quiet {
 		opts.Terminal = stderr
 	}

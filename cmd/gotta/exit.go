@@ -76,9 +76,14 @@ func (e *failuresError) writeList(w io.Writer) {
 type interruptedError struct {
 	records int
 	file    string
+	// what, when set, replaces the record count ("the report's records").
+	what string
 }
 
 func (e *interruptedError) Error() string {
+	if e.what != "" {
+		return fmt.Sprintf("interrupted: %s are in %s; rerun the same command to resume", e.what, e.file)
+	}
 	return fmt.Sprintf("interrupted: %d records in %s; rerun the same command to resume", e.records, e.file)
 }
 

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/gotta-ml/gotta/tta/eval"
 	"github.com/gotta-ml/gotta/tta/method"
 	"github.com/gotta-ml/gotta/tta/report"
 	"github.com/gotta-ml/gotta/tta/report/suites"
@@ -29,6 +32,8 @@ type reportFlags struct {
 	only                string
 	noAblations, list   bool
 	seed                int64
+	workers             int
+	cpuProfile          string
 }
 
 func runReport(args []string) error {
@@ -68,6 +73,8 @@ With --clip/--vocab/--resnet/--data it runs the same suite on ImageNet-A / Image
 	fs.BoolVar(&f.noAblations, "no-ablations", false, "skip the ablations")
 	fs.BoolVar(&f.list, "list", false, "list the suite's rows, datasets and ablations and exit")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the views")
+	fs.IntVar(&f.workers, "workers", 0, workersHelp)
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,6 +104,10 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 	if err != nil {
 		return err
 	}
+	workers, err := resolveWorkers(f.workers, b)
+	if err != nil {
+		return err
+	}
 	var env *method.Env
 	if f.data == "" && f.clip == "" && f.resnet == "" {
 		env = method.EmbeddedEnv(b)
@@ -111,16 +122,27 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 		env = method.FileEnv(b, f.clip, vocab, f.resnet)
 	}
 	env.BackendName = choice.Config
-	fmt.Fprintf(w, "gotta report: suite %s (%s)\nbackend %s; models: %s; records in %s\n", suite.Name, suite.Description,
-		choice.Config, env.Description, f.results)
-	opts := report.Options{Dir: f.results, Seed: f.seed, Log: w, SkipAblations: f.noAblations}
+	fmt.Fprintf(w, "gotta report: suite %s (%s)\nbackend %s, %d workers on %d CPU cores; models: %s; records in %s\n",
+		suite.Name, suite.Description, choice.Config, workers, runtime.NumCPU(), env.Description, f.results)
+	opts := report.Options{Dir: f.results, Seed: f.seed, Log: w, SkipAblations: f.noAblations, Workers: workers}
 	if isTerminal(os.Stderr) {
 		opts.Terminal = os.Stderr
 	}
 	if f.only != "" {
 		opts.Only = strings.Split(f.only, ",")
 	}
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		return err
+	}
+	ctx, stop := interruptContext()
+	defer stop()
+	opts.Context = ctx
 	res, err := report.Run(suite, env, opts)
+	stopProfile()
+	if errors.Is(err, eval.ErrInterrupted) {
+		return &interruptedError{what: "the report's records", file: f.results}
+	}
 	if err != nil {
 		return err
 	}
@@ -144,8 +166,8 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 			return fmt.Errorf("writing %s: %w", f.md, err)
 		}
 	}
-	fmt.Fprintf(w, "\nwrote %s; %d examples evaluated now, the rest read from %s; took %s\n", f.out, res.Computed,
-		f.results, time.Since(start).Round(time.Second))
+	fmt.Fprintf(w, "\nwrote %s; %d examples evaluated now, %d read from %s; took %s with %d workers on %d CPU cores\n",
+		f.out, res.Computed, res.Reused, f.results, time.Since(start).Round(time.Second), workers, runtime.NumCPU())
 	return reportFailures(res)
 }
 

@@ -4,7 +4,9 @@
 // example's index and id, label, prediction, top-5, confidence, entropies before and after adaptation, the
 // selected views, the adaptation steps, seconds, backend, device and seed. A rerun of the same run resumes where it
 // stopped (records already written are kept, none is written twice); a run can be split into shards
-// (Options.Shard) and the shard files joined with Merge. Metrics (top-1, top-5, ECE, NLL, entropy, time) and summary
+// (Options.Shard) and the shard files joined with Merge; within a run, Options.Workers evaluate several examples at
+// once, each worker with its own adapter (Options.NewWorker), and the records are written in index order, the same
+// for any number of workers. Metrics (top-1, top-5, ECE, NLL, entropy, time) and summary
 // tables (Markdown, HTML, CSV) are computed from records only.
 //
 // The package never names a method: it takes any tta.Adapter with a tta.ViewMaker.

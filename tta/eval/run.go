@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gotta-ml/gotta/datasets"
@@ -38,8 +39,19 @@ type Options struct {
 	// record, appended, replaces the error one (ReadRecords reads the last record of an index).
 	NoRetryErrors bool
 	// Context, when set, stops the run between examples once it is done (e.g. on SIGINT): Run then returns the
-	// records so far and an error wrapping ErrInterrupted.
+	// records so far and an error wrapping ErrInterrupted. With several workers the examples already started finish
+	// first (their records are written).
 	Context context.Context
+	// Workers is how many examples are evaluated at once; 0 or 1 means one, on Run's adapter. Worker 0 uses Run's
+	// adapter and view maker, workers 1..Workers-1 those NewWorker builds. Records are written in index order and
+	// are the same for any number of workers (but for their Seconds): each example's views derive from the seed and
+	// the example, and the adapter is reset before each example.
+	Workers int
+	// NewWorker builds the adapter and view maker of worker w (1 <= w < Workers), called once per worker before the
+	// first example. Each must own the state it adapts: an adapter that writes model weights (MEMO, TPT alignment)
+	// needs its own copy of the model (e.g. built on its own method.Env); models only read may be shared where the
+	// backend allows concurrent executions (GoMLX's pure-Go and XLA backends do). Required when Workers > 1.
+	NewWorker func(w int) (tta.Adapter, tta.ViewMaker, error)
 }
 
 // ErrInterrupted is returned (wrapped) by Run when Options.Context was cancelled before the last example.
@@ -173,6 +185,7 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 
 	var all []*Record
 	prog := Progress{Total: len(share), Resumed: len(done)}
+	var todo []int
 	for _, i := range share {
 		if r, ok := done[i]; ok {
 			all = append(all, r)
@@ -182,22 +195,37 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 			} else if r.Correct {
 				prog.Correct++
 			}
+		} else {
+			todo = append(todo, i)
 		}
 	}
+	workers, err := startWorkers(adapter, vm, opts, len(todo))
+	if err != nil {
+		return all, err
+	}
+	defer func() {
+		for _, w := range workers[1:] {
+			if rerr := w.adapter.Reset(); rerr != nil && err == nil {
+				err = fmt.Errorf("eval: resetting %s (worker %d) after the run: %w", w.adapter.Name(), w.id, rerr)
+			}
+		}
+	}()
+	if len(workers) > 1 {
+		ds = &lockedDataset{Dataset: ds}
+	}
+	results, stop := evalAll(ds, workers, todo, proto, opts)
+	defer stop()
 	start := time.Now()
 	newDone, retried := 0, 0
-	for _, i := range share {
-		if _, ok := done[i]; ok {
-			continue
-		}
-		if opts.Context != nil && opts.Context.Err() != nil {
+	for _, i := range todo {
+		r, ok := <-results
+		if !ok {
 			sortRecords(all)
 			if opts.Terminal != nil && newDone > 0 {
 				fmt.Fprintln(opts.Terminal)
 			}
 			return all, fmt.Errorf("eval: %w after %d of %d examples", ErrInterrupted, prog.Done, prog.Total)
 		}
-		r := evalOne(ds, adapter, vm, i, proto, opts)
 		line, err := encodeRecord(r)
 		if err != nil {
 			return all, fmt.Errorf("eval: encoding the record of %s example %d: %w", ds.Name(), i, err)
@@ -244,6 +272,157 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 		}
 	}
 	return all, nil
+}
+
+// worker is one of Run's evaluators: an adapter and its view maker.
+type worker struct {
+	id      int
+	adapter tta.Adapter
+	vm      tta.ViewMaker
+}
+
+// startWorkers returns Run's workers: worker 0 on adapter and vm, the others from opts.NewWorker; no more workers
+// than examples to evaluate (n).
+func startWorkers(adapter tta.Adapter, vm tta.ViewMaker, opts Options, n int) ([]worker, error) {
+	ws := []worker{{id: 0, adapter: adapter, vm: vm}}
+	want := min(opts.Workers, n)
+	if want > 1 && opts.NewWorker == nil {
+		return nil, fmt.Errorf("eval: Options.Workers is %d and Options.NewWorker is not set", opts.Workers)
+	}
+	for w := 1; w < want; w++ {
+		a, v, err := opts.NewWorker(w)
+		if err == nil && (a == nil || v == nil) {
+			err = fmt.Errorf("no adapter or view maker")
+		}
+		if err != nil {
+			for _, b := range ws[1:] {
+				_ = b.adapter.Reset()
+			}
+			return nil, fmt.Errorf("eval: building worker %d of %d: %w", w, opts.Workers, err)
+		}
+		ws = append(ws, worker{id: w, adapter: a, vm: v})
+	}
+	return ws, nil
+}
+
+// evalAll evaluates the examples todo on the workers, each example on the first free worker, and sends their
+// records in todo's order (a reorder buffer holds those that finish early). Once opts.Context is done no example
+// starts; the records of those started are still sent, then the channel is closed early. stop ends the
+// evaluation early (the caller stopped reading) and waits for the workers.
+func evalAll(ds datasets.Dataset, ws []worker, todo []int, proto *Record, opts Options) (results <-chan *Record,
+	stop func()) {
+	out := make(chan *Record)
+	quit := make(chan struct{})
+	cancelled := func() bool {
+		select {
+		case <-quit:
+			return true
+		default:
+		}
+		return opts.Context != nil && opts.Context.Err() != nil
+	}
+	if len(ws) == 1 {
+		go func() {
+			defer close(out)
+			for _, i := range todo {
+				if cancelled() {
+					return
+				}
+				select {
+				case out <- evalOne(ds, ws[0].adapter, ws[0].vm, i, proto, opts):
+				case <-quit:
+					return
+				}
+			}
+		}()
+		var once sync.Once
+		return out, func() { once.Do(func() { close(quit) }) }
+	}
+
+	type result struct {
+		seq int
+		r   *Record
+	}
+	jobs := make(chan int) // positions in todo
+	finished := make(chan result, len(ws))
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Add(1)
+		go func(w worker) {
+			defer wg.Done()
+			for seq := range jobs {
+				finished <- result{seq, evalOne(ds, w.adapter, w.vm, todo[seq], proto, opts)}
+			}
+		}(w)
+	}
+	// Dispatcher: one job per free worker, in order, until the end, a cancellation or stop.
+	go func() {
+		defer close(jobs)
+		for seq := range todo {
+			if cancelled() {
+				return
+			}
+			select {
+			case jobs <- seq:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+	// Reorder buffer: records go out in todo's order. The dispatcher hands out jobs in order, so when it stops the
+	// finished jobs are a prefix of todo and all of them are sent.
+	go func() {
+		defer close(out)
+		pending := map[int]*Record{}
+		next := 0
+		for res := range finished {
+			pending[res.seq] = res.r
+			for r, ok := pending[next]; ok; r, ok = pending[next] {
+				delete(pending, next)
+				next++
+				select {
+				case out <- r:
+				case <-quit:
+					for range finished { // Let the workers finish their example.
+					}
+					return
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return out, func() {
+		once.Do(func() { close(quit) })
+		for range out { // Wait for the workers: their adapters are reset next.
+		}
+	}
+}
+
+// lockedDataset serialises a dataset's reads for Run's workers (datasets need not be safe for concurrent use).
+type lockedDataset struct {
+	datasets.Dataset
+	mu sync.Mutex
+}
+
+// Example implements datasets.Dataset.
+func (d *lockedDataset) Example(i int) (datasets.Example, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.Dataset.Example(i)
+}
+
+// ExampleKey implements datasets.Lister when the dataset does.
+func (d *lockedDataset) ExampleKey(i int) (string, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if l, ok := d.Dataset.(datasets.Lister); ok {
+		return l.ExampleKey(i)
+	}
+	return "", -1
 }
 
 // checkOut refuses an output path that exists and is not a regular file (a device such as /dev/stdout, a folder, a

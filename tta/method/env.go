@@ -145,6 +145,14 @@ func NewEnv(b backends.Backend, m Models) *Env {
 	return e
 }
 
+// Copy returns an Env of the same backend and models with none loaded yet: a parallel worker's environment (each
+// loads its own copy of the models it uses, so adapters of different copies may adapt their weights at once).
+func (e *Env) Copy() *Env {
+	c := NewEnv(e.Backend, e.Models)
+	c.BackendName, c.Device, c.ModelsID, c.Description = e.BackendName, e.Device, e.ModelsID, e.Description
+	return c
+}
+
 // EmbeddedEnv is the Env of the embedded default: the CLIP and ResNet the project trains on MNIST, committed in
 // tta/embedded, or read from $GOTTA_EMBEDDED_DIR when set (EnvEmbeddedDir), with the prompt EmbeddedPrompt and the
 // embedded preprocessing (CLIP 32x32, ResNet 48x48).

@@ -12,7 +12,9 @@
 // presets and parameter overrides) and ablations (Ablation: one parameter swept over values). Run builds each
 // experiment with method.Build on a method.Env and evaluates every (experiment, dataset) cell that is not already
 // complete in Options.Dir, marking rows whose method or model is not available with the reason, and returns
-// Results; MainTable, AblationFigures, ReliabilityFigures, TimeFigure and HTML turn Results into tables and figures.
+// Results. Options.Workers evaluate several examples of a cell at once (one method.Env copy per extra worker; the
+// cells run one after the other), with the same records as one worker; Options.Terminal and Options.Job get one
+// progress line for the whole run (examples done / total over every cell, rate, ETA). MainTable, AblationFigures, ReliabilityFigures, TimeFigure and HTML turn Results into tables and figures.
 // This package never names a method package: the caller links them in (import tta/method/all).
 //
 // Usage:
@@ -21,7 +23,8 @@
 //
 //	env := method.EmbeddedEnv(backend.MustNew())
 //	suite := suites.EmbeddedSuite(false) // suites.EmbeddedSuite(true) is --quick
-//	res, err := report.Run(suite, env, report.Options{Dir: "results", Log: os.Stdout})
+//	res, err := report.Run(suite, env, report.Options{Dir: "results", Log: os.Stdout,
+//		Workers: report.DefaultWorkers(env.Backend)})
 //	rep, err := report.Make(res)
 //	fmt.Print(rep.Text())                                  // the tables
 //	page := rep.HTML(report.PageInfo{Title: "GoTTA report"}) // self-contained HTML, inline SVG

@@ -1,15 +1,19 @@
 package report
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gomlx/gomlx/backends"
 
 	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/tta"
@@ -35,6 +39,64 @@ type Options struct {
 	Only []string
 	// SkipAblations leaves the ablations out.
 	SkipAblations bool
+	// Workers is how many examples of a cell are evaluated at once (eval.Options.Workers); 0 or 1 means one. The
+	// cells run one after the other; worker 0 uses the Env given to Run, each other worker its own copy
+	// (method.Env.Copy: its own models, loaded on first use). The records are the same for any number of workers.
+	Workers int
+	// Context, when set, stops the run once it is done (e.g. on SIGINT): the examples started finish and are
+	// written, and Run returns an error wrapping eval.ErrInterrupted; a rerun resumes.
+	Context context.Context
+	// Job is called after every evaluated example with the progress of the whole run (all cells); nil for none.
+	// Terminal gets the same as one line (JobProgress.String).
+	Job func(JobProgress)
+}
+
+// DefaultWorkers is the number of workers for backend b: runtime.NumCPU() on GoMLX's pure-Go backend (an example
+// keeps about one core busy), 1 on XLA (one accelerator; nil b too).
+func DefaultWorkers(b backends.Backend) int {
+	if b != nil && b.String() == "go" {
+		return runtime.NumCPU()
+	}
+	return 1
+}
+
+// JobProgress is the state of a whole Run after an example: counts over every cell it runs.
+type JobProgress struct {
+	// Cell is the cell being evaluated, Index its position among the cells Run runs (0-based) and Cells their count.
+	Cell         *Cell
+	Index, Cells int
+	// Done counts the examples finished (reused or computed), Total those of every cell Run runs.
+	Done, Total int
+	// Computed counts the examples evaluated by this run, Reused those read from records.
+	Computed, Reused int
+	// Elapsed is Run's wall time so far; ETA the estimated remaining time: each cell's remaining examples at the
+	// rate (wall time per example) its experiment showed on earlier cells of this run, else at the mean rate.
+	Elapsed, ETA time.Duration
+}
+
+// Rate is the number of examples computed per second.
+func (p JobProgress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Computed) / p.Elapsed.Seconds()
+}
+
+// String renders p as one line: bar, examples done / total, reused, rate, elapsed, ETA and the current cell.
+func (p JobProgress) String() string {
+	const width = 24
+	frac := 0.0
+	if p.Total > 0 {
+		frac = float64(p.Done) / float64(p.Total)
+	}
+	n := min(width, int(frac*width))
+	cell := ""
+	if p.Cell != nil {
+		cell = fmt.Sprintf(" cell %d/%d %s on %s", p.Index+1, p.Cells, p.Cell.Experiment.ID, p.Cell.Dataset)
+	}
+	return fmt.Sprintf("[%s%s] %d/%d examples (%d reused) %.1f/s elapsed %s ETA %s%s", strings.Repeat("#", n),
+		strings.Repeat(".", width-n), p.Done, p.Total, p.Reused, p.Rate(), p.Elapsed.Round(time.Second),
+		p.ETA.Round(time.Second), cell)
 }
 
 // Cell is one (experiment, dataset) evaluation.
@@ -72,7 +134,9 @@ type Results struct {
 	Elapsed time.Duration
 	// Computed is the number of examples evaluated by this run (not read from records).
 	Computed int
-	// Workers is the number of cells Run evaluated at once (0: not run, read by Load).
+	// Reused is the number of examples of the cells Run ran that were read from their records.
+	Reused int
+	// Workers is the number of examples Run evaluated at once (0: not run, read by Load).
 	Workers  int
 	modelsID string
 }
@@ -151,14 +215,10 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 	if opts.Dir == "" {
 		opts.Dir = "results"
 	}
+	workers := max(1, opts.Workers)
 	cells, order := cellsToRun(s, env.ModelsID, opts.Dir, opts.Only, opts.SkipAblations)
 	res := &Results{Suite: s, Cells: cells, EnvDescription: env.Description, Backend: env.BackendName,
-		Device: env.Device, Workers: 1, modelsID: env.ModelsID}
-	logf := func(format string, args ...any) {
-		if opts.Log != nil {
-			fmt.Fprintf(opts.Log, format+"\n", args...)
-		}
-	}
+		Device: env.Device, Workers: workers, modelsID: env.ModelsID}
 	opened := map[string]datasets.Dataset{}
 	openDS := func(id string) (datasets.Dataset, error) {
 		if ds, ok := opened[id]; ok {
@@ -172,23 +232,92 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 		opened[id] = ds
 		return ds, nil
 	}
+
+	// The job: every cell's examples, those already in its records counted as reused.
+	job := JobProgress{Cells: len(order)}
+	have, totals := make([]int, len(order)), make([]int, len(order))
+	for i, c := range order {
+		n := c.N
+		if recs, _, err := eval.ReadRecords(c.Path); err == nil {
+			have[i] = len(firstN(recs, c.N))
+		}
+		if n == 0 && have[i] == 0 {
+			ds, err := openDS(c.Dataset)
+			if err != nil {
+				return nil, err
+			}
+			n = ds.Len()
+		}
+		totals[i] = max(n, have[i])
+		job.Total += totals[i]
+	}
+	rates := &rates{perKey: map[string]time.Duration{}, keys: make([]string, len(order))}
+	for i, c := range order {
+		rates.keys[i] = c.Experiment.Key(env.ModelsID)
+	}
+	drawn := false
+	showJob := func() {
+		job.Elapsed = time.Since(start)
+		job.ETA = rates.eta(job.Index, totals, have)
+		if opts.Job != nil {
+			opts.Job(job)
+		}
+		if opts.Terminal != nil {
+			fmt.Fprint(opts.Terminal, "\r\x1b[K"+job.String())
+			drawn = true
+		}
+	}
+	logf := func(format string, args ...any) {
+		if opts.Log == nil {
+			return
+		}
+		if drawn {
+			fmt.Fprint(opts.Terminal, "\r\x1b[K")
+			drawn = false
+		}
+		fmt.Fprintf(opts.Log, format+"\n", args...)
+	}
+
 	type built struct {
 		a   tta.Adapter
 		vm  tta.ViewMaker
 		err error
 	}
-	adapters := map[string]*built{} // by experiment key + class list
+	// Adapters by worker, experiment key and class list; worker w > 0 builds on its own copy of env.
+	adapters := make([]map[string]*built, workers)
+	envs := make([]*method.Env, workers)
+	envs[0] = env
+	adapter := func(w int, e Experiment, classes []string) *built {
+		if adapters[w] == nil {
+			adapters[w] = map[string]*built{}
+		}
+		if envs[w] == nil {
+			envs[w] = env.Copy()
+		}
+		bkey := e.Key(env.ModelsID) + "\x00" + strings.Join(classes, "\x00")
+		b, ok := adapters[w][bkey]
+		if !ok {
+			a, vm, err := build(envs[w], e, classes)
+			b = &built{a: a, vm: vm, err: err}
+			adapters[w][bkey] = b
+		}
+		return b
+	}
 	for i, c := range order {
 		cellStart := time.Now()
+		job.Index, job.Cell = i, c
 		prefix := fmt.Sprintf("[%d/%d] %s on %s", i+1, len(order), c.Experiment.Name, c.Dataset)
-		have, err := readComplete(c.Path, c.N)
+		complete, err := readComplete(c.Path, c.N)
 		if err != nil {
 			return nil, err
 		}
-		if have != nil {
-			c.Records = have
+		if complete != nil {
+			c.Records = complete
+			job.Done += len(complete)
+			job.Reused += len(complete)
+			res.Reused += len(complete)
 			m := c.Metrics()
-			logf("%s: %d records reused from %s (top-1 %s%%)", prefix, len(have), c.Path, pct(m.Top1))
+			logf("%s: %d records reused from %s (top-1 %s%%)", prefix, len(complete), c.Path, pct(m.Top1))
 			continue
 		}
 		ds, err := openDS(c.Dataset)
@@ -196,26 +325,39 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 			return nil, err
 		}
 		classes := ds.Classes()
-		bkey := c.Experiment.Key(env.ModelsID) + "\x00" + strings.Join(classes, "\x00")
-		b, ok := adapters[bkey]
-		if !ok {
-			a, vm, err := build(env, c.Experiment, classes)
-			b = &built{a: a, vm: vm, err: err}
-			adapters[bkey] = b
-		}
+		b := adapter(0, c.Experiment, classes)
 		if b.err != nil {
 			c.Err = b.err
 			// Records of an earlier run with this method (partial) are still shown.
 			if recs, _, rerr := eval.ReadRecords(c.Path); rerr == nil && len(recs) > 0 {
 				c.Records = firstN(recs, c.N)
 			}
+			job.Total -= totals[i] - len(c.Records)
+			job.Done += len(c.Records)
+			job.Reused += len(c.Records)
+			res.Reused += len(c.Records)
 			logf("%s: %s", prefix, describeErr(c.Err))
 			continue
 		}
 		eo := eval.Options{Out: c.Path, Seed: opts.Seed, Limit: c.N, Backend: env.BackendName, Device: env.Device,
-			Terminal: opts.Terminal}
-		if opts.Progress != nil {
-			eo.Progress = func(p eval.Progress) { opts.Progress(c, p) }
+			Workers: workers, Context: opts.Context}
+		eo.NewWorker = func(w int) (tta.Adapter, tta.ViewMaker, error) {
+			b := adapter(w, c.Experiment, classes)
+			return b.a, b.vm, b.err
+		}
+		cellDone := job.Done
+		eo.Progress = func(p eval.Progress) {
+			if p.Resumed > 0 && job.Done == cellDone { // The cell's records from an earlier run.
+				job.Done += p.Resumed
+				job.Reused += p.Resumed
+			}
+			job.Done++
+			job.Computed++
+			rates.observe(rates.keys[i], p.Elapsed, p.Done-p.Resumed, p.Total-p.Done)
+			if opts.Progress != nil {
+				opts.Progress(c, p)
+			}
+			showJob()
 		}
 		before := 0
 		if recs, _, rerr := eval.ReadRecords(c.Path); rerr == nil {
@@ -225,6 +367,11 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 			return nil, err
 		}
 		recs, err := eval.Run(ds, b.a, b.vm, eo)
+		rates.finish(rates.keys[i])
+		if errors.Is(err, eval.ErrInterrupted) {
+			logf("%s: %v", prefix, err)
+			return nil, fmt.Errorf("report: %s on %s: %w", c.Experiment.ID, c.Dataset, err)
+		}
 		if err != nil {
 			c.Err = err
 			logf("%s: FAILED: %v", prefix, err)
@@ -233,6 +380,11 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 		c.Records = firstN(recs, c.N)
 		c.Computed = len(c.Records) - before
 		res.Computed += c.Computed
+		res.Reused += before
+		if job.Done == cellDone { // Nothing computed: every record was there (n = 0 cells).
+			job.Done += len(c.Records)
+			job.Reused += len(c.Records)
+		}
 		c.Seconds = time.Since(cellStart).Seconds()
 		m := c.Metrics()
 		errs := ""
@@ -253,7 +405,76 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 		}
 	}
 	res.Elapsed = time.Since(start)
+	if job.Computed > 0 { // The final state: every cell done.
+		job.Index, job.Cell = len(order)-1, nil
+		showJob()
+		if drawn {
+			fmt.Fprintln(opts.Terminal)
+			drawn = false
+		}
+	}
+	logf("%d examples computed and %d reused from the records in %s, %d at once (%d CPU cores)", res.Computed,
+		res.Reused, res.Elapsed.Round(time.Second), workers, runtime.NumCPU())
 	return res, nil
+}
+
+// rates are the wall times per example of the experiments this run evaluated, for the job's ETA.
+type rates struct {
+	keys   []string                 // the experiment key of each cell run
+	perKey map[string]time.Duration // by experiment key: the last finished cell's wall time per example
+	// cur is the current cell's experiment key, wall time per example and remaining examples.
+	cur       string
+	curPer    time.Duration
+	curLeft   int
+	sum       time.Duration // wall time of the finished cells' examples
+	n         int           // their count
+	cellSum   time.Duration
+	cellCount int
+}
+
+// observe records the current cell's progress: elapsed wall time for done examples, left to go.
+func (r *rates) observe(key string, elapsed time.Duration, done, left int) {
+	r.cur, r.curLeft = key, left
+	r.cellSum, r.cellCount = elapsed, done
+	if done > 0 {
+		r.curPer = elapsed / time.Duration(done)
+	}
+}
+
+// finish ends the current cell of experiment key.
+func (r *rates) finish(key string) {
+	if r.cur == key && r.cellCount > 0 {
+		r.perKey[key] = r.curPer
+		r.sum += r.cellSum
+		r.n += r.cellCount
+	}
+	r.cur, r.curLeft, r.cellCount, r.cellSum = "", 0, 0, 0
+}
+
+// eta estimates the remaining time: the current cell's remaining examples at its rate, and the cells after index
+// (their examples, totals, not in records, have) at their experiment's rate, else the mean rate so far.
+func (r *rates) eta(index int, totals, have []int) time.Duration {
+	mean := time.Duration(0)
+	if n := r.n + r.cellCount; n > 0 {
+		mean = (r.sum + r.cellSum) / time.Duration(n)
+	}
+	total := time.Duration(r.curLeft) * r.curPer
+	for i := index + 1; i < len(totals); i++ {
+		left := totals[i] - have[i]
+		if left <= 0 {
+			continue
+		}
+		key := r.keys[i]
+		per, ok := r.perKey[key]
+		if !ok && key == r.cur {
+			per, ok = r.curPer, true
+		}
+		if !ok {
+			per = mean
+		}
+		total += time.Duration(left) * per
+	}
+	return total
 }
 
 // Load returns the suite's cells from the records in dir without computing anything (cells without records are

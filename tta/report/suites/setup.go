@@ -26,6 +26,9 @@ const (
 	EnvResults = "GOTTA_RESULTS"
 	// EnvN overrides the number of examples per dataset.
 	EnvN = "GOTTA_N"
+	// EnvWorkers is the number of examples evaluated at once (report.Options.Workers); unset or 0 means
+	// report.DefaultWorkers of the backend.
+	EnvWorkers = "GOTTA_WORKERS"
 )
 
 // Setup returns the suite, the environment and the run options the environment variables describe (getenv is
@@ -42,7 +45,14 @@ func Setup(b backends.Backend, getenv func(string) string, defaultResults string
 			return nil, nil, report.Options{}, fmt.Errorf("suites: %s=%q: %w", EnvN, v, err)
 		}
 	}
-	opts := report.Options{Dir: getenv(EnvResults)}
+	opts := report.Options{Dir: getenv(EnvResults), Workers: report.DefaultWorkers(b)}
+	if v := getenv(EnvWorkers); v != "" && v != "0" {
+		w, err := strconv.Atoi(v)
+		if err != nil || w < 0 {
+			return nil, nil, report.Options{}, fmt.Errorf("suites: %s=%q: want a number of workers", EnvWorkers, v)
+		}
+		opts.Workers = w
+	}
 	if opts.Dir == "" {
 		opts.Dir = defaultResults
 	}

@@ -55,3 +55,24 @@ func TestAblationsShareRows(t *testing.T) {
 		keys[k] = r.ID
 	}
 }
+
+func TestSetupWorkers(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	_, _, opts, err := Setup(nil, env(), "results")
+	require.NoError(t, err)
+	assert.Equal(t, 1, opts.Workers, "no backend: one worker")
+	_, _, opts, err = Setup(nil, env(EnvWorkers, "3"), "results")
+	require.NoError(t, err)
+	assert.Equal(t, 3, opts.Workers)
+	_, _, _, err = Setup(nil, env(EnvWorkers, "many"), "results")
+	assert.ErrorContains(t, err, EnvWorkers)
+}
