@@ -44,6 +44,9 @@ type Spec struct {
 	DefaultPreset string
 	// Models are the model families the method needs ("clip", "resnet").
 	Models []string
+	// Online marks a method whose state carries from one example to the next (its adapter implements tta.Online):
+	// it runs as a stream, and sharding is refused before any model is loaded.
+	Online bool
 	// Build makes the adapter and its view maker for a dataset's class names (in label order, the logits' order)
 	// from resolved values (every parameter present and valid). Errors wrapping ErrNotAvailable mean a model is
 	// missing.
