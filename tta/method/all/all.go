@@ -10,6 +10,7 @@ import (
 	_ "github.com/gotta-ml/gotta/tta/ensemble"
 	_ "github.com/gotta-ml/gotta/tta/memo"
 	_ "github.com/gotta-ml/gotta/tta/mta"
+	_ "github.com/gotta-ml/gotta/tta/tda"
 	_ "github.com/gotta-ml/gotta/tta/tpt"
 	_ "github.com/gotta-ml/gotta/tta/zero"
 	_ "github.com/gotta-ml/gotta/tta/zeroshot"

@@ -1,0 +1,394 @@
+package tda
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/clip"
+)
+
+// LogitScale is the original's fixed logit scale: clip_logits = 100 * features @ clip_weights (utils.py
+// get_clip_logits), whatever the model's own logit_scale.
+const LogitScale = 100
+
+// The original's defaults: configs/imagenet.yaml (the published ImageNet configuration) and get_clip_logits' 10%.
+const (
+	// DefaultSelect is the fraction of views kept by confidence when there are several: int(N * 0.1).
+	DefaultSelect = 0.1
+	// DefaultViews is ImageNet's number of views (one: CLIP's preprocessing); AugMixViews for ImageNet-A/V2/R/S.
+	DefaultViews = 1
+	// AugMixViews is the original's number of views on ImageNet-A, -V2, -R and -Sketch: the image and 63 AugMix views.
+	AugMixViews = 64
+	// DefaultPosShots is the positive cache's shot_capacity.
+	DefaultPosShots = 3
+	// DefaultPosAlpha is the positive cache's alpha on ImageNet.
+	DefaultPosAlpha = 2.0
+	// DefaultPosBeta is the positive cache's beta on ImageNet.
+	DefaultPosBeta = 5.0
+	// DefaultNegShots is the negative cache's shot_capacity.
+	DefaultNegShots = 2
+	// DefaultNegAlpha is the negative cache's alpha.
+	DefaultNegAlpha = 0.117
+	// DefaultNegBeta is the negative cache's beta.
+	DefaultNegBeta = 1.0
+	// DefaultEntropyLower is the negative cache's entropy_threshold.lower.
+	DefaultEntropyLower = 0.2
+	// DefaultEntropyUpper is the negative cache's entropy_threshold.upper.
+	DefaultEntropyUpper = 0.5
+	// DefaultMaskLower is the negative cache's mask_threshold.lower.
+	DefaultMaskLower = 0.03
+	// DefaultMaskUpper is the negative cache's mask_threshold.upper.
+	DefaultMaskUpper = 1.0
+)
+
+// CacheOptions configure one cache.
+type CacheOptions struct {
+	// Enabled turns the cache on.
+	Enabled bool
+	// Shots is the number of entries each class keeps (shot_capacity).
+	Shots int
+	// Alpha weighs the cache's logits.
+	Alpha float64
+	// Beta is the sharpness of the affinity weight exp(-beta (1 - affinity)).
+	Beta float64
+}
+
+// Options are TDA's settings. Start from DefaultOptions (the zero value has both caches off and Select 0, which New
+// refuses).
+type Options struct {
+	// Select is the fraction of views kept when there are several: the int(N * Select) of lowest entropy.
+	Select float64
+	// Positive is the positive cache.
+	Positive CacheOptions
+	// Negative is the negative cache.
+	Negative CacheOptions
+	// EntropyLower and EntropyUpper bound (strictly) the normalised entropy of the examples the negative cache takes.
+	EntropyLower, EntropyUpper float64
+	// MaskLower and MaskUpper bound (strictly) the probabilities a negative entry counts against.
+	MaskLower, MaskUpper float64
+	// Name is the method name in records; default "tda".
+	Name string
+}
+
+// DefaultOptions are the published ImageNet configuration (configs/imagenet.yaml, both caches on).
+func DefaultOptions() Options {
+	return Options{Select: DefaultSelect,
+		Positive:     CacheOptions{Enabled: true, Shots: DefaultPosShots, Alpha: DefaultPosAlpha, Beta: DefaultPosBeta},
+		Negative:     CacheOptions{Enabled: true, Shots: DefaultNegShots, Alpha: DefaultNegAlpha, Beta: DefaultNegBeta},
+		EntropyLower: DefaultEntropyLower, EntropyUpper: DefaultEntropyUpper,
+		MaskLower: DefaultMaskLower, MaskUpper: DefaultMaskUpper}
+}
+
+// check validates the options.
+func (o Options) check() error {
+	if !(o.Select > 0 && o.Select <= 1) {
+		return fmt.Errorf("tda: Select must be in (0, 1], got %g", o.Select)
+	}
+	for _, c := range []struct {
+		name string
+		o    CacheOptions
+	}{{"positive", o.Positive}, {"negative", o.Negative}} {
+		if c.o.Enabled && c.o.Shots < 1 {
+			return fmt.Errorf("tda: the %s cache needs Shots >= 1, got %d", c.name, c.o.Shots)
+		}
+		if math.IsNaN(c.o.Alpha) || math.IsNaN(c.o.Beta) || math.IsInf(c.o.Alpha, 0) || math.IsInf(c.o.Beta, 0) {
+			return fmt.Errorf("tda: the %s cache's alpha and beta must be finite, got %g, %g", c.name, c.o.Alpha, c.o.Beta)
+		}
+	}
+	if math.IsNaN(o.EntropyLower + o.EntropyUpper + o.MaskLower + o.MaskUpper) {
+		return fmt.Errorf("tda: NaN threshold")
+	}
+	return nil
+}
+
+// KeepCount is the number of views the selection keeps: int(n * sel) as the original computes it (float64 product,
+// truncated) for n > 1; 1 for a single view (the original's one-view path).
+func KeepCount(n int, sel float64) int {
+	if n == 1 {
+		return 1
+	}
+	return int(float64(n) * sel)
+}
+
+// Adapter is TDA as a tta.Online adapter: the caches carry from one Adapt to the next. Adapt is safe for concurrent
+// use (calls serialise), but a stream's result depends on the order of the calls.
+type Adapter struct {
+	opts      Options
+	model     *clip.Model
+	classes   []string
+	templates []string
+	text      *tensors.Tensor // normalised class features [C, E], float32
+	exec      *context.Exec   // views [N, R, R, 3], text [C, E] -> normalised features [N, E], logits [N, C]
+
+	mu       sync.Mutex
+	pos, neg *Cache
+	seen     int // examples adapted since the stream began
+	last     *Trace
+}
+
+// Trace is what the last Adapt computed, for tests and inspection.
+type Trace struct {
+	// Features are the views' normalised image features [N][E].
+	Features [][]float32
+	// Logits are the views' logits LogitScale * cosine [N][C].
+	Logits [][]float32
+	// Entropies are the views' entropies [N].
+	Entropies []float64
+	// Selected are the kept views in ascending entropy.
+	Selected []int
+	// Feature is the example's feature [E]: the mean of the kept views' features (not renormalised).
+	Feature []float32
+	// CLIPLogits are the mean of the kept views' logits [C].
+	CLIPLogits []float32
+	// Loss is the entropy of the mean softmax of the kept views (one view: its entropy).
+	Loss float64
+	// NormEntropy is Loss / log2(C), the negative cache's gate.
+	NormEntropy float64
+	// Probs are the mean softmax of the kept views [C].
+	Probs []float32
+	// CachePred is the class the caches file the example under: the argmax of CLIPLogits.
+	CachePred int
+	// PosUpdated and NegUpdated say which caches took the example.
+	PosUpdated, NegUpdated bool
+	// PosLogits and NegLogits are the caches' logits [C] (nil when the cache is off or empty).
+	PosLogits, NegLogits []float64
+	// Final are CLIPLogits + PosLogits - NegLogits.
+	Final []float32
+}
+
+// New builds TDA over CLIP model m for classNames with the prompt templates (each with "{}"; TDA uses the 7 of
+// imagenet.TipTemplates on ImageNet and -A/-V2, CLIP's 80 on -R and -Sketch), tokenized by tok; the class features
+// are computed once here. The caches start empty. The image tower's executable compiles at the first Adapt, once
+// per number of views.
+func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, templates []string, opts Options) (*Adapter, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	if len(templates) == 0 {
+		return nil, fmt.Errorf("tda: no prompt templates")
+	}
+	if opts.Name == "" {
+		opts.Name = "tda"
+	}
+	a := &Adapter{opts: opts, model: m, classes: slices.Clone(classNames), templates: slices.Clone(templates)}
+	feats, err := clip.NewZeroShot(b, m, tok).TextFeatures(classNames, templates)
+	if err != nil {
+		return nil, fmt.Errorf("tda: %w", err)
+	}
+	e := m.Config.EmbedDim
+	flat := make([]float32, 0, len(feats)*e)
+	for _, f := range feats {
+		flat = append(flat, f...)
+	}
+	a.text = tensors.FromFlatDataAndDimensions(flat, len(feats), e)
+	a.exec, err = context.NewExec(b, m.Ctx, func(ctx *context.Context, images, text *Node) (*Node, *Node) {
+		f := clip.Normalize(m.EncodeImage(ctx, images))               // [N, E]
+		return f, Einsum("ne,ce->nc", MulScalar(f, LogitScale), text) // [N, C]: (100 * f) @ w, the original's order
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tda: %w", err)
+	}
+	if err := a.ResetStream(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Name implements tta.Adapter.
+func (a *Adapter) Name() string { return a.opts.Name }
+
+// Config implements tta.Adapter: the model, class count, templates and every option.
+func (a *Adapter) Config() map[string]any {
+	o := a.opts
+	return map[string]any{"model": a.model.Config.String(), "dtype": a.model.DType.String(),
+		"classes": len(a.classes), "templates": a.templates, "select": o.Select, "logit_scale": LogitScale,
+		"pos_enabled": o.Positive.Enabled, "pos_shots": o.Positive.Shots, "pos_alpha": o.Positive.Alpha,
+		"pos_beta": o.Positive.Beta, "neg_enabled": o.Negative.Enabled, "neg_shots": o.Negative.Shots,
+		"neg_alpha": o.Negative.Alpha, "neg_beta": o.Negative.Beta, "entropy_lower": o.EntropyLower,
+		"entropy_upper": o.EntropyUpper, "mask_lower": o.MaskLower, "mask_upper": o.MaskUpper}
+}
+
+// Reset implements tta.Adapter: nothing adapts per example; the caches are stream state (ResetStream).
+func (a *Adapter) Reset() error { return nil }
+
+// ResetStream implements tta.Online: empties both caches.
+func (a *Adapter) ResetStream() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := len(a.classes)
+	a.pos, a.neg = newCache(c, a.opts.Positive.Shots), newCache(c, a.opts.Negative.Shots)
+	a.seen = 0
+	return nil
+}
+
+// Caches returns copies of the positive and negative caches.
+func (a *Adapter) Caches() (pos, neg *Cache) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pos.clone(), a.neg.clone()
+}
+
+// LastTrace returns what the last Adapt computed (nil before the first).
+func (a *Adapter) LastTrace() *Trace {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+// AdaptTrace implements tta.Tracer: the views' logits and entropies.
+func (a *Adapter) AdaptTrace() *tta.Trace {
+	tr := a.LastTrace()
+	if tr == nil {
+		return nil
+	}
+	return &tta.Trace{LogitsBefore: tr.Logits, Entropies: tr.Entropies}
+}
+
+// Adapt implements tta.Online: one forward of the views, the confidence selection, the cache updates and the
+// final logits, in tda_runner.py's order (the example enters the caches before its final logits are computed).
+func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
+	r := a.model.Config.ImageResolution
+	if v == nil || v.Images == nil || v.Images.Rank() != 4 || v.N() < 1 || v.Images.Shape().Dimensions[1] != r {
+		id := ""
+		if v != nil {
+			id = v.ExampleID
+		}
+		return nil, fmt.Errorf("tda: example %q: need views [N >= 1, %d, %d, 3] made on the host", id, r, r)
+	}
+	n, c, e := v.N(), len(a.classes), a.model.Config.EmbedDim
+	k := KeepCount(n, a.opts.Select)
+	if k < 1 {
+		return nil, fmt.Errorf("tda: example %q: %d views keep int(%d * %g) = 0; use 1 view or at least %d",
+			v.ExampleID, n, n, a.opts.Select, int(math.Ceil(1/a.opts.Select)))
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	res, err := a.exec.Exec(v.Images, a.text)
+	if err != nil {
+		return nil, fmt.Errorf("tda: example %q: %w", v.ExampleID, err)
+	}
+	tr := &Trace{Features: rows(tensors.MustCopyFlatData[float32](res[0]), n, e),
+		Logits: rows(tensors.MustCopyFlatData[float32](res[1]), n, c)}
+	tr.Entropies = tta.ViewEntropiesHost(tr.Logits)
+	a.selectViews(tr, k)
+	a.update(tr, v.ExampleID)
+	a.last = tr
+	a.seen++
+	return &tta.Prediction{Logits: slices.Clone(tr.Final), EntropyBefore: marginalEntropy(tr.Logits),
+		EntropyAfter: tta.EntropyOfLogits(tr.Final), Selected: slices.Clone(tr.Selected)}, nil
+}
+
+// selectViews is get_clip_logits after the forward: the k views of lowest entropy (stable order), the means of their
+// features and logits, the entropy of their mean softmax, their mean softmax and the argmax class.
+func (a *Adapter) selectViews(tr *Trace, k int) {
+	order := make([]int, len(tr.Entropies))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return tr.Entropies[order[i]] < tr.Entropies[order[j]] })
+	tr.Selected = order[:k]
+	tr.Feature = meanRows(tr.Features, tr.Selected)
+	tr.CLIPLogits = meanRows(tr.Logits, tr.Selected)
+	probs := make([]float64, len(tr.CLIPLogits)) // the mean softmax, float64
+	for _, i := range tr.Selected {
+		for j, lp := range tta.LogSoftmaxHost(tr.Logits[i]) {
+			probs[j] += math.Exp(lp) / float64(k)
+		}
+	}
+	tr.Probs = make([]float32, len(probs))
+	for j, p := range probs {
+		tr.Probs[j] = float32(p)
+		if p > 0 {
+			tr.Loss -= p * math.Log(p)
+		}
+	}
+	tr.NormEntropy = tr.Loss / math.Log2(float64(len(a.classes)))
+	tr.CachePred = argmax(tr.CLIPLogits)
+}
+
+// update is run_test_tda's body after get_clip_logits: the positive cache takes every example, the negative cache
+// those with EntropyLower < NormEntropy < EntropyUpper; then the final logits.
+func (a *Adapter) update(tr *Trace, id string) {
+	o := a.opts
+	if o.Positive.Enabled {
+		a.pos.Update(tr.CachePred, Entry{Example: id, Feature: tr.Feature, Loss: tr.Loss})
+		tr.PosUpdated = true
+	}
+	if o.Negative.Enabled && o.EntropyLower < tr.NormEntropy && tr.NormEntropy < o.EntropyUpper {
+		a.neg.Update(tr.CachePred, Entry{Example: id, Feature: tr.Feature, Loss: tr.Loss, Probs: tr.Probs})
+		tr.NegUpdated = true
+	}
+	final := make([]float64, len(tr.CLIPLogits))
+	for j, l := range tr.CLIPLogits {
+		final[j] = float64(l)
+	}
+	if o.Positive.Enabled && a.pos.Len() > 0 {
+		tr.PosLogits = a.pos.Logits(tr.Feature, o.Positive.Alpha, o.Positive.Beta, false, 0, 0)
+		for j, l := range tr.PosLogits {
+			final[j] += l
+		}
+	}
+	if o.Negative.Enabled && a.neg.Len() > 0 {
+		tr.NegLogits = a.neg.Logits(tr.Feature, o.Negative.Alpha, o.Negative.Beta, true, o.MaskLower, o.MaskUpper)
+		for j, l := range tr.NegLogits {
+			final[j] -= l
+		}
+	}
+	tr.Final = make([]float32, len(final))
+	for j, l := range final {
+		tr.Final[j] = float32(l)
+	}
+}
+
+// meanRows is the mean of rows sel of x, in float64, as float32.
+func meanRows(x [][]float32, sel []int) []float32 {
+	sum := make([]float64, len(x[sel[0]]))
+	for _, i := range sel {
+		for j, v := range x[i] {
+			sum[j] += float64(v)
+		}
+	}
+	out := make([]float32, len(sum))
+	for j, s := range sum {
+		out[j] = float32(s / float64(len(sel)))
+	}
+	return out
+}
+
+// argmax is the first index of the maximum (torch's topk(1) on these rows).
+func argmax(x []float32) int {
+	best := 0
+	for j, v := range x {
+		if v > x[best] {
+			best = j
+		}
+	}
+	return best
+}
+
+// marginalEntropy is the entropy of the mean softmax of every view.
+func marginalEntropy(logits [][]float32) float64 {
+	return tta.EntropyOfLogits(tta.MeanLogProbsHost(logits, nil))
+}
+
+// rows splits flat [n*w] into n rows.
+func rows(flat []float32, n, w int) [][]float32 {
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = flat[i*w : (i+1)*w]
+	}
+	return out
+}
+
+var (
+	_ tta.Online = (*Adapter)(nil)
+	_ tta.Tracer = (*Adapter)(nil)
+)
