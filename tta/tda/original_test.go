@@ -192,13 +192,16 @@ func TestOriginalTDA(t *testing.T) {
 		t.Run(s.Name, func(t *testing.T) {
 			require.ElementsMatch(t, imagenet.TipTemplates(), s.Templates, "the original's imagenet_templates (another order)")
 			opts := Options{Select: DefaultSelect,
-				Positive:     CacheOptions{Enabled: s.Positive.Enabled, Shots: s.Positive.Shots, Alpha: s.Positive.Alpha, Beta: s.Positive.Beta},
-				Negative:     CacheOptions{Enabled: s.Negative.Enabled, Shots: s.Negative.Shots, Alpha: s.Negative.Alpha, Beta: s.Negative.Beta},
+				Positive: CacheOptions{Enabled: s.Positive.Enabled, Shots: s.Positive.Shots, Alpha: s.Positive.Alpha,
+					Beta: s.Positive.Beta},
+				Negative: CacheOptions{Enabled: s.Negative.Enabled, Shots: s.Negative.Shots, Alpha: s.Negative.Alpha,
+					Beta: s.Negative.Beta},
 				EntropyLower: s.Negative.Entropy.Lower, EntropyUpper: s.Negative.Entropy.Upper,
 				MaskLower: s.Negative.Mask.Lower, MaskUpper: s.Negative.Mask.Upper}
 			a, err := New(b, m, refTokenizer(s.TokenIDs), s.Classes, s.Templates, opts)
 			require.NoError(t, err)
-			assert.InDeltaSlice(t, flatten(s.ClassFeatures), f64s(tensors.MustCopyFlatData[float32](a.text)), 1e-5, "class features")
+			assert.InDeltaSlice(t, flatten(s.ClassFeatures), f64s(tensors.MustCopyFlatData[float32](a.text)), 1e-5,
+				"class features")
 			require.NoError(t, a.ResetStream())
 			worst := map[string]float64{}
 			for i, e := range s.Examples {

@@ -26,8 +26,9 @@ func Spec() *method.Spec {
 		}
 	}
 	return &method.Spec{
-		Name:    "tda",
-		Summary: "TDA (Karmanov et al. 2024): positive and negative caches of test features adjust CLIP's logits; online, no gradient",
+		Name: "tda",
+		Summary: "TDA (Karmanov et al. 2024): positive and negative caches of test features adjust CLIP's logits; " +
+			"online, no gradient",
 		Paper: "A. Karmanov, D. Guan, S. Lu, A. El Saddik, E. Xing, \"Efficient Test-Time Adaptation of " +
 			"Vision-Language Models\", CVPR 2024",
 		Models: []string{"clip"},

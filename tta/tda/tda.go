@@ -168,7 +168,8 @@ type Trace struct {
 // imagenet.TipTemplates on ImageNet and -A/-V2, CLIP's 80 on -R and -Sketch), tokenized by tok; the class features
 // are computed once here. The caches start empty. The image tower's executable compiles at the first Adapt, once
 // per number of views.
-func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, templates []string, opts Options) (*Adapter, error) {
+func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, templates []string,
+	opts Options) (*Adapter, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
