@@ -46,7 +46,8 @@
 //
 // Prediction: Logits are the final logits; Selected are the kept views in ascending entropy ([0] for one view);
 // EntropyBefore is the entropy of the mean softmax of all N views at LogitScale; EntropyAfter that of the final
-// logits. Trace (LastTrace) holds every intermediate; Caches returns copies of the caches.
+// logits. Trace (LastTrace) holds every intermediate, AdaptTrace adds the caches' sizes per class ("cache_sizes");
+// Caches returns copies of the caches.
 //
 // Stream state (tta.StreamStater): SaveStream writes JSON (format StateFormat) with the adapter's Config and both
 // caches (per class, entries with the example id, feature, loss and, negative cache, mean softmax; float32 values

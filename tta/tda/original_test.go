@@ -224,6 +224,12 @@ func TestOriginalTDA(t *testing.T) {
 				pos, neg := a.Caches()
 				checkCacheRecord(t, id+" positive", e.PosCache, cacheRecord(t, pos))
 				checkCacheRecord(t, id+" negative", e.NegCache, cacheRecord(t, neg))
+				sizes := a.AdaptTrace().Arrays[0].Data
+				for class := range s.Classes {
+					assert.Equal(t, float32(len(e.PosCache[strconv.Itoa(class)])), sizes[class], "%s: cache_sizes", id)
+					assert.Equal(t, float32(len(e.NegCache[strconv.Itoa(class)])), sizes[len(s.Classes)+class],
+						"%s: cache_sizes", id)
+				}
 				assert.Equal(t, e.PosLogits == nil, tr.PosLogits == nil, "%s: positive logits computed", id)
 				assert.InDeltaSlice(t, e.PosLogits, tr.PosLogits, 1e-4, "%s: positive cache logits", id)
 				assert.Equal(t, e.NegLogits == nil, tr.NegLogits == nil, "%s: negative logits computed", id)

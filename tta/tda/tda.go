@@ -162,6 +162,8 @@ type Trace struct {
 	PosLogits, NegLogits []float64
 	// Final are CLIPLogits + PosLogits - NegLogits.
 	Final []float32
+	// PosSizes and NegSizes are the caches' entries per class after the updates [C].
+	PosSizes, NegSizes []int
 }
 
 // New builds TDA over CLIP model m for classNames with the prompt templates (each with "{}"; TDA uses the 7 of
@@ -244,13 +246,21 @@ func (a *Adapter) LastTrace() *Trace {
 	return a.last
 }
 
-// AdaptTrace implements tta.Tracer: the views' logits and entropies.
+// AdaptTrace implements tta.Tracer: the views' logits and entropies, and the array "cache_sizes" [2, C] (the
+// positive and the negative cache's entries per class after the example).
 func (a *Adapter) AdaptTrace() *tta.Trace {
 	tr := a.LastTrace()
 	if tr == nil {
 		return nil
 	}
-	return &tta.Trace{LogitsBefore: tr.Logits, Entropies: tr.Entropies}
+	sizes := make([]float32, 0, 2*len(tr.PosSizes))
+	for _, l := range [][]int{tr.PosSizes, tr.NegSizes} {
+		for _, n := range l {
+			sizes = append(sizes, float32(n))
+		}
+	}
+	return &tta.Trace{LogitsBefore: tr.Logits, Entropies: tr.Entropies,
+		Arrays: []tta.TraceArray{{Name: "cache_sizes", Shape: []int{2, len(tr.PosSizes)}, Data: sizes}}}
 }
 
 // Adapt implements tta.Online: one forward of the views, the confidence selection, the cache updates and the
@@ -346,6 +356,10 @@ func (a *Adapter) update(tr *Trace, id string) {
 	tr.Final = make([]float32, len(final))
 	for j, l := range final {
 		tr.Final[j] = float32(l)
+	}
+	tr.PosSizes, tr.NegSizes = make([]int, len(final)), make([]int, len(final))
+	for j := range final {
+		tr.PosSizes[j], tr.NegSizes[j] = len(a.pos.Classes[j]), len(a.neg.Classes[j])
 	}
 }
 
