@@ -47,6 +47,10 @@ type Record struct {
 	Data      *DataIdentity `json:"data,omitempty"`
 	Index     int           `json:"index"`
 	ExampleID string        `json:"example_id"`
+	// StreamPos is the example's position in its stream, from 0, and Stream what identifies the stream, for the
+	// records of online methods (tta.Online); both absent for episodic methods.
+	StreamPos *int      `json:"stream_pos,omitempty"`
+	Stream    *StreamID `json:"stream,omitempty"`
 	// Label is the true class; Prediction the predicted class; Top5 the five highest-scoring classes.
 	Label      int   `json:"label"`
 	Prediction int   `json:"prediction"`
@@ -73,11 +77,20 @@ type Record struct {
 	Error string `json:"error,omitempty"`
 }
 
-// sameRun says whether r and o belong to one run: method, configuration, dataset, seed and views (compared when
-// both records describe them: records written before views were recorded still resume).
+// sameRun says whether r and o belong to one run: method, configuration, dataset, seed, stream and views (compared
+// when both records describe them: records written before views were recorded still resume).
 func (r *Record) sameRun(o *Record) bool {
 	return r.Method == o.Method && r.Dataset == o.Dataset && r.Seed == o.Seed && sameConfig(r.Config, o.Config) &&
-		(r.Views == nil || o.Views == nil || sameConfig(r.Views, o.Views))
+		(r.Views == nil || o.Views == nil || sameConfig(r.Views, o.Views)) && reflect.DeepEqual(r.Stream, o.Stream)
+}
+
+// describeRun says in words what sameRun compares.
+func (r *Record) describeRun() string {
+	s := fmt.Sprintf("%s on %s, seed %d, config %v, views %v", r.Method, r.Dataset, r.Seed, r.Config, r.Views)
+	if r.Stream != nil {
+		s += ", stream " + r.Stream.String()
+	}
+	return s
 }
 
 // sameConfig compares configurations after a JSON round trip (numbers as float64).

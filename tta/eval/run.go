@@ -52,6 +52,13 @@ type Options struct {
 	// needs its own copy of the model (e.g. built on its own method.Env); models only read may be shared where the
 	// backend allows concurrent executions (GoMLX's pure-Go and XLA backends do). Required when Workers > 1.
 	NewWorker func(w int) (tta.Adapter, tta.ViewMaker, error)
+	// Order is the order of an online adapter's stream (tta.Online): OrderIndex (dataset index order; the default,
+	// "") or OrderShuffle (a shuffle seeded with OrderSeed). Episodic adapters ignore both.
+	Order     string
+	OrderSeed int64
+	// StateEvery is how many examples an online adapter that saves its state (tta.StreamStater) evaluates between
+	// two saves of the state file; 0 means DefaultStateEvery. The state is also saved when the run stops.
+	StateEvery int
 }
 
 // ErrInterrupted is returned (wrapped) by Run when Options.Context was cancelled before the last example.
@@ -100,6 +107,17 @@ func (p Progress) Accuracy() float64 {
 // failure), because adapters may share a model (a report's rows share one ResNet and one CLIP) and an adapter built
 // next snapshots the values it finds; without the reset the last example's update would leak into every later run
 // of the process.
+//
+// An online adapter (tta.Online) is evaluated as a stream instead: ResetStream, then one example at a time on Run's
+// adapter (Workers is ignored) in Options.Order; NumShards > 1 is an error. Each record holds its StreamPos and its
+// Stream. A rerun resumes exactly: an adapter that saves its state (tta.StreamStater) has it saved beside the records
+// (OUT.state, written atomically, with the stream position and a digest of the records it follows) every
+// StateEvery examples and when the run stops, and restored from there; the recorded examples after the saved state
+// (all of them without one) are replayed, Reset and Adapt without writing, before the first new example. A replayed
+// prediction that differs from its record is an error naming the stream position and the example, never a silent
+// restart. Error records of a stream are never evaluated again (NoRetryErrors is implied): the example has had its
+// place in the stream, and evaluating it later would change what every later example saw; a replay evaluates it
+// again at its place, where it must fail again.
 func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Options) (recs []*Record, err error) {
 	if opts.Out == "" {
 		return nil, fmt.Errorf("eval: Options.Out is required")
@@ -107,70 +125,31 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 	if opts.NumShards > 1 && (opts.Shard < 0 || opts.Shard >= opts.NumShards) {
 		return nil, fmt.Errorf("eval: shard %d out of range for %d shards", opts.Shard, opts.NumShards)
 	}
-	// The configuration as it reads back from JSON, so in-memory and resumed records compare equal.
-	cfg, _ := normalise(adapter.Config()).(map[string]any)
-	data := Identify(ds)
-	proto := &Record{Method: adapter.Name(), Config: cfg, Dataset: ds.Name(), Data: &data, Seed: opts.Seed}
-	if vc, ok := vm.(tta.ViewConfigurer); ok {
-		proto.Views, _ = normalise(vc.ViewConfig()).(map[string]any)
-	}
-
-	// The share of indices this run evaluates.
-	indices := opts.Indices
-	if indices == nil {
-		n := ds.Len()
-		if opts.Limit > 0 && opts.Limit < n {
-			n = opts.Limit
-		}
-		for i := 0; i < n; i++ {
-			indices = append(indices, i)
-		}
+	proto := newProto(ds, adapter, vm, opts.Seed)
+	if o, ok := adapter.(tta.Online); ok {
+		return runOnline(ds, o, vm, proto, opts)
 	}
 	var share []int
-	for _, i := range indices {
+	for _, i := range runIndices(ds, opts) {
 		if opts.NumShards <= 1 || i%opts.NumShards == opts.Shard {
 			share = append(share, i)
 		}
 	}
 
 	// Resume.
-	if err := checkOut(opts.Out); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(opts.Out), 0o755); err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	unlock, err := lockFile(opts.Out)
+	prev, unlock, err := openRecords(opts.Out, proto, ds)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	done := map[int]*Record{}
 	retry := map[int]bool{}
-	if _, err := os.Stat(opts.Out); err == nil {
-		recs, validEnd, err := ReadRecords(opts.Out)
-		if err != nil {
-			return nil, err
+	for _, r := range prev {
+		if r.Error != "" && !opts.NoRetryErrors {
+			retry[r.Index] = true
+			continue
 		}
-		if err := os.Truncate(opts.Out, validEnd); err != nil {
-			return nil, fmt.Errorf("eval: dropping the unfinished last line of %s: %w", opts.Out, err)
-		}
-		for _, r := range recs {
-			if !r.sameRun(proto) {
-				return nil, fmt.Errorf("eval: %s holds records of another run (%s on %s, seed %d, config %v, views %v); "+
-					"this run is %s on %s, seed %d, config %v, views %v: use another --out", opts.Out, r.Method,
-					r.Dataset, r.Seed, r.Config, r.Views, proto.Method, proto.Dataset, proto.Seed, proto.Config,
-					proto.Views)
-			}
-			if err := checkResumable(opts.Out, r, ds, proto.Data); err != nil {
-				return nil, err
-			}
-			if r.Error != "" && !opts.NoRetryErrors {
-				retry[r.Index] = true
-				continue
-			}
-			done[r.Index] = r
-		}
+		done[r.Index] = r
 	}
 	f, err := os.OpenFile(opts.Out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -272,6 +251,64 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 		}
 	}
 	return all, nil
+}
+
+// runIndices are the dataset indices a run evaluates before sharding: Options.Indices, else the first Limit (all
+// when Limit is 0).
+func runIndices(ds datasets.Dataset, opts Options) []int {
+	if opts.Indices != nil {
+		return opts.Indices
+	}
+	n := ds.Len()
+	if opts.Limit > 0 && opts.Limit < n {
+		n = opts.Limit
+	}
+	indices := make([]int, n)
+	for i := range indices {
+		indices[i] = i
+	}
+	return indices
+}
+
+// openRecords prepares out for a run of proto over ds: it refuses a path that is not a regular file, makes its
+// folder, takes its lock, drops an unfinished last line and returns the records already there. Records of another
+// run than proto, or of other data than ds now is, are an error. unlock releases the lock.
+func openRecords(out string, proto *Record, ds datasets.Dataset) (recs []*Record, unlock func(), err error) {
+	if err := checkOut(out); err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, nil, fmt.Errorf("eval: %w", err)
+	}
+	unlock, err = lockFile(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(out); err != nil {
+		return nil, unlock, nil
+	}
+	recs, validEnd, err := ReadRecords(out)
+	if err == nil {
+		if err = os.Truncate(out, validEnd); err != nil {
+			err = fmt.Errorf("eval: dropping the unfinished last line of %s: %w", out, err)
+		}
+	}
+	for _, r := range recs {
+		if err != nil {
+			break
+		}
+		if !r.sameRun(proto) {
+			err = fmt.Errorf("eval: %s holds records of another run (%s); this run is %s: use another --out", out,
+				r.describeRun(), proto.describeRun())
+		} else {
+			err = checkResumable(out, r, ds, proto.Data)
+		}
+	}
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return recs, unlock, nil
 }
 
 // worker is one of Run's evaluators: an adapter and its view maker.
