@@ -6,7 +6,9 @@
 // stopped (records already written are kept, none is written twice); a run can be split into shards
 // (Options.Shard) and the shard files joined with Merge; within a run, Options.Workers evaluate several examples at
 // once, each worker with its own adapter (Options.NewWorker), and the records are written in index order, the same
-// for any number of workers. Metrics (top-1, top-5, ECE, NLL, entropy, time) and summary
+// for any number of workers. Online methods (tta.Online) run as a stream instead (Run, RunStream): one example at a
+// time in a fixed order, each record holding its stream position, and a rerun resumes from a saved state or by
+// replaying the recorded examples. Metrics (top-1, top-5, ECE, NLL, entropy, time) and summary
 // tables (Markdown, HTML, CSV) are computed from records only.
 //
 // The package never names a method: it takes any tta.Adapter with a tta.ViewMaker.
