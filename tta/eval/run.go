@@ -35,7 +35,8 @@ type Options struct {
 	// Terminal, when set, gets a one-line progress bar with ETA and running accuracy (e.g. os.Stderr).
 	Terminal io.Writer
 	// NoRetryErrors keeps the error records already in Out as done. By default they are evaluated again and the new
-	// record, appended, replaces the error one (ReadRecords reads the last record of an index).
+	// record, appended, replaces the error one (ReadRecords reads the last record of an index). Online adapters
+	// never retry them (see Run).
 	NoRetryErrors bool
 	// Context, when set, stops the run between examples once it is done (e.g. on SIGINT): Run then returns the
 	// records so far and an error wrapping ErrInterrupted. With several workers the examples already started finish
@@ -44,7 +45,7 @@ type Options struct {
 	// Workers is how many examples are evaluated at once; 0 or 1 means one, on Run's adapter. Worker 0 uses Run's
 	// adapter and view maker, workers 1..Workers-1 those NewWorker builds. Records are written in index order and
 	// are the same for any number of workers (but for their Seconds): each example's views derive from the seed and
-	// the example, and the adapter is reset before each example.
+	// the example, and the adapter is reset before each example. Online adapters run on one (see Run).
 	Workers int
 	// NewWorker builds the adapter and view maker of worker w (1 <= w < Workers), called once per worker before the
 	// first example. Each must own the state it adapts: an adapter that writes model weights (MEMO, TPT alignment)

@@ -174,16 +174,13 @@ func (s *streamRun) saveState() error {
 	if !ok || !s.synced || pos == s.saved || s.total == 0 {
 		return nil
 	}
+	s.saved = pos // Tried once: a failure is not tried again when the run stops.
 	state, err := st.SaveStream()
 	if err != nil {
 		return fmt.Errorf("eval: %s: saving the stream state at position %d: %w", s.adapter.Name(), pos, err)
 	}
 	hd := stateHeader{Method: s.adapter.Name(), Run: s.runID, Pos: pos, Records: s.digests[pos]}
-	if err := writeState(s.statePath(pos), hd, state); err != nil {
-		return err
-	}
-	s.saved = pos
-	return nil
+	return writeState(s.statePath(pos), hd, state)
 }
 
 // restore starts the stream: ResetStream, then, for an adapter that saves its state, the newest saved state that
