@@ -26,6 +26,8 @@ type memoryAdapter struct {
 	adapts, resets, streams int
 	// biased favours class 5 whatever the example: a stand-in for a method that is not deterministic.
 	biased bool
+	// onAdapt, when set, is called after each Adapt with the number of Adapt calls so far.
+	onAdapt func(n int)
 }
 
 func (a *memoryAdapter) Name() string           { return "memory" }
@@ -55,6 +57,9 @@ func (a *memoryAdapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		a.mem[c] *= 0.5
 	}
 	a.mem[pred]++
+	if a.onAdapt != nil {
+		a.onAdapt(a.adapts)
+	}
 	return &tta.Prediction{Logits: logits}, nil
 }
 
@@ -346,4 +351,39 @@ func TestStreamContinual(t *testing.T) {
 	require.ErrorContains(t, err, "records before its dataset are not complete")
 	_, err = RunStream(parts("full"), &memoryAdapter{}, fakeViews{}, Options{Out: "x.jsonl"})
 	require.ErrorContains(t, err, "not from Options.Out")
+}
+
+// TestStreamReplayInterrupted: a rerun interrupted while it replays the recorded examples saves the state it
+// reached, at the position it reached; the next rerun restores it and ends with an uninterrupted run's records.
+func TestStreamReplayInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	ds := memDataset{n: 15, bad: -1}
+	want, err := Run(ds, &memoryAdapter{}, fakeViews{}, Options{Out: filepath.Join(dir, "full.jsonl")})
+	require.NoError(t, err)
+	out := filepath.Join(dir, "r.jsonl")
+	stater := func() *staterAdapter { return &staterAdapter{memoryAdapter: &memoryAdapter{}} }
+	_, err = Run(ds, stater(), fakeViews{}, interruptAt(8, Options{Out: out}, nil))
+	require.ErrorIs(t, err, ErrInterrupted)
+	require.NoError(t, os.Remove(out+".state")) // As after a kill before any save: 8 examples to replay.
+
+	ctx, cancel := context.WithCancel(context.Background())
+	a := stater()
+	a.onAdapt = func(n int) {
+		if n == 3 {
+			cancel()
+		}
+	}
+	_, err = Run(ds, a, fakeViews{}, Options{Out: out, Context: ctx})
+	require.ErrorIs(t, err, ErrInterrupted)
+	assert.Contains(t, err.Error(), "while replaying")
+	hd, _, err := readState(out + ".state")
+	require.NoError(t, err)
+	assert.Equal(t, 3, hd.Pos, "the state is saved at the position the replay reached")
+
+	a = stater()
+	got, err := Run(ds, a, fakeViews{}, Options{Out: out})
+	require.NoError(t, err)
+	assert.Equal(t, 1, a.restores)
+	assert.Equal(t, 15-3, a.adapts, "5 replayed, 7 new")
+	assert.Equal(t, stripSeconds(want), stripSeconds(got))
 }

@@ -20,10 +20,9 @@ type streamRun struct {
 	recorded []*Record // the records found, in stream order
 	total    int
 	digests  []string // digests[t]: the recordsHash of the records of positions 0..t-1
-	// saved is the position of the last state saved (-1: none); synced says the adapter's state has seen exactly
-	// the examples whose records are written.
-	saved  int
-	synced bool
+	// saved is the position of the last state saved; seen is how many examples of the stream the adapter's state
+	// has seen, all with their records written (-1 while an example is under way, or after it failed to be written).
+	saved, seen int
 }
 
 // locate returns the part and dataset index of stream position t.
@@ -62,7 +61,7 @@ func (s *streamRun) run() (err error) {
 	if err != nil {
 		return err
 	}
-	s.saved, s.synced = from, true
+	s.saved, s.seen = from, from
 	defer func() {
 		if serr := s.saveState(); serr != nil {
 			err = errors.Join(err, serr)
@@ -75,14 +74,14 @@ func (s *streamRun) run() (err error) {
 				len(s.recorded))
 		}
 		p, i := s.locate(t)
-		s.synced = false
+		s.seen = -1
 		got, want := evalOne(p.ds, s.adapter, s.vm, i, p.proto, s.opts), s.recorded[t]
 		if msg := diverged(want, got); msg != "" {
 			return fmt.Errorf("eval: %s: replay diverged at stream position %d (example %d, %s of %s): %s; the "+
 				"method is not deterministic, or the records in %s are not this stream's", name, t, i, want.ExampleID,
 				p.ds.Name(), msg, p.out)
 		}
-		s.synced = true
+		s.seen = t + 1
 	}
 	for _, r := range s.recorded {
 		prog.Done++
@@ -107,7 +106,7 @@ func (s *streamRun) run() (err error) {
 			return fmt.Errorf("eval: %w after %d of %d examples", ErrInterrupted, prog.Done, prog.Total)
 		}
 		p, i := s.locate(t)
-		s.synced = false
+		s.seen = -1
 		r := evalOne(p.ds, s.adapter, s.vm, i, p.proto, s.opts)
 		pos := t
 		r.StreamPos, r.Stream = &pos, p.proto.Stream
@@ -117,7 +116,7 @@ func (s *streamRun) run() (err error) {
 		p.have[i] = r
 		h.add(r)
 		s.digests = append(s.digests, h.sum())
-		s.synced = true
+		s.seen = t + 1
 		newDone++
 		prog.Done++
 		if r.Error != "" {
@@ -170,8 +169,8 @@ func (s *streamRun) statePath(t int) string {
 // whose records are written, and it has not been saved at this position yet.
 func (s *streamRun) saveState() error {
 	st, ok := s.adapter.(tta.StreamStater)
-	pos := len(s.digests) - 1
-	if !ok || !s.synced || pos == s.saved || s.total == 0 {
+	pos := s.seen
+	if !ok || pos < 0 || pos == s.saved || s.total == 0 {
 		return nil
 	}
 	s.saved = pos // Tried once: a failure is not tried again when the run stops.
