@@ -32,6 +32,14 @@ shards. Prints a progress bar on stderr and the summary table (Markdown) at the 
 folder=DIR (any class-per-folder tree); or the embedded default's data, which needs no files: mnist (the first
 1000 MNIST test images) or mnist-c[:CORRUPTION[:SEVERITY]] (the same images under an MNIST-C corruption, default
 glass_blur at severity 3; the images of gotta report). --data defaults to mnist-c:glass_blur.
+Online methods (their state carries from one example to the next, e.g. TDA's caches, DMN's memory) run as a
+stream: one example at a time (--workers is ignored), in --order index (dataset index order, the default) or
+shuffle (a shuffle seeded with --order-seed), the state emptied at the start of each dataset; --shard is refused.
+Each record holds its stream position. A rerun resumes exactly: the method's saved state (OUT.state, for methods
+that save one) is restored and the recorded examples after it are replayed, checking each replayed prediction
+against its record. Error records of an online run are not retried (the example has had its place in the stream).
+--continual runs the datasets of --data (repeated, or a comma-separated list) as one stream, the state emptied
+once; --out is then a folder (default results/eval/METHOD_continual_DATASETS) with one records file per dataset.
 --model is FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors. On the embedded data, methods without --model use
 the embedded models (the MNIST CLIP and ResNet of gotta report) with their own prompt and preprocessing.
 --out defaults to results/eval/METHOD_DATASET.jsonl. A method's flags come from its spec (tta/method): every
@@ -40,6 +48,7 @@ under the flags given; gotta eval --method NAME --help lists them.
 
 Examples:
   gotta eval --method tpt --data mnist-c:fog --limit 100
+  gotta eval --method tda --data folder=/data/pets --views 1 --order shuffle --order-seed 1
   gotta eval --method tpt --model clip:RN50=RN50.safetensors --vocab bpe_simple_vocab_16e6.txt.gz \
     --data imagenet-a=/data/imagenet-a --views 64 --select 0.1 --steps 1 --out results/tpt_rn50_a.jsonl`
 
@@ -92,14 +101,16 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 		evalDescription, args, defaultPreset)
 	fs.SetOutput(stderr)
 	common := addCommonFlags(fs)
-	data := fs.String("data", defaultData, "dataset ID=DIR (imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val, folder), or mnist / mnist-c[:CORRUPTION[:SEVERITY]] (embedded)")
-	out := fs.String("out", "", "JSON-lines output file (appended to; resumes); default results/eval/METHOD_DATASET.jsonl")
+	var dataList dataFlag
+	fs.Var(&dataList, "data", "dataset ID=DIR (imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val, folder), or mnist / mnist-c[:CORRUPTION[:SEVERITY]] (embedded); default "+defaultData+"; repeated (or a comma-separated list) with --continual")
+	out := fs.String("out", "", "JSON-lines output file (appended to; resumes); default results/eval/METHOD_DATASET.jsonl; with --continual a folder")
 	shard := fs.String("shard", "", "i/n: evaluate the examples with index % n == i")
 	limit := fs.Int("limit", 0, "evaluate only the first N examples (0 = all)")
 	seed := fs.Int64("seed", 0, "seed of the views (example i's view v derives from seed, example id and v)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	noRetry := fs.Bool("no-retry-errors", false, "keep the error records already in --out (by default a rerun evaluates them again)")
 	workers := fs.Int("workers", 0, workersHelp)
+	sf := addStreamFlags(fs)
 	if name := scanFlag(args, "method"); spec == nil && name != "" {
 		_, err := lookupMethod(name) // Before parsing: the unknown method's flags would read as unknown flags.
 		return &usageError{err}
@@ -118,13 +129,14 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &usageError{err}
 	}
-	if *data == "" {
-		return usageErrorf("--data is required")
+	if err := sf.check(fs, spec, *shard, &dataList); err != nil {
+		return err
 	}
+	data := &dataList[0]
 	if *limit < 0 {
 		return usageErrorf("--limit %d: want 0 (all) or a positive number of examples", *limit)
 	}
-	if *out != "" {
+	if *out != "" && !*sf.continual {
 		if err := checkOutFile("--out", *out); err != nil {
 			return err
 		}
@@ -132,16 +144,22 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseDType(*common.dtype); err != nil {
 		return &usageError{err}
 	}
-	ds, err := openDataset(*data)
+	dss, err := openStreamDatasets(dataList, stderr)
 	if err != nil {
 		return err
 	}
-	warnFolderClasses(stderr, ds)
-	if *out == "" {
+	ds := dss[0]
+	if *sf.continual {
+		if *out, err = continualOut(*out, spec.Name, dss); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "records: %s\n", *out)
+	} else if *out == "" {
 		*out = filepath.Join("results", "eval", spec.Name+"_"+fileSafe(ds.Name())+".jsonl")
 		fmt.Fprintf(stderr, "records: %s\n", *out)
 	}
-	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit, NoRetryErrors: *noRetry}
+	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit, NoRetryErrors: *noRetry, Order: *sf.order,
+		OrderSeed: *sf.orderSeed}
 	if *shard != "" {
 		if opts.Shard, opts.NumShards, err = parseShard(*shard); err != nil {
 			return &usageError{err}
@@ -181,13 +199,20 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := interruptContext()
 	defer stop()
 	opts.Context = ctx
+	if *sf.continual {
+		return runContinual(dss, adapter, vm, opts, stdout)
+	}
+	outcome := runOutcome
+	if spec.Online {
+		outcome = streamOutcome
+	}
 	recs, err := eval.Run(ds, adapter, vm, opts)
 	if err != nil {
-		return runOutcome(recs, err, *out)
+		return outcome(recs, err, *out)
 	}
 	row := eval.Row{Name: adapter.Name(), Dataset: ds.Name(), Metrics: eval.ComputeMetrics(recs)}
 	fmt.Fprintf(stdout, "%s\n%d records in %s\n", eval.Table([]eval.Row{row}).Markdown(), len(recs), *out)
-	return runOutcome(recs, nil, *out)
+	return outcome(recs, nil, *out)
 }
 
 // parseShard parses "i/n".

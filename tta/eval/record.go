@@ -6,7 +6,9 @@
 // stopped (records already written are kept, none is written twice); a run can be split into shards
 // (Options.Shard) and the shard files joined with Merge; within a run, Options.Workers evaluate several examples at
 // once, each worker with its own adapter (Options.NewWorker), and the records are written in index order, the same
-// for any number of workers. Metrics (top-1, top-5, ECE, NLL, entropy, time) and summary
+// for any number of workers. Online methods (tta.Online) run as a stream instead (Run, RunStream): one example at a
+// time in a fixed order, each record holding its stream position, and a rerun resumes from a saved state or by
+// replaying the recorded examples. Metrics (top-1, top-5, ECE, NLL, entropy, time) and summary
 // tables (Markdown, HTML, CSV) are computed from records only.
 //
 // The package never names a method: it takes any tta.Adapter with a tta.ViewMaker.
@@ -47,6 +49,10 @@ type Record struct {
 	Data      *DataIdentity `json:"data,omitempty"`
 	Index     int           `json:"index"`
 	ExampleID string        `json:"example_id"`
+	// StreamPos is the example's position in its stream, from 0, and Stream what identifies the stream, for the
+	// records of online methods (tta.Online); both absent for episodic methods.
+	StreamPos *int      `json:"stream_pos,omitempty"`
+	Stream    *StreamID `json:"stream,omitempty"`
 	// Label is the true class; Prediction the predicted class; Top5 the five highest-scoring classes.
 	Label      int   `json:"label"`
 	Prediction int   `json:"prediction"`
@@ -73,11 +79,20 @@ type Record struct {
 	Error string `json:"error,omitempty"`
 }
 
-// sameRun says whether r and o belong to one run: method, configuration, dataset, seed and views (compared when
-// both records describe them: records written before views were recorded still resume).
+// sameRun says whether r and o belong to one run: method, configuration, dataset, seed, stream and views (compared
+// when both records describe them: records written before views were recorded still resume).
 func (r *Record) sameRun(o *Record) bool {
 	return r.Method == o.Method && r.Dataset == o.Dataset && r.Seed == o.Seed && sameConfig(r.Config, o.Config) &&
-		(r.Views == nil || o.Views == nil || sameConfig(r.Views, o.Views))
+		(r.Views == nil || o.Views == nil || sameConfig(r.Views, o.Views)) && reflect.DeepEqual(r.Stream, o.Stream)
+}
+
+// describeRun says in words what sameRun compares.
+func (r *Record) describeRun() string {
+	s := fmt.Sprintf("%s on %s, seed %d, config %v, views %v", r.Method, r.Dataset, r.Seed, r.Config, r.Views)
+	if r.Stream != nil {
+		s += ", stream " + r.Stream.String()
+	}
+	return s
 }
 
 // sameConfig compares configurations after a JSON round trip (numbers as float64).

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +35,8 @@ type Options struct {
 	// Terminal, when set, gets a one-line progress bar with ETA and running accuracy (e.g. os.Stderr).
 	Terminal io.Writer
 	// NoRetryErrors keeps the error records already in Out as done. By default they are evaluated again and the new
-	// record, appended, replaces the error one (ReadRecords reads the last record of an index).
+	// record, appended, replaces the error one (ReadRecords reads the last record of an index). Online adapters
+	// never retry them (see Run).
 	NoRetryErrors bool
 	// Context, when set, stops the run between examples once it is done (e.g. on SIGINT): Run then returns the
 	// records so far and an error wrapping ErrInterrupted. With several workers the examples already started finish
@@ -45,13 +45,20 @@ type Options struct {
 	// Workers is how many examples are evaluated at once; 0 or 1 means one, on Run's adapter. Worker 0 uses Run's
 	// adapter and view maker, workers 1..Workers-1 those NewWorker builds. Records are written in index order and
 	// are the same for any number of workers (but for their Seconds): each example's views derive from the seed and
-	// the example, and the adapter is reset before each example.
+	// the example, and the adapter is reset before each example. Online adapters run on one (see Run).
 	Workers int
 	// NewWorker builds the adapter and view maker of worker w (1 <= w < Workers), called once per worker before the
 	// first example. Each must own the state it adapts: an adapter that writes model weights (MEMO, TPT alignment)
 	// needs its own copy of the model (e.g. built on its own method.Env); models only read may be shared where the
 	// backend allows concurrent executions (GoMLX's pure-Go and XLA backends do). Required when Workers > 1.
 	NewWorker func(w int) (tta.Adapter, tta.ViewMaker, error)
+	// Order is the order of an online adapter's stream (tta.Online): OrderIndex (dataset index order; the default,
+	// "") or OrderShuffle (a shuffle seeded with OrderSeed). Episodic adapters ignore both.
+	Order     string
+	OrderSeed int64
+	// StateEvery is how many examples an online adapter that saves its state (tta.StreamStater) evaluates between
+	// two saves of the state file; 0 means DefaultStateEvery. The state is also saved when the run stops.
+	StateEvery int
 }
 
 // ErrInterrupted is returned (wrapped) by Run when Options.Context was cancelled before the last example.
@@ -100,6 +107,17 @@ func (p Progress) Accuracy() float64 {
 // failure), because adapters may share a model (a report's rows share one ResNet and one CLIP) and an adapter built
 // next snapshots the values it finds; without the reset the last example's update would leak into every later run
 // of the process.
+//
+// An online adapter (tta.Online) is evaluated as a stream instead: ResetStream, then one example at a time on Run's
+// adapter (Workers is ignored) in Options.Order; NumShards > 1 is an error. Each record holds its StreamPos and its
+// Stream. A rerun resumes exactly: an adapter that saves its state (tta.StreamStater) has it saved beside the records
+// (OUT.state, written atomically, with the stream position and a digest of the records it follows) every
+// StateEvery examples and when the run stops, and restored from there; the recorded examples after the saved state
+// (all of them without one) are replayed, Reset and Adapt without writing, before the first new example. A replayed
+// prediction that differs from its record is an error naming the stream position and the example, never a silent
+// restart. Error records of a stream are never evaluated again (NoRetryErrors is implied): the example has had its
+// place in the stream, and evaluating it later would change what every later example saw; a replay evaluates it
+// again at its place, where it must fail again.
 func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Options) (recs []*Record, err error) {
 	if opts.Out == "" {
 		return nil, fmt.Errorf("eval: Options.Out is required")
@@ -107,70 +125,31 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 	if opts.NumShards > 1 && (opts.Shard < 0 || opts.Shard >= opts.NumShards) {
 		return nil, fmt.Errorf("eval: shard %d out of range for %d shards", opts.Shard, opts.NumShards)
 	}
-	// The configuration as it reads back from JSON, so in-memory and resumed records compare equal.
-	cfg, _ := normalise(adapter.Config()).(map[string]any)
-	data := Identify(ds)
-	proto := &Record{Method: adapter.Name(), Config: cfg, Dataset: ds.Name(), Data: &data, Seed: opts.Seed}
-	if vc, ok := vm.(tta.ViewConfigurer); ok {
-		proto.Views, _ = normalise(vc.ViewConfig()).(map[string]any)
-	}
-
-	// The share of indices this run evaluates.
-	indices := opts.Indices
-	if indices == nil {
-		n := ds.Len()
-		if opts.Limit > 0 && opts.Limit < n {
-			n = opts.Limit
-		}
-		for i := 0; i < n; i++ {
-			indices = append(indices, i)
-		}
+	proto := newProto(ds, adapter, vm, opts.Seed)
+	if o, ok := adapter.(tta.Online); ok {
+		return runOnline(ds, o, vm, proto, opts)
 	}
 	var share []int
-	for _, i := range indices {
+	for _, i := range runIndices(ds, opts) {
 		if opts.NumShards <= 1 || i%opts.NumShards == opts.Shard {
 			share = append(share, i)
 		}
 	}
 
 	// Resume.
-	if err := checkOut(opts.Out); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(opts.Out), 0o755); err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	unlock, err := lockFile(opts.Out)
+	prev, unlock, err := openRecords(opts.Out, proto, ds)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	done := map[int]*Record{}
 	retry := map[int]bool{}
-	if _, err := os.Stat(opts.Out); err == nil {
-		recs, validEnd, err := ReadRecords(opts.Out)
-		if err != nil {
-			return nil, err
+	for _, r := range prev {
+		if r.Error != "" && !opts.NoRetryErrors {
+			retry[r.Index] = true
+			continue
 		}
-		if err := os.Truncate(opts.Out, validEnd); err != nil {
-			return nil, fmt.Errorf("eval: dropping the unfinished last line of %s: %w", opts.Out, err)
-		}
-		for _, r := range recs {
-			if !r.sameRun(proto) {
-				return nil, fmt.Errorf("eval: %s holds records of another run (%s on %s, seed %d, config %v, views %v); "+
-					"this run is %s on %s, seed %d, config %v, views %v: use another --out", opts.Out, r.Method,
-					r.Dataset, r.Seed, r.Config, r.Views, proto.Method, proto.Dataset, proto.Seed, proto.Config,
-					proto.Views)
-			}
-			if err := checkResumable(opts.Out, r, ds, proto.Data); err != nil {
-				return nil, err
-			}
-			if r.Error != "" && !opts.NoRetryErrors {
-				retry[r.Index] = true
-				continue
-			}
-			done[r.Index] = r
-		}
+		done[r.Index] = r
 	}
 	f, err := os.OpenFile(opts.Out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -423,53 +402,6 @@ func (d *lockedDataset) ExampleKey(i int) (string, int) {
 		return l.ExampleKey(i)
 	}
 	return "", -1
-}
-
-// checkOut refuses an output path that exists and is not a regular file (a device such as /dev/stdout, a folder, a
-// FIFO, a socket).
-func checkOut(out string) error {
-	st, err := os.Stat(out)
-	if err != nil {
-		return nil
-	}
-	kind := ""
-	switch m := st.Mode(); {
-	case m.IsRegular():
-		return nil
-	case m.IsDir():
-		kind = "a folder"
-	case m&os.ModeNamedPipe != 0:
-		kind = "a FIFO"
-	case m&os.ModeSocket != 0:
-		kind = "a socket"
-	case m&os.ModeDevice != 0:
-		kind = "a device"
-	default:
-		kind = "not a regular file"
-	}
-	return fmt.Errorf("eval: records file %s is %s: want a regular file or a new path", out, kind)
-}
-
-// checkResumable says whether record r of file out describes ds as it is now (data, the identity of this run's
-// data): same data identity (when r has one), an index in range, and the same example at r's index.
-func checkResumable(out string, r *Record, ds datasets.Dataset, data *DataIdentity) error {
-	refuse := func(what string) error {
-		return fmt.Errorf("eval: %s holds records of other data than %s now is: %s. Its records would no longer "+
-			"describe the examples at their indices; use another --out, or delete %s to start over", out,
-			ds.Name(), what, out)
-	}
-	if r.Data != nil && data != nil && *r.Data != *data {
-		return refuse(r.Data.Diff(*data))
-	}
-	if r.Index < 0 || r.Index >= ds.Len() {
-		return refuse(fmt.Sprintf("index %d (%s) is past the dataset's %d examples", r.Index, r.ExampleID, ds.Len()))
-	}
-	if r.ExampleID != "" {
-		if id := exampleKey(ds, r.Index); id != r.ExampleID {
-			return refuse(fmt.Sprintf("index %d was example %q, it is now %q", r.Index, r.ExampleID, id))
-		}
-	}
-	return nil
 }
 
 // evalOne evaluates example i; failures become a record with Error naming the example and the stage.

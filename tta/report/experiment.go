@@ -33,12 +33,17 @@ type Experiment struct {
 	Group string
 	// Baseline is the ID of the row the Δ column is computed against ("" for none, e.g. the baselines).
 	Baseline string
+	// Continual runs an online method's cells (one per dataset, in the suite's order) as one stream, its state
+	// emptied once (eval.RunStream); an online method's cells are otherwise a stream per dataset. Episodic methods
+	// refuse it.
+	Continual bool
 }
 
 // Key is the experiment's identity for records: the method and a hash of its resolved values (the preset and the
 // overrides applied to the defaults) and of the models (modelsID), e.g. "tpt-1a2b3c4d". Two experiments with the
-// same method and resolved values share records whatever their ID, preset or overrides. An experiment whose method
-// is not registered, or whose values do not resolve, is keyed by its preset and overrides.
+// same method and resolved values share records whatever their ID, preset or overrides; a continual experiment has
+// its own. An experiment whose method is not registered, or whose values do not resolve, is keyed by its preset and
+// overrides.
 func (e Experiment) Key(modelsID string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", recordsVersion, e.Method, modelsID)
@@ -51,6 +56,9 @@ func (e Experiment) Key(modelsID string) string {
 	for _, k := range slices.Sorted(maps.Keys(values)) {
 		v, _ := json.Marshal(values[k])
 		fmt.Fprintf(h, "%s=%s\x00", k, v)
+	}
+	if e.Continual {
+		fmt.Fprintf(h, "continual\x00")
 	}
 	return e.Method + "-" + hex.EncodeToString(h.Sum(nil))[:8]
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -58,45 +59,6 @@ func DefaultWorkers(b backends.Backend) int {
 		return runtime.NumCPU()
 	}
 	return 1
-}
-
-// JobProgress is the state of a whole Run after an example: counts over every cell it runs.
-type JobProgress struct {
-	// Cell is the cell being evaluated, Index its position among the cells Run runs (0-based) and Cells their count.
-	Cell         *Cell
-	Index, Cells int
-	// Done counts the examples finished (reused or computed), Total those of every cell Run runs.
-	Done, Total int
-	// Computed counts the examples evaluated by this run, Reused those read from records.
-	Computed, Reused int
-	// Elapsed is Run's wall time so far; ETA the estimated remaining time: each cell's remaining examples at the
-	// rate (wall time per example) its experiment showed on earlier cells of this run, else at the mean rate.
-	Elapsed, ETA time.Duration
-}
-
-// Rate is the number of examples computed per second.
-func (p JobProgress) Rate() float64 {
-	if p.Elapsed <= 0 {
-		return 0
-	}
-	return float64(p.Computed) / p.Elapsed.Seconds()
-}
-
-// String renders p as one line: bar, examples done / total, reused, rate, elapsed, ETA and the current cell.
-func (p JobProgress) String() string {
-	const width = 24
-	frac := 0.0
-	if p.Total > 0 {
-		frac = float64(p.Done) / float64(p.Total)
-	}
-	n := min(width, int(frac*width))
-	cell := ""
-	if p.Cell != nil {
-		cell = fmt.Sprintf(" cell %d/%d %s on %s", p.Index+1, p.Cells, p.Cell.Experiment.ID, p.Cell.Dataset)
-	}
-	return fmt.Sprintf("[%s%s] %d/%d examples (%d reused) %.1f/s elapsed %s ETA %s%s", strings.Repeat("#", n),
-		strings.Repeat(".", width-n), p.Done, p.Total, p.Reused, p.Rate(), p.Elapsed.Round(time.Second),
-		p.ETA.Round(time.Second), cell)
 }
 
 // Cell is one (experiment, dataset) evaluation.
@@ -303,10 +265,85 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 		}
 		return b
 	}
+	// progress is eval's progress callback for the cells from order[i] on, which had done examples before.
+	progress := func(i int, c *Cell, cellDone int) func(p eval.Progress) {
+		return func(p eval.Progress) {
+			if p.Resumed > 0 && job.Done == cellDone { // The cell's records from an earlier run.
+				job.Done += p.Resumed
+				job.Reused += p.Resumed
+			}
+			job.Done++
+			job.Computed++
+			rates.observe(rates.keys[i], p.Elapsed, p.Done-p.Resumed, p.Total-p.Done)
+			if opts.Progress != nil {
+				opts.Progress(c, p)
+			}
+			showJob()
+		}
+	}
+	// finish records and logs what the run of cell c (order[i]) computed: it had before records.
+	finish := func(i int, c *Cell, before, cellDone int, cellStart time.Time) {
+		prefix := fmt.Sprintf("[%d/%d] %s on %s", i+1, len(order), c.Experiment.Name, c.Dataset)
+		if c.Err != nil {
+			logf("%s: %s", prefix, describeErr(c.Err))
+			return
+		}
+		c.Computed = len(c.Records) - before
+		res.Computed += c.Computed
+		res.Reused += before
+		if job.Done == cellDone { // Nothing computed: every record was there (n = 0 cells).
+			job.Done += len(c.Records)
+			job.Reused += len(c.Records)
+		}
+		c.Seconds = time.Since(cellStart).Seconds()
+		m := c.Metrics()
+		errs := ""
+		if m.Errors > 0 {
+			errs = fmt.Sprintf(", %d FAILED (e.g. %s)", m.Errors, firstError(c.Records))
+		}
+		logf("%s: %d examples (%d computed) top-1 %s%% in %.1f s%s", prefix, len(c.Records), c.Computed, pct(m.Top1),
+			c.Seconds, errs)
+	}
+	handled := map[*Cell]bool{} // the cells of continual streams run
 	for i, c := range order {
+		if handled[c] {
+			continue
+		}
 		cellStart := time.Now()
 		job.Index, job.Cell = i, c
 		prefix := fmt.Sprintf("[%d/%d] %s on %s", i+1, len(order), c.Experiment.Name, c.Dataset)
+		if group := continualGroup(order, c, env.ModelsID); group != nil {
+			for _, g := range group {
+				handled[g] = true
+			}
+			before := make([]int, len(group))
+			for j, g := range group {
+				if recs, _, rerr := eval.ReadRecords(g.Path); rerr == nil {
+					before[j] = len(firstN(recs, g.N))
+				}
+			}
+			eo := eval.Options{Seed: opts.Seed, Backend: env.BackendName, Device: env.Device, Context: opts.Context,
+				Progress: progress(i, c, job.Done)}
+			cellDone := job.Done
+			err := runContinual(group, openDS, func(classes []string) (tta.Adapter, tta.ViewMaker, error) {
+				b := adapter(0, c.Experiment, classes)
+				return b.a, b.vm, b.err
+			}, eo)
+			rates.finish(rates.keys[i])
+			if errors.Is(err, eval.ErrInterrupted) {
+				logf("%s: %v", prefix, err)
+				return nil, fmt.Errorf("report: %s (continual) on %s: %w", c.Experiment.ID, c.Dataset, err)
+			}
+			if err != nil {
+				return nil, err
+			}
+			for j, g := range group {
+				at := slices.Index(order, g)
+				finish(at, g, before[j], cellDone, cellStart)
+				cellDone = -1 // Only the first cell counts the examples a run found done in the stream.
+			}
+			continue
+		}
 		complete, err := readComplete(c.Path, c.N)
 		if err != nil {
 			return nil, err
@@ -346,19 +383,7 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 			return b.a, b.vm, b.err
 		}
 		cellDone := job.Done
-		eo.Progress = func(p eval.Progress) {
-			if p.Resumed > 0 && job.Done == cellDone { // The cell's records from an earlier run.
-				job.Done += p.Resumed
-				job.Reused += p.Resumed
-			}
-			job.Done++
-			job.Computed++
-			rates.observe(rates.keys[i], p.Elapsed, p.Done-p.Resumed, p.Total-p.Done)
-			if opts.Progress != nil {
-				opts.Progress(c, p)
-			}
-			showJob()
-		}
+		eo.Progress = progress(i, c, cellDone)
 		before := 0
 		if recs, _, rerr := eval.ReadRecords(c.Path); rerr == nil {
 			before = len(firstN(recs, c.N))
@@ -374,25 +399,10 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 		}
 		if err != nil {
 			c.Err = err
-			logf("%s: FAILED: %v", prefix, err)
-			continue
+		} else {
+			c.Records = firstN(recs, c.N)
 		}
-		c.Records = firstN(recs, c.N)
-		c.Computed = len(c.Records) - before
-		res.Computed += c.Computed
-		res.Reused += before
-		if job.Done == cellDone { // Nothing computed: every record was there (n = 0 cells).
-			job.Done += len(c.Records)
-			job.Reused += len(c.Records)
-		}
-		c.Seconds = time.Since(cellStart).Seconds()
-		m := c.Metrics()
-		errs := ""
-		if m.Errors > 0 {
-			errs = fmt.Sprintf(", %d FAILED (e.g. %s)", m.Errors, firstError(c.Records))
-		}
-		logf("%s: %d examples (%d computed) top-1 %s%% in %.1f s%s", prefix, len(c.Records), c.Computed, pct(m.Top1),
-			c.Seconds, errs)
+		finish(i, c, before, cellDone, cellStart)
 	}
 	// Cells not run (other rows with --only) show whatever records they have.
 	for _, byDS := range cells {
@@ -416,65 +426,6 @@ func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 	logf("%d examples computed and %d reused from the records in %s, %d at once (%d CPU cores)", res.Computed,
 		res.Reused, res.Elapsed.Round(time.Second), workers, runtime.NumCPU())
 	return res, nil
-}
-
-// rates are the wall times per example of the experiments this run evaluated, for the job's ETA.
-type rates struct {
-	keys   []string                 // the experiment key of each cell run
-	perKey map[string]time.Duration // by experiment key: the last finished cell's wall time per example
-	// cur is the current cell's experiment key, wall time per example and remaining examples.
-	cur       string
-	curPer    time.Duration
-	curLeft   int
-	sum       time.Duration // wall time of the finished cells' examples
-	n         int           // their count
-	cellSum   time.Duration
-	cellCount int
-}
-
-// observe records the current cell's progress: elapsed wall time for done examples, left to go.
-func (r *rates) observe(key string, elapsed time.Duration, done, left int) {
-	r.cur, r.curLeft = key, left
-	r.cellSum, r.cellCount = elapsed, done
-	if done > 0 {
-		r.curPer = elapsed / time.Duration(done)
-	}
-}
-
-// finish ends the current cell of experiment key.
-func (r *rates) finish(key string) {
-	if r.cur == key && r.cellCount > 0 {
-		r.perKey[key] = r.curPer
-		r.sum += r.cellSum
-		r.n += r.cellCount
-	}
-	r.cur, r.curLeft, r.cellCount, r.cellSum = "", 0, 0, 0
-}
-
-// eta estimates the remaining time: the current cell's remaining examples at its rate, and the cells after index
-// (their examples, totals, not in records, have) at their experiment's rate, else the mean rate so far.
-func (r *rates) eta(index int, totals, have []int) time.Duration {
-	mean := time.Duration(0)
-	if n := r.n + r.cellCount; n > 0 {
-		mean = (r.sum + r.cellSum) / time.Duration(n)
-	}
-	total := time.Duration(r.curLeft) * r.curPer
-	for i := index + 1; i < len(totals); i++ {
-		left := totals[i] - have[i]
-		if left <= 0 {
-			continue
-		}
-		key := r.keys[i]
-		per, ok := r.perKey[key]
-		if !ok && key == r.cur {
-			per, ok = r.curPer, true
-		}
-		if !ok {
-			per = mean
-		}
-		total += time.Duration(left) * per
-	}
-	return total
 }
 
 // Load returns the suite's cells from the records in dir without computing anything (cells without records are
@@ -562,8 +513,12 @@ func writeExperimentFile(c *Cell) error {
 		return nil
 	}
 	values, _ := c.Experiment.Resolve()
-	data, err := json.MarshalIndent(map[string]any{"method": c.Experiment.Method, "preset": c.Experiment.Preset,
-		"params": c.Experiment.Params, "values": values, "name": c.Experiment.Name}, "", "  ")
+	m := map[string]any{"method": c.Experiment.Method, "preset": c.Experiment.Preset,
+		"params": c.Experiment.Params, "values": values, "name": c.Experiment.Name}
+	if c.Experiment.Continual {
+		m["continual"] = true
+	}
+	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
