@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -17,11 +18,13 @@ import (
 	"github.com/gotta-ml/gotta/tta/method"
 )
 
-// TestMemoryWrite: free slots fill in order; a full class replaces its largest-entropy slot (the highest of equal
+// TestMemoryWrite: free slots fill in order with the normalised features; a full class replaces its largest-entropy slot (the highest of equal
 // ones) only with a lower entropy, and skips otherwise.
 func TestMemoryWrite(t *testing.T) {
 	m := NewMemory(2, 2, 3)
-	f := func(x float32) []float32 { return []float32{x, 0, 0} }
+	f := func(x float32) []float32 { return []float32{x, 1, 0} }
+	unit := func(x float64) []float64 { n := math.Sqrt(x*x + 1); return []float64{x / n, 1 / n, 0} }
+	f64 := func(v []float32) []float64 { return []float64{float64(v[0]), float64(v[1]), float64(v[2])} }
 	act, slot := m.Write(1, f(1), 0.5)
 	assert.Equal(t, Written, act)
 	assert.Equal(t, 0, slot)
@@ -36,12 +39,12 @@ func TestMemoryWrite(t *testing.T) {
 	act, slot = m.Write(1, f(4), 0.4) // equal largest entropies: the highest slot goes
 	assert.Equal(t, Replaced, act)
 	assert.Equal(t, 1, slot)
-	assert.Equal(t, []float32{4, 0, 0}, m.Feature(1, 1))
+	assert.InDeltaSlice(t, unit(4), f64(m.Feature(1, 1)), 1e-7, "stored L2-normalised")
 	assert.Equal(t, 0.4, m.Entropy(1, 1))
 	act, slot = m.Write(1, f(5), 0.45) // slot 0 (0.5) is now the largest
 	assert.Equal(t, Replaced, act)
 	assert.Equal(t, 0, slot)
-	assert.Equal(t, []float32{5, 0, 0}, m.Feature(1, 0))
+	assert.InDeltaSlice(t, unit(5), f64(m.Feature(1, 0)), 1e-7)
 	m.Clear()
 	assert.Equal(t, 0, m.Count(1))
 }
@@ -192,4 +195,30 @@ func TestSpecBuildsOnEmbedded(t *testing.T) {
 		filled += ad.(*Adapter).Memory().Count(c)
 	}
 	assert.GreaterOrEqual(t, filled, 1)
+}
+
+// BenchmarkReadImageNet reads a full ImageNet-sized memory (1000 classes x 50 slots x 512, ViT-B/16's embedding).
+func BenchmarkReadImageNet(b *testing.B) {
+	const classes, size, dim = 1000, DefaultMemorySize, 512
+	m := NewMemory(classes, size, dim)
+	r := rand.New(rand.NewPCG(1, 2))
+	vec := func() []float32 {
+		f := make([]float32, dim)
+		for i := range f {
+			f[i] = float32(r.NormFloat64())
+		}
+		return f
+	}
+	text := make([][]float32, classes)
+	for c := range classes {
+		text[c] = vec()
+		for range size {
+			m.Write(c, vec(), r.Float64())
+		}
+	}
+	q := vec()
+	b.ResetTimer()
+	for range b.N {
+		m.Read(q, text, DefaultBeta, 100)
+	}
 }

@@ -3,6 +3,8 @@ package dmn
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // Memory is DMN's dynamic memory: for each class up to Size image features of earlier test examples that were
@@ -11,7 +13,7 @@ import (
 type Memory struct {
 	classes, size, dim int
 	count              []int     // [classes] filled slots per class; slots 0..count-1 hold features
-	feat               []float32 // [classes, size, dim] the written features
+	feat               []float32 // [classes, size, dim] the written features, L2-normalised (the read's keys and values)
 	ent                []float64 // [classes, size] their entropies
 }
 
@@ -33,7 +35,7 @@ func (m *Memory) Dim() int { return m.dim }
 // Count is the number of filled slots of class c.
 func (m *Memory) Count(c int) int { return m.count[c] }
 
-// Feature is the feature in slot s of class c (a view into the memory; s < Count(c)).
+// Feature is the feature in slot s of class c, L2-normalised when written (a view into the memory; s < Count(c)).
 func (m *Memory) Feature(c, s int) []float32 {
 	o := (c*m.size + s) * m.dim
 	return m.feat[o : o+m.dim]
@@ -85,7 +87,10 @@ func (m *Memory) Write(class int, feature []float32, entropy float64) (Action, i
 	} else {
 		m.count[class]++
 	}
-	copy(m.Feature(class, slot), feature)
+	dst, n := m.Feature(class, slot), norm(feature)
+	for i, x := range feature {
+		dst[i] = float32(float64(x) / n)
+	}
 	m.ent[class*m.size+slot] = entropy
 	return action, slot
 }
@@ -100,31 +105,41 @@ func (m *Memory) Read(query []float32, text [][]float32, beta, scale float64) []
 			len(text), m.classes))
 	}
 	q := unit(query)
-	acc := make([]float64, m.dim)
-	k := make([]float64, m.dim)
 	logits := make([]float64, m.classes)
-	for c := range m.classes {
+	// Classes are independent: large memories are read on several goroutines, each over a range of classes.
+	work := m.classes * (m.size + 1) * m.dim
+	workers := min(runtime.GOMAXPROCS(0), m.classes, 1+work/(1<<18))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.readClasses(logits, q, text, beta, scale, w*m.classes/workers, (w+1)*m.classes/workers)
+		}()
+	}
+	wg.Wait()
+	return logits
+}
+
+// readClasses writes the logits of classes lo..hi-1 (Read).
+func (m *Memory) readClasses(logits, q []float64, text [][]float32, beta, scale float64, lo, hi int) {
+	acc := make([]float64, m.dim)
+	add := func(k []float32, n float64) { // key k with norm n
+		sim := 0.0
+		for i, x := range k {
+			sim += float64(x) * q[i]
+		}
+		w := math.Exp(-beta*(1-sim/n)) / n
+		for i, x := range k {
+			acc[i] += w * float64(x)
+		}
+	}
+	for c := lo; c < hi; c++ {
 		clear(acc)
-		add := func(f []float32) {
-			n := 0.0
-			for _, x := range f {
-				n += float64(x) * float64(x)
-			}
-			n = math.Sqrt(n)
-			sim := 0.0
-			for i, x := range f {
-				k[i] = float64(x) / n
-				sim += k[i] * q[i]
-			}
-			w := math.Exp(-beta * (1 - sim))
-			for i := range acc {
-				acc[i] += w * k[i]
-			}
-		}
 		for s := range m.count[c] {
-			add(m.Feature(c, s))
+			add(m.Feature(c, s), 1)
 		}
-		add(text[c])
+		add(text[c], norm(text[c]))
 		n, dot := 0.0, 0.0
 		for i, x := range acc {
 			n += x * x
@@ -132,16 +147,20 @@ func (m *Memory) Read(query []float32, text [][]float32, beta, scale float64) []
 		}
 		logits[c] = scale * dot / math.Sqrt(n)
 	}
-	return logits
 }
 
-// unit returns f / |f| in float64.
-func unit(f []float32) []float64 {
+// norm is |f| in float64.
+func norm(f []float32) float64 {
 	n := 0.0
 	for _, x := range f {
 		n += float64(x) * float64(x)
 	}
-	n = math.Sqrt(n)
+	return math.Sqrt(n)
+}
+
+// unit returns f / |f| in float64.
+func unit(f []float32) []float64 {
+	n := norm(f)
 	out := make([]float64, len(f))
 	for i, x := range f {
 		out[i] = float64(x) / n

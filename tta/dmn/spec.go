@@ -46,7 +46,8 @@ func Spec() *method.Spec {
 			kind, doc = "augmix", "AugMix views"
 		}
 		presets = append(presets, method.Preset{Name: s.preset,
-			Doc: "DMN-ZS on " + s.set + ": memory weight " + strconv.FormatFloat(s.weight, 'g', -1, 64) + " (the original's search), " + doc,
+			Doc: "DMN-ZS on " + s.set + ": memory weight " + strconv.FormatFloat(s.weight, 'g', -1, 64) +
+				" (the original's search), " + doc,
 			Set: method.Values{"weight": s.weight, "view-kind": kind}})
 	}
 	return &method.Spec{
