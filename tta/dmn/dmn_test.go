@@ -158,7 +158,12 @@ func TestSpec(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 10.0, v.Float("weight"))
 	assert.Equal(t, "augmix", v.String("view-kind"))
-
+	assert.Equal(t, "single", v.String("templates"))
+	assert.Equal(t, "{} texture.", v.String("template"))
+	v, err = s.Resolve("sun397", nil)
+	require.NoError(t, err)
+	assert.Equal(t, 3.0, v.Float("weight"))
+	assert.Equal(t, "tip7", v.String("templates"))
 }
 
 // TestSpecBuildsOnEmbedded: the spec builds a tta.StreamStater on the embedded CLIP whose predictions are

@@ -14,8 +14,10 @@
 //     the shorter side, center crop); views 1..31 RandomResizedCrop(R, scale=(0.5, 1)) (not TPT's 0.08) with a
 //     random horizontal flip, and on the fine-grained sets (augmix=len(set_id) > 1) TPT's AugMix ops at severity 1
 //     on the crop. NewViewMaker makes them.
-//   - Text: the 7 Tip-Adapter templates plus CuPL's GPT-3 descriptions of each class (--text_prompt tip_cupl); each
-//     class's feature is the mean of its normalised per-prompt features, renormalised.
+//   - Text (--text_prompt tip_cupl): on the ImageNet sets, Caltech101 and SUN397 the 7 Tip-Adapter templates, on the
+//     other fine-grained sets one template of their own (data/imagnet_prompts.py ID_to_prompts: "a photo of a {},
+//     a type of flower." ...), plus CuPL's GPT-3 descriptions of each class; each class's feature is the mean of its
+//     normalised per-prompt features, renormalised. The presets set the templates.
 //   - Image features f_i, L2-normalised. p_i = softmax(exp(logit_scale) f_i . t_c), the views' probabilities.
 //   - Confidence selection: the int(N * 0.1) = 3 views of lowest -sum p log(p + 1e-6) (select_confident_samples);
 //     the mean of their p is the vote, its argmax the pseudo-label y, its -sum p log(p + 1e-8) the entropy h.

@@ -11,27 +11,28 @@ func init() { method.Register(Spec()) }
 
 // searchedWeights are the dynamic memory's weights (beta2) that the original's search picked on each test set
 // (camera_ready_dmn_tf_shift_0.txt, camera_ready_dmn_tf_searched_vit_0.txt, ViT-B/16 zero-shot), with whether the
-// set's views are AugMix ones (dmn_main.py: augmix=len(set_id) > 1, the fine-grained sets).
+// set's views are AugMix ones (dmn_main.py: augmix=len(set_id) > 1, the fine-grained sets) and its templates.
 var searchedWeights = []struct {
 	preset, set string
 	weight      float64
 	augmix      bool
+	template    string // the set's single template (data/imagnet_prompts.py ID_to_prompts); "" means tip7
 }{
-	{"imagenet", "ImageNet", 1, false},
-	{"imagenet-a", "ImageNet-A", 3, false},
-	{"imagenet-v2", "ImageNet-V2", 1, false},
-	{"imagenet-r", "ImageNet-R", 0.3, false},
-	{"imagenet-sketch", "ImageNet-Sketch", 1, false},
-	{"flowers102", "Flowers102", 10, true},
-	{"dtd", "DTD", 10, true},
-	{"pets", "Oxford Pets", 1, true},
-	{"cars", "Stanford Cars", 0.3, true},
-	{"ucf101", "UCF101", 0.3, true},
-	{"caltech101", "Caltech101", 0.3, true},
-	{"food101", "Food101", 0.3, true},
-	{"sun397", "SUN397", 3, true},
-	{"aircraft", "FGVC Aircraft", 1, true},
-	{"eurosat", "EuroSAT", 0.3, true},
+	{"imagenet", "ImageNet", 1, false, ""},
+	{"imagenet-a", "ImageNet-A", 3, false, ""},
+	{"imagenet-v2", "ImageNet-V2", 1, false, ""},
+	{"imagenet-r", "ImageNet-R", 0.3, false, ""},
+	{"imagenet-sketch", "ImageNet-Sketch", 1, false, ""},
+	{"flowers102", "Flowers102", 10, true, "a photo of a {}, a type of flower."},
+	{"dtd", "DTD", 10, true, "{} texture."},
+	{"pets", "Oxford Pets", 1, true, "a photo of a {}, a type of pet."},
+	{"cars", "Stanford Cars", 0.3, true, "a photo of a {}, a type of car."},
+	{"ucf101", "UCF101", 0.3, true, "a photo of a person doing {}."},
+	{"caltech101", "Caltech101", 0.3, true, ""},
+	{"food101", "Food101", 0.3, true, "a photo of {}, a type of food."},
+	{"sun397", "SUN397", 3, true, ""},
+	{"aircraft", "FGVC Aircraft", 1, true, "a photo of a {}, a type of aircraft."},
+	{"eurosat", "EuroSAT", 0.3, true, "a centered satellite photo of {}."},
 }
 
 // Spec is DMN-ZS's method spec ("dmn"): the dynamic memory of the original's zero-shot setting, its ImageNet
@@ -45,10 +46,16 @@ func Spec() *method.Spec {
 		if s.augmix {
 			kind, doc = "augmix", "AugMix views"
 		}
+		set := method.Values{"weight": s.weight, "view-kind": kind}
+		if s.template != "" {
+			set["templates"], set["template"] = "single", s.template
+			doc += ", \"" + s.template + "\""
+		} else {
+			doc += ", the 7 templates"
+		}
 		presets = append(presets, method.Preset{Name: s.preset,
 			Doc: "DMN-ZS on " + s.set + ": memory weight " + strconv.FormatFloat(s.weight, 'g', -1, 64) +
-				" (the original's search), " + doc,
-			Set: method.Values{"weight": s.weight, "view-kind": kind}})
+				" (the original's search), " + doc, Set: set})
 	}
 	return &method.Spec{
 		Name: "dmn",
