@@ -197,7 +197,7 @@ func TestAdaptHooks(t *testing.T) {
 			assert.Contains(t, stderr.String(), "\n  "+n+" ", "%v lists %s", args, n)
 		}
 	}
-	assert.Equal(t, []string{"c-tpt", "ensemble", "memo", "mta", "tda", "tpt", "zero", "zero-shot"}, adaptMethodNames())
+	assert.Equal(t, []string{"c-tpt", "dmn", "ensemble", "memo", "mta", "tda", "tpt", "zero", "zero-shot"}, adaptMethodNames())
 	var stdout, stderr bytes.Buffer
 	err := adaptMain([]string{"--method", "nope"}, &stdout, &stderr)
 	require.Error(t, err)

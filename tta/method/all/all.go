@@ -7,6 +7,7 @@ package all
 import (
 	// Each method package registers its spec from an init function (its spec.go).
 	_ "github.com/gotta-ml/gotta/tta/ctpt"
+	_ "github.com/gotta-ml/gotta/tta/dmn"
 	_ "github.com/gotta-ml/gotta/tta/ensemble"
 	_ "github.com/gotta-ml/gotta/tta/memo"
 	_ "github.com/gotta-ml/gotta/tta/mta"
