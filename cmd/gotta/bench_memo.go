@@ -59,7 +59,7 @@ torchvision ResNet with random weights (built in Go from torchvision's config), 
 
 Each row is the median ms per example over --iters examples after the first, the first example's time (which
 includes compiling each executable) and images/s through the model. Then the peak memory the process reached (host
-RSS; the GoMLX backends report no device peak). --tiny shrinks the network (same block type and grouping, one
+RSS, and the device's peak as PJRT reports it: n/a on pure Go). --tiny shrinks the network (same block type and grouping, one
 block per stage, stem 8, planes 8-64) and the input to 64x64, so that the pure-Go backend finishes in seconds
 (64 views: about 1 s per example). The full ResNet-50 on pure Go (2-core CPU): --views 8 --iters 1 took 2.6 min
 and 3.7 GiB, the MEMO step 58 s; 64 views would need tens of GiB.
@@ -216,7 +216,7 @@ and the same with --arch resnext50_32x4d, and --classes 1000.`)
 		optimizerSummary(memoA.Options().Optimizer.Config()), b.Name(), b.Description())
 	fmt.Fprintf(w, "model: %s\nrandom weights: %.0f ms\n", cfg, float64(initTime)/1e6)
 	writePhaseTable(w, phases)
-	writePeakMemory(w)
+	writePeakMemory(w, b)
 	return nil
 }
 
