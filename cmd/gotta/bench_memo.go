@@ -5,7 +5,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gotta-ml/gotta/datasets/augment"
@@ -72,7 +71,8 @@ and the same with --arch resnext50_32x4d, and --classes 1000.`)
 	iters := fs.Int("iters", 10, "timed examples after the first")
 	classes := fs.Int("classes", 200, "classes of the logits: 200 (ImageNet-A's subset of the 1000 outputs) or 1000")
 	tiny := fs.Bool("tiny", false, "a tiny ResNet of the same block type at 64x64 (for the pure-Go backend)")
-	dtype := fs.String("dtype", "f32", "compute dtype: f32 (bf16 is not available: tta/resnet computes in float32)")
+	dtype := fs.String("dtype", "f32", "compute dtype of the convolutions: f32 or bf16 (BN statistics, softmax, "+
+		"entropy, loss and the adapted variables stay f32)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -87,10 +87,9 @@ and the same with --arch resnext50_32x4d, and --classes 1000.`)
 	if *views < 2 || *iters < 0 {
 		return fmt.Errorf("--views %d, --iters %d: want at least 2 views and no negative iterations", *views, *iters)
 	}
-	if dt, err := parseDType(*dtype); err != nil {
+	dt, err := parseDType(*dtype)
+	if err != nil {
 		return err
-	} else if dt != dtypes.Float32 {
-		return fmt.Errorf("--dtype %s: tta/resnet computes in float32 only", *dtype)
 	}
 	var subset []int
 	switch *classes {
@@ -114,6 +113,7 @@ and the same with --arch resnext50_32x4d, and --classes 1000.`)
 	if err != nil {
 		return err
 	}
+	m.DType = dt
 	ctx := context.New()
 	if err := m.Init(ctx, 1); err != nil {
 		return err
