@@ -8,10 +8,12 @@
 #   python3 scripts/gpu_table.py OUTDIR # here, afterwards: the GPU table of README.md from OUTDIR's files
 #
 # With the device tool: run(command="bash scripts/gpu_check.sh run", carry=[".devbin"], timeout_s=560).
+# XLA's GPU caches go to $GOTTA_HOME/cache/xla (a fresh machine starts empty: the first section pays autotuning).
 # .devbin/ must be ignored by git (.gitignore lists it). `run` writes to $OUT:
 #   doctor.txt   gotta doctor (backend, plugin, GPU) and nvidia-smi
-#   bench.txt    gotta bench tpt (RN50 f32 / bf16, host and device views, 200 and 1000 classes; ViT-B/16 f32 / bf16)
-#                and gotta bench memo (ResNet-50): ms per example per phase, compile, images/s, peak memory
+#   bench.txt    gotta bench tpt (RN50 and ViT-B/16 f32 / bf16, host and device views, 200 and 1000 classes, B=1 and,
+#                with --batch-examples, B=8) and gotta bench memo (ResNet-50 f32 / bf16): ms per example per phase,
+#                compile, images/s, device memory (PJRT peak; the client does not preallocate)
 #   twin.txt     scripts/torch_twin.py: PyTorch's official TPT (fp16 autocast) and MEMO (fp32) on the same shapes
 #   tests.txt    tta/tpt and tta/memo golden tests (-short) on XLA with TF32 off (NVIDIA_TF32_OVERRIDE=0:
 #                f32 matmuls on the H100 otherwise use TF32, ~1e-3 relative, beyond the golden tolerances)
@@ -57,21 +59,32 @@ run() {
 	tiny=()
 	twin=()
 	[ -n "$quick" ] && tiny=(--tiny --iters 2 --views 8) && twin=(--tiny --iters 2 --views 8)
-	limit=${GPU_CHECK_BENCH_TIMEOUT:-60} # 6 x 60 + 3 x 45 + 3 x 45 s < 600 s
-	for args in "tpt --arch RN50" "tpt --arch RN50 --dtype bf16" "tpt --arch RN50 --device-views" \
-		"tpt --arch ViT-B/16 --dtype bf16" "tpt --arch RN50 --classes 1000" "memo --arch resnet50"; do
+	# The matrix: RN50 and ViT-B/16, f32 and bf16, B=1 and B>1 (when this gotta has --batch-examples), 200 and 1000
+	# classes, host and device views; MEMO (ResNet-50) f32 and bf16. Budget: 9 x 35 s + 3 x 30 s (twin) + 2 x 35 s
+	# (tests) = 475 s, within one 600 s device call with the unpacking and doctor.
+	limit=${GPU_CHECK_BENCH_TIMEOUT:-35}
+	runs=("tpt --arch RN50" "tpt --arch RN50 --dtype bf16" "tpt --arch RN50 --device-views"
+		"tpt --arch ViT-B/16" "tpt --arch ViT-B/16 --dtype bf16" "tpt --arch RN50 --classes 1000"
+		"memo --arch resnet50" "memo --arch resnet50 --dtype bf16")
+	if "$work/gotta" bench tpt --help 2>&1 | grep -q -- '--batch-examples'; then
+		runs+=("tpt --arch RN50 --dtype bf16 --batch-examples 8")
+	else
+		runs+=("tpt --arch ViT-B/16 --classes 1000")
+		echo "=== no --batch-examples in this gotta: B>1 not measured" >>"$out/bench.txt"
+	fi
+	for args in "${runs[@]}"; do
 		echo "=== gotta bench $args ($(date +%T))"
 		# shellcheck disable=SC2086
 		timeout "$limit" "$work/gotta" bench $args --iters 10 "${tiny[@]}" 2>&1
 		echo "exit $?"
 	done >>"$out/bench.txt" 2>&1
-	grep -E '^(===|exit|\| (image|text|prediction|compute|MEMO adapt|MEMO total))' "$out/bench.txt"
+	grep -E '^(===|exit|compile|peak|\| (image|text|prediction|compute|MEMO adapt|MEMO total))' "$out/bench.txt"
 
 	if python3 -c 'import torch' 2>/dev/null; then
 		for args in "tpt --arch RN50" "tpt --arch ViT-B/16" "memo --arch resnet50"; do
 			echo "=== torch twin $args ($(date +%T))"
 			# shellcheck disable=SC2086
-			timeout 45 python3 scripts/torch_twin.py $args --iters 10 "${twin[@]}" 2>&1
+			timeout 30 python3 scripts/torch_twin.py $args --iters 10 "${twin[@]}" 2>&1
 			echo "exit $?"
 		done >>"$out/twin.txt" 2>&1
 	else
@@ -85,7 +98,7 @@ run() {
 		echo "=== tta/$p ($(date +%T))"
 		start=$SECONDS
 		(cd "tta/$p" && NVIDIA_TF32_OVERRIDE=0 XLA_FLAGS=--xla_gpu_enable_triton_gemm=false \
-			timeout 45 "$work/$p.test" "${testargs[@]}" 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT)')
+			timeout 35 "$work/$p.test" "${testargs[@]}" 2>&1 | grep -v -E '^=== (RUN|PAUSE|CONT)')
 		echo "exit ${PIPESTATUS[0]}; $((SECONDS - start)) s"
 	done >>"$out/tests.txt" 2>&1
 	grep -E '^(===|exit|--- FAIL|ok|FAIL)' "$out/tests.txt"

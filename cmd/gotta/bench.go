@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gotta-ml/gotta/datasets/imagenet"
 	"github.com/gotta-ml/gotta/tta/backend"
@@ -189,7 +190,7 @@ ensembles: gotta bench memo --help.`)
 		phases = append(phases, ph)
 	}
 	writePhaseTable(w, phases)
-	writePeakMemory(w)
+	writePeakMemory(w, b)
 	return nil
 }
 
@@ -282,13 +283,15 @@ func writePhaseTable(w io.Writer, phases []*benchPhase) {
 	}
 }
 
-// writePeakMemory prints the process's peak host memory (the GoMLX backends report no device peak).
-func writePeakMemory(w io.Writer) {
+// writePeakMemory prints the process's peak host memory and b's device memory as PJRT reports it
+// (backend.DeviceMemoryString: "n/a" on pure Go).
+func writePeakMemory(w io.Writer, b backends.Backend) {
 	var ru syscall.Rusage
+	host := "unknown"
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		fmt.Fprintf(w, "peak host memory (max RSS): %.0f MiB; device peak memory: not reported by the backend\n",
-			float64(ru.Maxrss)/1024)
+		host = fmt.Sprintf("%.0f MiB", float64(ru.Maxrss)/1024)
 	}
+	fmt.Fprintf(w, "peak host memory (max RSS): %s; device memory (PJRT): %s\n", host, backend.DeviceMemoryString(b))
 }
 
 // randomImage is a w x h image of uniform random pixels (fixed seed): the benchmarks' test example.

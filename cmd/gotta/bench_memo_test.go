@@ -16,10 +16,15 @@ func TestBenchMemoTiny(t *testing.T) {
 	rows := []string{"views (CPU)", "MEMO adapt step (fwd+bwd+SGD)", "MEMO prediction (view 0, prior)", "MEMO reset",
 		"MEMO total (views+step+prediction+reset)", "crop views (CPU)", "crop ensemble (forward, no gradient)",
 		"MC-dropout (trunk once + heads)"}
-	for _, arch := range []string{"resnet50", "resnext50_32x4d", "resnet18"} {
+	for _, arch := range []string{"resnet50", "resnext50_32x4d", "resnet18", "resnet50:bf16"} {
 		t.Run(arch, func(t *testing.T) {
 			var out bytes.Buffer
-			require.NoError(t, benchMain([]string{"memo", "--tiny", "--iters", "1", "--views", "4", "--arch", arch}, &out))
+			name, dtype, _ := strings.Cut(arch, ":")
+			args := []string{"memo", "--tiny", "--iters", "1", "--views", "4", "--arch", name}
+			if dtype != "" {
+				args = append(args, "--dtype", dtype) // bf16 convolutions, f32 BN, loss and SGD on f32 variables
+			}
+			require.NoError(t, benchMain(args, &out))
 			text := out.String()
 			assert.Contains(t, text, "backend ")
 			assert.Contains(t, text, "peak host memory")

@@ -12,7 +12,7 @@ func TestBenchTiny(t *testing.T) {
 	for _, arch := range []string{"RN50", "ViT-B/16"} {
 		var out bytes.Buffer
 		require.NoError(t, benchMain([]string{"tpt", "--arch", arch, "--tiny", "--views", "8", "--classes", "10", "--iters", "1"}, &out))
-		for _, s := range []string{"views (CPU)", "image forward", "text forward+backward", "prediction", "peak host memory"} {
+		for _, s := range []string{"views (CPU)", "image forward", "text forward+backward", "prediction", "peak host memory", "device memory (PJRT): n/a"} {
 			assert.Contains(t, out.String(), s)
 		}
 	}

@@ -62,6 +62,12 @@ func doctor(w io.Writer, load bool) error {
 	fmt.Fprintf(w, "  weights:       %s\n", tta.WeightsDir())
 	fmt.Fprintf(w, "  datasets:      %s\n", tta.DatasetsDir())
 	fmt.Fprintf(w, "  cache:         %s\n", tta.CacheDir())
+	xlaCache := backend.XLACacheDir()
+	if xlaCache == "" {
+		xlaCache = "off (" + backend.EnvXLACache + "=off)"
+	}
+	fmt.Fprintf(w, "  XLA GPU cache: %s (XLA on CUDA only; %s overrides, \"off\" disables)\n", xlaCache,
+		backend.EnvXLACache)
 	return err
 }
 

@@ -80,6 +80,9 @@ type Choice struct {
 	Searched []string
 	// Explicit is true when the user asked for this backend through GOMLX_BACKEND.
 	Explicit bool
+	// CacheDir is the directory of XLA's persistent GPU caches New set up (XLACacheDir), "" when none (pure Go,
+	// not CUDA, or GOTTA_XLA_CACHE=off).
+	CacheDir string
 }
 
 // String returns "config (reason)".
@@ -249,6 +252,7 @@ func New() (backends.Backend, Choice, error) {
 	if err != nil {
 		return nil, c, err
 	}
+	c.CacheDir = setXLACache(c)
 	b, c, err := load(c)
 	if err != nil {
 		return nil, c, err
@@ -260,7 +264,13 @@ func New() (backends.Backend, Choice, error) {
 // load creates the backend of a choice. A plugin found by the search that fails to load falls back to pure Go; an
 // explicit choice that fails is an error that says where GoTTA looked.
 func load(c Choice) (backends.Backend, Choice, error) {
-	b, err := newWithConfig(c.Config)
+	var b backends.Backend
+	var err error
+	if opts := clientOptions(c); opts != nil {
+		b, err = recovered(func() (backends.Backend, error) { return newXLAWithOptions(c.Config, opts) })
+	} else {
+		b, err = newWithConfig(c.Config)
+	}
 	if err != nil && !c.Explicit {
 		failed := c
 		c = Choice{Config: PureGoDefault, Searched: failed.Searched,
@@ -276,13 +286,18 @@ func load(c Choice) (backends.Backend, Choice, error) {
 
 // newWithConfig is backends.NewWithConfig with its panics (an unknown name, a plugin that cannot start) turned into
 // errors.
-func newWithConfig(cfg string) (b backends.Backend, err error) {
+func newWithConfig(cfg string) (backends.Backend, error) {
+	return recovered(func() (backends.Backend, error) { return backends.NewWithConfig(cfg) })
+}
+
+// recovered calls f, turning a panic into an error.
+func recovered(f func() (backends.Backend, error)) (b backends.Backend, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			b, err = nil, fmt.Errorf("%v", p)
 		}
 	}()
-	return backends.NewWithConfig(cfg)
+	return f()
 }
 
 // MustNew is New for tests and examples: it panics on error.

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph-building style.
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -188,14 +191,11 @@ func (a *Adapter) adapt(v *tta.Views) (*tta.Prediction, error) {
 // update; Selected: their indices in ascending-entropy order, all N views when rho = 1), the marginal entropy of
 // all N views, and the logits [N, classes] of the views before the update.
 func (a *Adapter) Step(x *tensors.Tensor) (tta.StepReport, float64, [][]float32, error) {
-	if a.step == nil {
-		var err error
-		a.step, err = context.NewExec(a.backend, a.ctx, a.stepGraph)
-		if err != nil {
-			return tta.StepReport{}, 0, nil, err
-		}
+	step, err := a.stepExec()
+	if err != nil {
+		return tta.StepReport{}, 0, nil, err
 	}
-	outs, err := a.step.Exec(x)
+	outs, err := step.Exec(x)
 	if err != nil {
 		return tta.StepReport{}, 0, nil, err
 	}
@@ -237,6 +237,30 @@ func (a *Adapter) stepGraph(ctx *context.Context, x *Node) []*Node {
 // Logits returns the logits [n, classes] (over ClassSubset when set) of the views x [n, H, W, 3] with batch-norm
 // prior p, with the current (possibly adapted) weights. Executables are compiled once per prior and shape.
 func (a *Adapter) Logits(x *tensors.Tensor, prior float64) ([][]float32, error) {
+	e, err := a.logitsExec(prior)
+	if err != nil {
+		return nil, err
+	}
+	outs, err := e.Exec(x)
+	if err != nil {
+		return nil, err
+	}
+	return outs[0].Value().([][]float32), nil
+}
+
+// stepExec returns the step's executable, made on first use.
+func (a *Adapter) stepExec() (*context.Exec, error) {
+	if a.step == nil {
+		var err error
+		if a.step, err = context.NewExec(a.backend, a.ctx, a.stepGraph); err != nil {
+			return nil, err
+		}
+	}
+	return a.step, nil
+}
+
+// logitsExec returns the executable of the logits with prior p, made on first use.
+func (a *Adapter) logitsExec(prior float64) (*context.Exec, error) {
 	e := a.logits[prior]
 	if e == nil {
 		var err error
@@ -248,11 +272,44 @@ func (a *Adapter) Logits(x *tensors.Tensor, prior float64) ([][]float32, error) 
 		}
 		a.logits[prior] = e
 	}
-	outs, err := e.Exec(x)
-	if err != nil {
-		return nil, err
+	return e, nil
+}
+
+// Precompile compiles, concurrently (tta.PrecompileContext), the executables Adapt runs on n views of size x size
+// pixels, so that the first example pays no compile time: the step on the n views (n-1 with AugmentedOnly) and the
+// prediction on view 0 (Adapt), or the logits of the n views (CropEnsemble). MCDropout compiles on first use. It
+// returns the compile wall time; nothing is executed and no variable changes.
+func (a *Adapter) Precompile(n, size int) (time.Duration, error) {
+	views := func(k int) *tensors.Tensor { return tensors.FromShape(shapes.Make(dtypes.Float32, k, size, size, 3)) }
+	var jobs []func() error
+	switch a.opts.Mode {
+	case Adapt:
+		step, err := a.stepExec()
+		if err != nil {
+			return 0, err
+		}
+		pred, err := a.logitsExec(a.opts.Prior)
+		if err != nil {
+			return 0, err
+		}
+		k := n
+		if a.opts.AugmentedOnly {
+			k = n - 1
+		}
+		jobs = append(jobs, func() error { return step.PreCompile(views(k)) },
+			func() error { return pred.PreCompile(views(1)) })
+	case CropEnsemble:
+		e, err := a.logitsExec(a.opts.Prior)
+		if err != nil {
+			return 0, err
+		}
+		jobs = append(jobs, func() error { return e.PreCompile(views(n)) })
 	}
-	return outs[0].Value().([][]float32), nil
+	d, err := tta.PrecompileContext(a.ctx, jobs...)
+	if err != nil {
+		return d, fmt.Errorf("memo: precompile for %d views of %dx%d: %w", n, size, size, err)
+	}
+	return d, nil
 }
 
 // View returns view i of x [N, H, W, 3] as a tensor [1, H, W, 3].

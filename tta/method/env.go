@@ -53,7 +53,8 @@ type Models struct {
 	// EmbeddedDir holds the embedded models' weight files (embedded.CLIPFile, embedded.ResNetFile); "" means the
 	// files committed in tta/embedded.
 	EmbeddedDir string
-	// DType is the CLIP's compute dtype: Float32 (the zero value InvalidDType means Float32) or BFloat16.
+	// DType is the models' compute dtype, the CLIP's and the ResNets' (resnet.Model.DType): Float32 (the zero value
+	// InvalidDType means Float32) or BFloat16.
 	DType dtypes.DType
 	// Classes1k maps a dataset's classes to a ResNet's outputs: "auto" (the zero value "" too: all outputs when the
 	// counts match, else ImageNet-A's or -R's 200 classes found by name), "a", "r" or "all".
@@ -287,6 +288,7 @@ func (e *Env) ResNet(i int) (*ResNetModel, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.DType = e.Models.DType
 	if i >= 0 && i < len(e.Models.ResNetArchs) && !e.UsesEmbeddedResNet() {
 		if err := checkArch("resnet", e.Models.ResNetArchs[i], ResNetArch(m.Config), path); err != nil {
 			return nil, err

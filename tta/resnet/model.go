@@ -22,6 +22,22 @@ type Model struct {
 	Config Config
 	// Source is the checkpoint the weights came from ("" for random weights).
 	Source string
+	// DType is the dtype the convolutions run in: dtypes.Float32 (the default, also for the zero value) or
+	// dtypes.BFloat16, in which the activations between layers are also kept. The variables, the batch-norm
+	// statistics and normalisation, the pooling and the classifier stay float32 either way, and so do the logits.
+	DType dtypes.DType
+}
+
+// computeDType is m.DType, float32 for the zero value; other dtypes panic (graph building).
+func (m *Model) computeDType() dtypes.DType {
+	switch m.DType {
+	case dtypes.InvalidDType, dtypes.Float32:
+		return dtypes.Float32
+	case dtypes.BFloat16:
+		return dtypes.BFloat16
+	}
+	panicf("resnet.Model: DType %s not supported (Float32 or BFloat16)", m.DType)
+	return dtypes.InvalidDType
 }
 
 // ForwardOpts configures a forward pass. The zero value is plain inference (eval-mode BN, no dropout, all
@@ -96,8 +112,8 @@ func (m *Model) Features(ctx *context.Context, x *Node, opts ForwardOpts) *Node 
 	return nn.GlobalAvgPool(m.FeatureMap(ctx, x, opts)) // [batch, featureDim]
 }
 
-// FeatureMap runs the trunk (stem and the four stages) and returns the last stage's output before pooling:
-// x [batch, height, width, 3] (float32) -> [batch, height/32, width/32, FeatureDim], with the batch-norm prior
+// FeatureMap runs the trunk (stem and the four stages, in DType) and returns the last stage's output before pooling:
+// x [batch, height, width, 3] (float32) -> float32 [batch, height/32, width/32, FeatureDim], with the batch-norm prior
 // opts.BNPrior and, when opts.Dropout > 0, the MC-dropout applied to it. ClassSubset is ignored. MEMO's MC-dropout
 // ensemble runs it once and draws its own masks on the result.
 func (m *Model) FeatureMap(ctx *context.Context, x *Node, opts ForwardOpts) *Node {
@@ -116,6 +132,7 @@ func (m *Model) FeatureMap(ctx *context.Context, x *Node, opts ForwardOpts) *Nod
 		panicf("resnet.FeatureMap: Dropout %g is outside [0, 1)", opts.Dropout)
 	}
 	ctx = ctx.Reuse()
+	x = ConvertDType(x, m.computeDType())
 	y := conv(ctx.In("conv1"), x, c.StemWidth, 7, 2, 3, 1)   // [batch, h/2, w/2, stem]
 	y = activations.Relu(batchNorm(ctx.In("bn1"), y, prior)) // [batch, h/2, w/2, stem]
 	y = nn.MaxPool2D(y, 3, 2, 1)                             // [batch, h/4, w/4, stem]
@@ -124,7 +141,7 @@ func (m *Model) FeatureMap(ctx *context.Context, x *Node, opts ForwardOpts) *Nod
 			y = m.block(ctx.In(fmt.Sprintf("layer%d", s+1)).In(fmt.Sprint(b)), y, s, b, prior)
 		}
 	}
-	// y: [batch, h/32, w/32, featureDim]
+	y = ConvertDType(y, dtypes.Float32) // [batch, h/32, w/32, featureDim]
 	if opts.Dropout > 0 {
 		u := ctx.RandomUniform(y.Graph(), y.Shape())
 		y = Where(LessThan(u, Scalar(y.Graph(), dtypes.Float32, opts.Dropout)), ZerosLike(y),
@@ -166,16 +183,20 @@ func (m *Model) block(ctx *context.Context, x *Node, s, b int, prior float64) *N
 	return activations.Relu(Add(y, identity))
 }
 
-// conv applies the bias-free convolution whose kernel [k, k, in/groups, out] is the variable "weight" of ctx.
+// conv applies the bias-free convolution whose kernel [k, k, in/groups, out] is the variable "weight" of ctx
+// (float32), in x's dtype.
 func conv(ctx *context.Context, x *Node, out, k, stride, padding, groups int) *Node {
 	in := x.Shape().Dimensions[3]
 	kernel := ctx.VariableWithShape("weight", shapes.Make(dtypes.Float32, k, k, in/groups, out)).ValueGraph(x.Graph())
-	return nn.Conv2D(x, kernel, nn.ConvOpts{Stride: stride, Padding: padding, Groups: groups})
+	return nn.Conv2D(x, ConvertDType(kernel, x.DType()), nn.ConvOpts{Stride: stride, Padding: padding, Groups: groups})
 }
 
 // batchNorm applies the BN whose variables weight, bias, running_mean, running_var [channels] are in ctx, with
-// MEMO's prior (1 = plain inference BN).
+// MEMO's prior (1 = plain inference BN). The statistics and the normalisation are float32; the result has x's dtype.
 func batchNorm(ctx *context.Context, x *Node, prior float64) *Node {
+	if dt := x.DType(); dt != dtypes.Float32 {
+		return ConvertDType(batchNorm(ctx, ConvertDType(x, dtypes.Float32), prior), dt)
+	}
 	ch := x.Shape().Dimensions[x.Rank()-1]
 	g := x.Graph()
 	v := func(name string) *Node {

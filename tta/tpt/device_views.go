@@ -14,27 +14,29 @@ import (
 )
 
 // Views made on the device. With ViewMaker.OnDevice the host
-// only converts the decoded image to uint8 RGB, zero-pads it to a size bucket and draws the crop regions (N*8
+// only converts the decoded image to uint8 RGB, zero-pads it to a canvas size and draws the crop regions (N*8
 // floats); the adapter then makes the N normalised views in a graph of its own (CropResizeUint8Graph +
 // augment.NormalizeGraph, bit-exact with the host's PIL views in float64) and passes that executable's output,
 // still on the device, to the image-tower executable, whose input stays [N, R, R, 3]. A new bucket compiles only
 // the small views graph.
 //
-// Size buckets: ImageNet-A's images range from under 100 to several thousand pixels a side in every aspect ratio,
-// so padding to multiples of 64 would still compile one views executable per (H/64, W/64) pair: ~60 values per
-// axis up to 4000 px, thousands of pairs. BucketSide's ladder has four steps per octave (each side padded by at
-// most 25%), so sides of 64..4096 px fall into 25 values per axis and real datasets (a few aspect ratios around
-// 4:3) into a few dozen executables, each compiled once per run (graph.Exec's cache is unbounded here).
+// Canvases: ImageNet-A's images range from under 100 to several thousand pixels a side in every aspect ratio.
+// Each distinct padded shape compiles one views executable, so BucketCanvas pads every image to a square canvas
+// whose side is BucketSide of the image's longer side, on a ladder of two steps per octave (256, 384, 512, 768,
+// 1024, ...; MinCanvasSide at least): images of up to 4000 pixels a side fall into 9 canvases whatever their aspect
+// ratio (TestBucketCanvasImageNetALike counts them on a synthetic ImageNet-A-like set of sizes), each compiled once
+// per run. The price is padding: a canvas holds up to 1.5 x 1.5 times the image's longer side squared, so a 4:3 image
+// costs up to 3x the pixels of an exact shape in the horizontal pass.
 //
-// Cost: the horizontal pass runs over every row of the bucket, 6*N*S*Hb*Wb flops, then 6*N*S*S*Hb: for 64 views at
-// S = 224, 17 GFLOP for a 512x384 bucket, ~1 TFLOP for 4096x3072. DeviceViews.Float32 trades exactness (about 1% of
-// the values one level off) for float32 speed on devices with slow float64.
+// Cost: the horizontal pass runs over every row of the canvas, 6*N*S*Hb*Wb flops, then 6*N*S*S*Hb: for 64 views at
+// S = 224, 23 GFLOP for a 512x512 canvas, ~1.4 TFLOP for 4096x4096. DeviceViews.Float32 trades exactness (about 1%
+// of the values one level off) for float32 speed on devices with slow float64.
 
-// BucketSide returns the padded length of an image side of n pixels: the smallest value >= n of the ladder
-// 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, ... (m * 2^k for m = 4..7, k >= 4).
+// BucketSide returns the padded length of a side of n pixels: the smallest value >= n of the ladder 64, 96, 128,
+// 192, 256, 384, 512, 768, ... (m * 2^k for m = 2, 3 and k >= 5), so at most 50% padding above 64 pixels.
 func BucketSide(n int) int {
-	for s := 16; ; s *= 2 {
-		for m := 4; m <= 7; m++ {
+	for s := 32; ; s *= 2 {
+		for m := 2; m <= 3; m++ {
 			if m*s >= n {
 				return m * s
 			}
@@ -42,11 +44,23 @@ func BucketSide(n int) int {
 	}
 }
 
+// MinCanvasSide is the smallest canvas side of BucketCanvas: smaller images (thumbnails) share one canvas, whose
+// horizontal pass costs ~6 GFLOP for 64 views at 224 px.
+const MinCanvasSide = 256
+
+// BucketCanvas is ViewMaker's default canvas for an h x w image: the square of side BucketSide(max(h, w)), at least
+// MinCanvasSide, so the number of compiled views executables depends on the range of image sizes only, not on their
+// aspect ratios.
+func BucketCanvas(h, w int) (hb, wb int) {
+	s := max(MinCanvasSide, BucketSide(max(h, w)))
+	return s, s
+}
+
 // RawImage is the tta.Views payload of ViewMaker.OnDevice (tta.Views.Images is then nil): the raw image and the
 // views' source regions, from which the adapter makes the normalised views in a graph of its own.
 type RawImage struct {
-	// Pixels is uint8 [Hb, Wb, 3]: the image's H x W pixels at the top left, zero-padded to a size bucket (Hb >= H,
-	// Wb >= W) so that few shapes reach the compiler.
+	// Pixels is uint8 [Hb, Wb, 3]: the image's H x W pixels at the top left, zero-padded to a canvas (Hb >= H,
+	// Wb >= W; ViewMaker.Canvas) so that few shapes reach the compiler.
 	Pixels *tensors.Tensor
 	// Regions are the source regions of the N views in Pixels, float32 [N, 2, 4] (augment.Views.CropRegions of the
 	// unpadded image: view 0 the base preprocessing, views 1..N-1 the random crops, flips as in0 > in1).
@@ -166,7 +180,7 @@ func (d *DeviceViews) Make(v *tta.Views) (*tensors.Tensor, error) {
 			d.mu.Unlock()
 			return nil, fmt.Errorf("tpt: device views: %w", err)
 		}
-		exec.SetMaxCache(-1) // bounded by BucketSide's ladder
+		exec.SetMaxCache(-1) // bounded by the canvases of BucketCanvas (or ViewMaker.Canvas)
 		d.execs[key] = exec
 	}
 	d.shapes[fmt.Sprint(key, r.Pixels.Shape().Dimensions, cfg.N)] = true

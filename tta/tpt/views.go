@@ -15,7 +15,7 @@ import (
 // horizontal flip, all normalised with CLIP's mean and std: [N, R, R, 3] float32.
 //
 // With OnDevice the views are made by the adapter on its backend instead (see device_views.go): MakeViews sets
-// tta.Views.Payload to a *RawImage (the uint8 image zero-padded to Bucket sizes, the regions [N, 2, 4], the view
+// tta.Views.Payload to a *RawImage (the uint8 image zero-padded to a Canvas, the regions [N, 2, 4], the view
 // configuration) and leaves Images nil. The device views equal the host views up to the host's uint8 rounding (about
 // one level).
 type ViewMaker struct {
@@ -24,9 +24,9 @@ type ViewMaker struct {
 	clip.ViewMaker
 	// OnDevice makes the views on the device (tpt.Adapter only; Kind RandomResizedCrop or Identity); default false.
 	OnDevice bool
-	// Bucket maps an image side (pixels) to its padded side for OnDevice (>= the side; few distinct values mean
-	// few compiled views graphs); nil means BucketSide.
-	Bucket func(side int) int
+	// Canvas maps an h x w image to the padded shape it is sent in for OnDevice (hb >= h, wb >= w; each distinct
+	// canvas compiles one views graph); nil means BucketCanvas.
+	Canvas func(h, w int) (hb, wb int)
 }
 
 // NewViewMaker returns TPT's view maker for m with n views (the paper: 64).
@@ -53,13 +53,13 @@ func (v *ViewMaker) makeRaw(cfg augment.Views, img *augment.RGB, exampleID strin
 	if err != nil {
 		return nil, fmt.Errorf("tpt: device views of %q: %w", exampleID, err)
 	}
-	bucket := v.Bucket
-	if bucket == nil {
-		bucket = BucketSide
+	canvas := v.Canvas
+	if canvas == nil {
+		canvas = BucketCanvas
 	}
-	hb, wb := bucket(img.H), bucket(img.W)
+	hb, wb := canvas(img.H, img.W)
 	if hb < img.H || wb < img.W {
-		return nil, fmt.Errorf("tpt: ViewMaker.Bucket maps the %dx%d image %q to %dx%d, smaller than the image",
+		return nil, fmt.Errorf("tpt: ViewMaker.Canvas maps the %dx%d image %q to %dx%d, smaller than the image",
 			img.W, img.H, exampleID, wb, hb)
 	}
 	return &tta.Views{ExampleID: exampleID, Seed: seed, Payload: &RawImage{Pixels: rawTensor(img, hb, wb),
