@@ -1,0 +1,150 @@
+package tpt
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/backend"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// batchExamples are four examples made from a fixture's views: the views, negated, in reverse order (another view
+// 0), and scaled by 1.5.
+func batchExamples(t *testing.T, kind string) []*tta.Views {
+	t.Helper()
+	views := loadViews(t, kind)
+	dims := views.Shape().Dimensions
+	data := tensors.MustCopyFlatData[float32](views)
+	per := len(data) / dims[0]
+	neg, rev, scaled := make([]float32, len(data)), make([]float32, len(data)), make([]float32, len(data))
+	for i, v := range data {
+		neg[i], scaled[i] = -v, 1.5*v
+	}
+	for j := 0; j < dims[0]; j++ {
+		copy(rev[j*per:(j+1)*per], data[(dims[0]-1-j)*per:(dims[0]-j)*per])
+	}
+	var out []*tta.Views
+	for i, d := range [][]float32{data, neg, rev, scaled} {
+		out = append(out, &tta.Views{ExampleID: fmt.Sprintf("%s%d", kind, i),
+			Images: tensors.FromFlatDataAndDimensions(d, dims...)})
+	}
+	return out
+}
+
+// TestBatchEqualsOneAtATime: TPT's batched path (batches of 3 over 4 examples: a full batch and a padded last one)
+// gives each example what Reset and Adapt give it alone: the selected views exactly, the losses within 1e-5, view
+// 0's logits within 1e-4, the entropies within 1e-5; and on the golden views what the PyTorch reference gives (the
+// selection exactly, the losses within 1e-5, the logits after within 1e-4). Cases: the paper's setting, two steps
+// with C-TPT's ATFD term, the split "[CLS]" prompt on the ResNet tower, a class-specific context (the text tower on
+// whole prompts), no steps, and the ensemble mode.
+func TestBatchEqualsOneAtATime(t *testing.T) {
+	tok := loadTokenizer(t)
+	b := backend.MustNew()
+	gv := loadGolden(t, "vit")[0]
+	grn := loadGolden(t, "rn")[1]
+	wd := PaperWeightDecay
+	cases := []struct {
+		name, kind string
+		g          golden
+		opts       Options
+		golden     bool // example 0 is the golden case
+	}{
+		{"paper", "vit", gv, Options{Prompt: gv.Prompt, Select: gv.Rho, Steps: gv.Steps, WeightDecay: wd}, true},
+		{"split-prompt", "rn", grn, Options{Prompt: grn.Prompt, Select: grn.Rho, Steps: grn.Steps, WeightDecay: wd}, true},
+		{"c-tpt-2-steps", "vit", gv, Options{Prompt: gv.Prompt, Select: gv.Rho, Steps: 2, WeightDecay: wd, ATFD: 20}, false},
+		{"class-specific", "vit", gv, Options{Prompt: gv.Prompt, Select: gv.Rho, Steps: 1, WeightDecay: wd,
+			ClassSpecific: true}, false},
+		{"no-steps", "vit", gv, Options{Prompt: gv.Prompt, Select: gv.Rho}, false},
+		{"ensemble", "vit", gv, Options{Prompt: gv.Prompt, Select: gv.Rho, Ensemble: true}, false},
+	}
+	for ci, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if testing.Short() && ci > 1 {
+				t.Skip("short")
+			}
+			examples := batchExamples(t, c.kind)
+			a, err := New(b, loadModel(t, c.kind), tok, c.g.Classes, c.opts)
+			require.NoError(t, err)
+			want := make([]*tta.Prediction, len(examples))
+			for i, v := range examples {
+				require.NoError(t, a.Reset())
+				want[i], err = a.Adapt(v)
+				require.NoError(t, err)
+			}
+			ba, err := tta.BatchOf(a, 3)
+			require.NoError(t, err)
+			require.Equal(t, 3, ba.BatchSize())
+			again, err := a.Batched(3)
+			require.NoError(t, err)
+			require.Same(t, ba, again, "one batched path per size")
+			var got []*tta.Prediction
+			for _, batch := range [][]*tta.Views{examples[:3], examples[3:]} {
+				p, err := ba.AdaptBatch(batch)
+				require.NoError(t, err)
+				require.Len(t, p, len(batch))
+				got = append(got, p...)
+			}
+			for i := range examples {
+				w, g := want[i], got[i]
+				assert.Equal(t, w.Selected, g.Selected, "example %d: selected views", i)
+				require.Len(t, g.Steps, len(w.Steps), "example %d", i)
+				for s := range w.Steps {
+					assert.Equal(t, w.Steps[s].Step, g.Steps[s].Step)
+					assert.Equal(t, w.Steps[s].Selected, g.Steps[s].Selected, "example %d step %d", i, s)
+					assert.InDelta(t, w.Steps[s].Loss, g.Steps[s].Loss, 1e-5, "example %d: loss of step %d", i, s)
+				}
+				assert.InDeltaSlice(t, f64(w.Logits), f64(g.Logits), 1e-4, "example %d: logits", i)
+				assert.InDelta(t, w.EntropyBefore, g.EntropyBefore, 1e-5, "example %d: entropy before", i)
+				assert.InDelta(t, w.EntropyAfter, g.EntropyAfter, 1e-5, "example %d: entropy after", i)
+			}
+			if c.opts.Steps > 0 {
+				assert.NotEqual(t, want[0].Logits, want[1].Logits, "the examples differ")
+			}
+			if c.golden {
+				assert.Equal(t, c.g.Selected, got[0].Selected, "golden selection")
+				require.Len(t, got[0].Steps, len(c.g.Losses))
+				for s, l := range c.g.Losses {
+					assert.InDelta(t, l, got[0].Steps[s].Loss, 1e-5, "golden loss of step %d", s)
+				}
+				assert.InDeltaSlice(t, c.g.LogitsAfter, f64(got[0].Logits), 1e-4, "golden logits after")
+			}
+			// The batched path leaves the one-example path as it was.
+			require.NoError(t, a.Reset())
+			p, err := a.Adapt(examples[2])
+			require.NoError(t, err)
+			assert.Equal(t, want[2].Logits, p.Logits)
+		})
+	}
+}
+
+// TestBatchRefusals: the configurations without a batched path say so (tta.ErrNoBatch), and a batch the path
+// cannot run is an error naming the examples.
+func TestBatchRefusals(t *testing.T) {
+	tok := loadTokenizer(t)
+	b := backend.MustNew()
+	g := loadGolden(t, "vit")[0]
+	for _, o := range []Options{{Reselect: true, Steps: 2}, {AlignSteps: 1, Steps: 1}, {Steps: MaxBatchSteps + 1}} {
+		o.Prompt, o.Select = g.Prompt, g.Rho
+		a, err := New(b, loadModel(t, "vit"), tok, g.Classes, o)
+		require.NoError(t, err)
+		_, err = tta.BatchOf(a, 2)
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, tta.ErrNoBatch), "%v", err)
+	}
+	a, err := New(b, loadModel(t, "vit"), tok, g.Classes, Options{Prompt: g.Prompt, Select: g.Rho, Steps: 1})
+	require.NoError(t, err)
+	ba, err := a.Batched(2)
+	require.NoError(t, err)
+	ex := batchExamples(t, "vit")
+	_, err = ba.AdaptBatch(ex[:3])
+	assert.ErrorContains(t, err, "a batch of 3 examples for batches of 2")
+	few := &tta.Views{ExampleID: "few", Images: tensors.FromFlatDataAndDimensions(
+		tensors.MustCopyFlatData[float32](ex[1].Images)[:ex[1].Images.Shape().Size()/2],
+		append([]int{ex[1].Images.Shape().Dimensions[0] / 2}, ex[1].Images.Shape().Dimensions[1:]...)...)}
+	_, err = ba.AdaptBatch([]*tta.Views{ex[0], few})
+	assert.ErrorContains(t, err, `example "few"`)
+}
