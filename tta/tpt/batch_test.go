@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gotta-ml/gotta/tta"
@@ -14,7 +15,7 @@ import (
 
 // batchExamples are four examples made from a fixture's views: the views, negated, in reverse order (another view
 // 0), and scaled by 1.5.
-func batchExamples(t *testing.T, kind string) []*tta.Views {
+func batchExamples(t testing.TB, kind string) []*tta.Views {
 	t.Helper()
 	views := loadViews(t, kind)
 	dims := views.Shape().Dimensions
@@ -147,4 +148,51 @@ func TestBatchRefusals(t *testing.T) {
 		append([]int{ex[1].Images.Shape().Dimensions[0] / 2}, ex[1].Images.Shape().Dimensions[1:]...)...)}
 	_, err = ba.AdaptBatch([]*tta.Views{ex[0], few})
 	assert.ErrorContains(t, err, `example "few"`)
+}
+
+// BenchmarkTPTBatch times TPT's paper setting on the tiny ViT fixture (8 views, 5 classes) one example at a time
+// (B=1: Reset, Adapt) and in batches of 4 (AdaptBatch), reporting ms/example and examples/s. The pure-Go backend
+// gains little from batching; the batched path is for launch-bound accelerators.
+func BenchmarkTPTBatch(b *testing.B) {
+	tok := loadTokenizer(b)
+	be := backend.MustNew()
+	g := loadGolden(b, "vit")[0]
+	examples := batchExamples(b, "vit")
+	opts := Options{Prompt: g.Prompt, Select: g.Rho, Steps: 1, WeightDecay: PaperWeightDecay}
+	for _, size := range []int{1, 4} {
+		b.Run(fmt.Sprintf("B=%d", size), func(b *testing.B) {
+			a, err := New(be, loadModel(b, "vit"), tok, g.Classes, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			run := func() error {
+				if size == 1 {
+					if err := a.Reset(); err != nil {
+						return err
+					}
+					_, err := a.Adapt(examples[0])
+					return err
+				}
+				ba, err := a.Batched(size)
+				if err != nil {
+					return err
+				}
+				_, err = ba.AdaptBatch(examples[:size])
+				return err
+			}
+			if err := run(); err != nil { // compiles
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				if err := run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			per := time.Since(start).Seconds() / float64(b.N*size)
+			b.ReportMetric(per*1e3, "ms/example")
+			b.ReportMetric(1/per, "examples/s")
+		})
+	}
 }
