@@ -196,3 +196,42 @@ func BenchmarkTPTBatch(b *testing.B) {
 		})
 	}
 }
+
+// TestBatchDeviceViews: a batch of device views (two images in different size buckets) and host views of a third
+// gives each example what Adapt gives it alone.
+func TestBatchDeviceViews(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short: the device views' float64 resampling takes seconds on the pure-Go backend")
+	}
+	tok := loadTokenizer(t)
+	g := loadGolden(t, "rn")[0]
+	m := loadModel(t, "rn")
+	a, err := New(backend.MustNew(), m, tok, g.Classes, Options{Prompt: g.Prompt, Select: 0.25, Views: 16,
+		Steps: 1, WeightDecay: PaperWeightDecay})
+	require.NoError(t, err)
+	dev := NewViewMaker(m, 16)
+	dev.OnDevice = true
+	var vs []*tta.Views
+	for i, size := range [][2]int{{150, 100}, {90, 120}} {
+		v, err := dev.MakeViews(testImage(size[0], size[1]), fmt.Sprintf("dev%d", i), 7)
+		require.NoError(t, err)
+		require.Nil(t, v.Images)
+		vs = append(vs, v)
+	}
+	hv, err := NewViewMaker(m, 16).MakeViews(testImage(120, 120), "host", 7)
+	require.NoError(t, err)
+	vs = append(vs, hv)
+	ba, err := a.Batched(3)
+	require.NoError(t, err)
+	got, err := ba.AdaptBatch(vs)
+	require.NoError(t, err)
+	for i, v := range vs {
+		require.NoError(t, a.Reset())
+		want, err := a.Adapt(v)
+		require.NoError(t, err)
+		assert.Equal(t, want.Selected, got[i].Selected, "example %d", i)
+		require.Len(t, got[i].Steps, 1)
+		assert.InDelta(t, want.Steps[0].Loss, got[i].Steps[0].Loss, 1e-5, "example %d", i)
+		assert.InDeltaSlice(t, f64(want.Logits), f64(got[i].Logits), 1e-4, "example %d", i)
+	}
+}
