@@ -46,3 +46,10 @@ func BatchOf(a Adapter, size int) (BatchAdapter, error) {
 	}
 	return ba, nil
 }
+
+// Preloader is an Adapter that can move an example's views to its device before Adapt or AdaptBatch: the runner's
+// prefetch stage calls Preload on another goroutine while the adapter works on earlier examples, so uploads overlap
+// the computation. Preload must not change what Adapt computes.
+type Preloader interface {
+	Preload(v *Views) error
+}

@@ -189,3 +189,43 @@ func TestRunPrefetch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, b.overlapped)
 }
+
+// preloadAdapter is fakeAdapter with a Preload that marks the views (Adapt checks the mark) and fails on example 4.
+type preloadAdapter struct {
+	fakeAdapter
+	unloaded int
+}
+
+func (a *preloadAdapter) Preload(v *tta.Views) error {
+	if v.ExampleID == "ex004" {
+		return errors.New("out of device memory")
+	}
+	v.Seed = -v.Seed // the mark
+	return nil
+}
+
+func (a *preloadAdapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
+	if v.Seed >= 0 {
+		a.unloaded++
+	}
+	return a.fakeAdapter.Adapt(v)
+}
+
+// TestRunPreload: the prefetch stage preloads every example before its adaptation; a failed preload is that
+// example's error record.
+func TestRunPreload(t *testing.T) {
+	dir := t.TempDir()
+	a := &preloadAdapter{}
+	recs, err := Run(memDataset{n: 8, bad: -1}, a, fakeViews{}, Options{Out: filepath.Join(dir, "p.jsonl"), Seed: 2})
+	require.NoError(t, err)
+	require.Len(t, recs, 8)
+	assert.Zero(t, a.unloaded, "every example was preloaded")
+	assert.Equal(t, 7, a.adapts)
+	for _, r := range recs {
+		if r.Index == 4 {
+			assert.Contains(t, r.Error, "uploading views: out of device memory")
+		} else {
+			assert.Empty(t, r.Error)
+		}
+	}
+}

@@ -62,8 +62,9 @@ type Options struct {
 	// batch. 0 or 1 means one example at a time.
 	BatchExamples int
 	// Prefetch is how many examples the one-worker path reads and makes views of ahead, on another goroutine, while
-	// the adapter works on the current one (or batch); 0 means max(2, BatchExamples), a negative value none. The
-	// records do not depend on it. With several workers the workers overlap one another's host work instead.
+	// the adapter works on the current one (or batch), and uploads them when the adapter is a tta.Preloader; 0 means
+	// max(2, BatchExamples), a negative value none. The records do not depend on it. With several workers the
+	// workers overlap one another's host work instead.
 	Prefetch int
 }
 
@@ -388,8 +389,10 @@ func evalAll(ds datasets.Dataset, ws []worker, todo []int, proto *Record, opts O
 					if cancelled() {
 						return
 					}
+					j := prepare(ds, w.vm, i, proto, opts)
+					j.preload(w.adapter, ds.Name())
 					select {
-					case prepared <- prepare(ds, w.vm, i, proto, opts):
+					case prepared <- j:
 					case <-quit:
 						return
 					}
@@ -608,6 +611,22 @@ func prepare(ds datasets.Dataset, vm tta.ViewMaker, i int, proto *Record, opts O
 		j.fail(ds.Name(), "making views", err)
 	}
 	return j
+}
+
+// preload uploads j's views ahead of adaptation when adapter is a tta.Preloader; a failure makes j an error record.
+func (j *job) preload(adapter tta.Adapter, dataset string) {
+	p, ok := adapter.(tta.Preloader)
+	if !ok || j.done {
+		return
+	}
+	start := time.Now()
+	err := recovered(func() error { return p.Preload(j.views) })
+	j.prep += time.Since(start)
+	if err != nil {
+		j.views = nil
+		j.fail(dataset, "uploading views", err)
+		j.rec.Seconds = j.prep.Seconds()
+	}
 }
 
 // fail makes j's record an error record naming the example and the stage ("" when the error names it).

@@ -308,3 +308,26 @@ func exampleIDs(vs []*tta.Views) string {
 
 var _ tta.Batcher = (*Adapter)(nil)
 var _ tta.BatchAdapter = (*Batch)(nil)
+
+// Preload implements tta.Preloader: uploads v's views (or its RawImage's pixels and regions) to the adapter's
+// device.
+func (a *Adapter) Preload(v *tta.Views) error {
+	if v == nil {
+		return nil
+	}
+	ts := []*tensors.Tensor{v.Images}
+	if r, ok := tta.PayloadOf[*RawImage](v); ok && r != nil {
+		ts = append(ts, r.Pixels, r.Regions)
+	}
+	for _, t := range ts {
+		if t == nil {
+			continue
+		}
+		if err := t.MaterializeOnDevice(a.backend, false, 0); err != nil {
+			return fmt.Errorf("tpt: uploading the views of example %q: %w", v.ExampleID, err)
+		}
+	}
+	return nil
+}
+
+var _ tta.Preloader = (*Adapter)(nil)

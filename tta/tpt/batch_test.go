@@ -235,3 +235,26 @@ func TestBatchDeviceViews(t *testing.T) {
 		assert.InDeltaSlice(t, f64(want.Logits), f64(got[i].Logits), 1e-4, "example %d", i)
 	}
 }
+
+// TestPreload: Preload puts an example's views on the device, and Adapt then gives what it gives without it.
+func TestPreload(t *testing.T) {
+	tok := loadTokenizer(t)
+	g := loadGolden(t, "vit")[0]
+	a, err := New(backend.MustNew(), loadModel(t, "vit"), tok, g.Classes, Options{Prompt: g.Prompt, Select: g.Rho,
+		Steps: 1, WeightDecay: PaperWeightDecay})
+	require.NoError(t, err)
+	ex := batchExamples(t, "vit")
+	require.NoError(t, a.Reset())
+	want, err := a.Adapt(ex[1])
+	require.NoError(t, err)
+	v := &tta.Views{ExampleID: "pre", Images: tensors.FromFlatDataAndDimensions(
+		tensors.MustCopyFlatData[float32](ex[1].Images), ex[1].Images.Shape().Dimensions...)}
+	require.False(t, v.Images.IsOnDevice(0))
+	require.NoError(t, a.Preload(v))
+	require.True(t, v.Images.IsOnDevice(0))
+	require.NoError(t, a.Reset())
+	got, err := a.Adapt(v)
+	require.NoError(t, err)
+	assert.Equal(t, want.Selected, got.Selected)
+	assert.Equal(t, want.Logits, got.Logits)
+}
