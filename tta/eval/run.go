@@ -95,9 +95,11 @@ func (p Progress) Accuracy() float64 {
 }
 
 // Run evaluates adapter over ds and returns every record of this run's share (resumed ones included), sorted by
-// index. For each example: decode, make the views, Reset, Adapt. An example whose image cannot be read or
-// whose adaptation fails, or whose loss, logits or probabilities are not finite, becomes a record with Error set
-// (naming the example and the stage) and the run goes on; results already written are never lost.
+// index. For each example: decode, make the views, Reset, Adapt (with Options.BatchExamples, AdaptBatch on
+// consecutive examples; with one worker the next examples are decoded and their views made while the adapter works,
+// see Options.Prefetch). An example whose image cannot be read or whose adaptation fails, or whose loss, logits or
+// probabilities are not finite, becomes a record with Error set (naming the example and the stage) and the run goes
+// on; results already written are never lost.
 //
 // Records already in Out for the same run are kept and their examples skipped; error records are evaluated again
 // unless Options.NoRetryErrors (the new record replaces the error one; the file is rewritten without the replaced
