@@ -20,27 +20,32 @@ func ViewEntropies(logits *Node) *Node {
 }
 
 // MarginalEntropy is the entropy of the views' average predicted distribution, computed in log space as TPT's
-// avg_entropy and MEMO's marginal_entropy: [views, classes] -> scalar.
+// avg_entropy and MEMO's marginal_entropy: [views, classes] -> scalar, or per example [batch, views, classes] ->
+// [batch].
 //
 //	l = logits - logsumexp(logits, classes)      // log-softmax per view
 //	a = logsumexp(l, views) - log(N)             // log of the mean probability
 //	a = max(a, lowest finite float)
 //	H = -sum(a * exp(a))
 func MarginalEntropy(logits *Node) *Node {
-	if logits.Rank() != 2 {
-		panic(fmt.Errorf("tta.MarginalEntropy: logits must be [views, classes], got %s", logits.Shape()))
+	if logits.Rank() != 2 && logits.Rank() != 3 {
+		panic(fmt.Errorf("tta.MarginalEntropy: logits must be [views, classes] or [batch, views, classes], got %s",
+			logits.Shape()))
 	}
 	return EntropyOfLogProbs(MeanLogProbs(logits))
 }
 
-// MeanLogProbs is the log of the views' average softmax: [views, classes] -> [classes].
+// MeanLogProbs is the log of the views' average softmax: [views, classes] -> [classes], or per example
+// [batch, views, classes] -> [batch, classes].
 func MeanLogProbs(logits *Node) *Node {
-	if logits.Rank() != 2 {
-		panic(fmt.Errorf("tta.MeanLogProbs: logits must be [views, classes], got %s", logits.Shape()))
+	if logits.Rank() != 2 && logits.Rank() != 3 {
+		panic(fmt.Errorf("tta.MeanLogProbs: logits must be [views, classes] or [batch, views, classes], got %s",
+			logits.Shape()))
 	}
-	n := logits.Shape().Dimensions[0]
+	axis := logits.Rank() - 2 // the views
+	n := logits.Shape().Dimensions[axis]
 	l := LogSoftmax(logits, -1)
-	return AddScalar(ReduceLogSumExp(l, 0), -math.Log(float64(n)))
+	return AddScalar(ReduceLogSumExp(l, axis), -math.Log(float64(n)))
 }
 
 // EntropyOfLogProbs is -sum(exp(a) * a) over the last axis of log-probabilities a, with a clamped to the
@@ -126,34 +131,45 @@ func ConfidenceSelectHost(entropies []float64, rho float64) []int {
 // entropies [N] (float) -> the k lowest-entropy views as a one-hot selection matrix [k, N] (entropies' dtype; row r
 // picks the view of rank r, so selected = Dot(sel, x)) and their indices [k] int32, ascending entropy, ties keeping
 // the lower index first. The rank of view i is the number of views j with e_j < e_i, or e_j == e_i and j < i: N^2
-// comparisons, exact and cheap at TPT's and MEMO's N = 64. k is SelectCount(N, rho).
+// comparisons, exact and cheap at TPT's and MEMO's N = 64. k is SelectCount(N, rho). Per example, entropies
+// [batch, N] -> sel [batch, k, N] and indices [batch, k].
 func ConfidenceSelect(entropies *Node, k int) (sel, indices *Node) {
-	if entropies.Rank() != 1 {
-		panic(fmt.Errorf("tta.ConfidenceSelect: entropies must be [views], got %s", entropies.Shape()))
+	if entropies.Rank() != 1 && entropies.Rank() != 2 {
+		panic(fmt.Errorf("tta.ConfidenceSelect: entropies must be [views] or [batch, views], got %s",
+			entropies.Shape()))
 	}
-	n := entropies.Shape().Dimensions[0]
+	n := entropies.Shape().Dimensions[entropies.Rank()-1]
 	if k < 1 || k > n {
 		panic(fmt.Errorf("tta.ConfidenceSelect: k = %d for %d views", k, n))
 	}
+	batched := entropies.Rank() == 2
+	b := 1
+	if batched {
+		b = entropies.Shape().Dimensions[0]
+	}
 	g := entropies.Graph()
-	ei := Reshape(entropies, n, 1) // [i, 1]
-	ej := Reshape(entropies, 1, n) // [1, j]
-	lower := make([][]bool, n)     // j < i
-	for i := range lower {
-		lower[i] = make([]bool, n)
+	ei := Reshape(entropies, b, n, 1) // [b, i, 1]
+	ej := Reshape(entropies, b, 1, n) // [b, 1, j]
+	lower := make([][][]bool, 1)      // [1, i, j]: j < i
+	lower[0] = make([][]bool, n)
+	for i := range lower[0] {
+		lower[0][i] = make([]bool, n)
 		for j := 0; j < i; j++ {
-			lower[i][j] = true
+			lower[0][i][j] = true
 		}
 	}
-	before := Or(LessThan(ej, ei), And(Equal(ej, ei), Const(g, lower))) // [i, j]: view j ranks before view i
-	rank := ReduceSum(ConvertDType(before, dtypes.Int32), 1)            // [N]
+	before := Or(LessThan(ej, ei), And(Equal(ej, ei), Const(g, lower))) // [b, i, j]: view j ranks before view i
+	rank := ReduceSum(ConvertDType(before, dtypes.Int32), 2)            // [b, N]
 	ranks := make([]int32, k)
 	for r := range ranks {
 		ranks[r] = int32(r)
 	}
-	oneHot := Equal(Reshape(Const(g, ranks), k, 1), Reshape(rank, 1, n)) // [k, N]
+	oneHot := Equal(Reshape(Const(g, ranks), 1, k, 1), Reshape(rank, b, 1, n)) // [b, k, N]
 	sel = ConvertDType(oneHot, entropies.DType())
-	iota := Iota(g, shapes.Make(dtypes.Int32, k, n), 1)
-	indices = ReduceSum(Where(oneHot, iota, ZerosLike(iota)), 1) // [k]
+	iota := Iota(g, shapes.Make(dtypes.Int32, b, k, n), 2)
+	indices = ReduceSum(Where(oneHot, iota, ZerosLike(iota)), 2) // [b, k]
+	if !batched {
+		return Reshape(sel, k, n), Reshape(indices, k)
+	}
 	return sel, indices
 }

@@ -53,3 +53,43 @@ func TestTextFeatureDispersion(t *testing.T) {
 	out := MustExecOnce(backend.MustNew(), TextFeatureDispersion, [][]float64{{1, 0}, {-1, 0}, {0, 3}})
 	require.InDelta(t, (2*1.4142135623730951+2)/3, out.Value().(float64), 1e-12)
 }
+
+// TestBatchedSelectAndEntropy: the per-example forms of ConfidenceSelect ([batch, N]), MarginalEntropy and
+// TextFeatureDispersion ([batch, ...]) equal the single-example forms on each example.
+func TestBatchedSelectAndEntropy(t *testing.T) {
+	b := backend.MustNew()
+	r := rand.New(rand.NewPCG(5, 6))
+	const batch, n, c, k = 3, 9, 5, 3
+	ent := make([][]float32, batch)
+	logits := make([][][]float32, batch)
+	for i := range ent {
+		ent[i] = make([]float32, n)
+		logits[i] = make([][]float32, n)
+		for j := range ent[i] {
+			ent[i][j] = float32(r.IntN(4)) // ties
+			logits[i][j] = make([]float32, c)
+			for x := range logits[i][j] {
+				logits[i][j][x] = r.Float32()*8 - 4
+			}
+		}
+	}
+	out := MustExecOnceN(b, func(e, l *Node) []*Node {
+		_, idx := ConfidenceSelect(e, k)
+		return []*Node{idx, MarginalEntropy(l), TextFeatureDispersion(l)}
+	}, ent, logits)
+	idx := tensors.MustCopyFlatData[int32](out[0])
+	me := tensors.MustCopyFlatData[float32](out[1])
+	disp := tensors.MustCopyFlatData[float32](out[2])
+	require.Len(t, idx, batch*k)
+	require.Len(t, me, batch)
+	require.Len(t, disp, batch)
+	for i := 0; i < batch; i++ {
+		one := MustExecOnceN(b, func(e, l *Node) []*Node {
+			_, idx := ConfidenceSelect(e, k)
+			return []*Node{idx, MarginalEntropy(l), TextFeatureDispersion(l)}
+		}, ent[i], logits[i])
+		require.Equal(t, tensors.MustCopyFlatData[int32](one[0]), idx[i*k:(i+1)*k], "selection of example %d", i)
+		require.InDelta(t, tensors.MustCopyFlatData[float32](one[1])[0], me[i], 1e-6, "entropy of example %d", i)
+		require.InDelta(t, tensors.MustCopyFlatData[float32](one[2])[0], disp[i], 1e-6, "dispersion of example %d", i)
+	}
+}

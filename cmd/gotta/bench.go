@@ -82,6 +82,7 @@ ensembles: gotta bench memo --help.`)
 	vocab := fs.String("vocab", "", "CLIP's BPE vocabulary (default: a stand-in tokenizer giving prompts of realistic length)")
 	deviceViews := fs.Bool("device-views", false, "make the views on the device from the padded raw image (tpt.ViewMaker.OnDevice)")
 	deviceF32 := fs.Bool("device-views-f32", false, "with --device-views: resample in float32 instead of float64")
+	batch := fs.Int("batch-examples", 1, "throughput mode: also time batches of this many examples (tpt.Adapter.Batched) and report examples/s")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -126,6 +127,10 @@ ensembles: gotta bench memo --help.`)
 	vm.OnDevice = *deviceViews
 	a.DeviceViews().Float32 = *deviceF32
 	img := randomImage(500, 375)
+	if *batch > 1 {
+		return benchTPTBatch(w, a, vm, img, *batch, *iters, fmt.Sprintf("%s%s, %s, %d classes, %d views, select %g, %d step(s)",
+			*arch, map[bool]string{true: " (tiny)", false: ""}[*tiny], dt, len(names), *views, *sel, *steps))
+	}
 	type sample struct{ views, image, step, predict, total time.Duration }
 	one := func(i int) (sample, error) {
 		var s sample

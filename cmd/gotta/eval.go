@@ -111,6 +111,7 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	noRetry := fs.Bool("no-retry-errors", false, "keep the error records already in --out (by default a rerun evaluates them again)")
 	workers := fs.Int("workers", 0, workersHelp)
 	sf := addStreamFlags(fs)
+	batch := fs.Int("batch-examples", 1, batchHelp)
 	if name := scanFlag(args, "method"); spec == nil && name != "" {
 		_, err := lookupMethod(name) // Before parsing: the unknown method's flags would read as unknown flags.
 		return &usageError{err}
@@ -135,6 +136,9 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	data := &dataList[0]
 	if *limit < 0 {
 		return usageErrorf("--limit %d: want 0 (all) or a positive number of examples", *limit)
+	}
+	if *batch < 1 {
+		return usageErrorf("--batch-examples %d: want 1 (one example at a time) or more", *batch)
 	}
 	if *out != "" && !*sf.continual {
 		if err := checkOutFile("--out", *out); err != nil {
@@ -189,6 +193,12 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("method %s: %w", spec.Name, err)
 	}
+	if *batch > 1 {
+		if _, err := tta.BatchOf(adapter, *batch); err != nil {
+			return usageErrorf("--batch-examples %d: %v", *batch, err)
+		}
+		opts.BatchExamples = *batch
+	}
 	opts.Backend, opts.Device = env.BackendName, env.Device
 	opts.NewWorker = func(int) (tta.Adapter, tta.ViewMaker, error) {
 		return spec.Build(env.Copy(), ds.Classes(), values)
@@ -214,6 +224,11 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s\n%d records in %s\n", eval.Table([]eval.Row{row}).Markdown(), len(recs), *out)
 	return outcome(recs, nil, *out)
 }
+
+// batchHelp is the --batch-examples flag's help.
+const batchHelp = "throughput mode: adapt this many consecutive examples in one executable, each with its own " +
+	"context, optimizer state and selection (tpt, c-tpt and tpt's ensemble presets; the records are those of 1, a " +
+	"failed batch is rerun one example at a time)"
 
 // parseShard parses "i/n".
 func parseShard(s string) (int, int, error) {

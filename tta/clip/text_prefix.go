@@ -17,14 +17,18 @@ import (
 // prefix [P, TextWidth] or [1, P, TextWidth] are the token embeddings of the shared positions 0..P-1; rest
 // [T, R, TextWidth] are those of positions P..P+R-1 (P+R <= ContextLength); eotIndex [T] are the EOT positions,
 // counted from the start of the prompt (each >= P) -> text features [T, EmbedDim], float32.
+//
+// Several groups of prompts, each with its own prefix (TPT on a batch of examples, each with its own context):
+// prefix [G, P, TextWidth], and rest [T, R, TextWidth] with T a multiple of G, the prompts of group g being rows
+// g*T/G .. (g+1)*T/G-1 of rest.
 func (m *Model) EncodeTextSharedPrefix(ctx *context.Context, prefix, rest, eotIndex *Node) *Node {
 	cfg, im := m.Config, m.ops()
 	w := cfg.TextWidth
 	if prefix.Rank() == 2 {
 		prefix = graph.Reshape(prefix, 1, prefix.Shape().Dimensions[0], prefix.Shape().Dimensions[1])
 	}
-	if prefix.Rank() != 3 || prefix.Shape().Dimensions[0] != 1 || prefix.Shape().Dimensions[2] != w {
-		panicf("clip.EncodeTextSharedPrefix: prefix must be [P, %d] or [1, P, %d], got %s", w, w, prefix.Shape())
+	if prefix.Rank() != 3 || prefix.Shape().Dimensions[2] != w {
+		panicf("clip.EncodeTextSharedPrefix: prefix must be [P, %d] or [G, P, %d], got %s", w, w, prefix.Shape())
 	}
 	p := prefix.Shape().Dimensions[1]
 	if rest.Rank() != 3 || rest.Shape().Dimensions[2] != w || p+rest.Shape().Dimensions[1] > cfg.ContextLength {
@@ -32,6 +36,10 @@ func (m *Model) EncodeTextSharedPrefix(ctx *context.Context, prefix, rest, eotIn
 			cfg.ContextLength, p, rest.Shape())
 	}
 	t, r := rest.Shape().Dimensions[0], rest.Shape().Dimensions[1]
+	if groups := prefix.Shape().Dimensions[0]; groups < 1 || t%groups != 0 {
+		panicf("clip.EncodeTextSharedPrefix: %d prompts (rest %s) do not split into %d groups (prefix %s)", t,
+			rest.Shape(), groups, prefix.Shape())
+	}
 	if eotIndex.Rank() != 1 || eotIndex.Shape().Dimensions[0] != t || !eotIndex.DType().IsInt() {
 		panicf("clip.EncodeTextSharedPrefix: eotIndex must be integer [%d], got %s", t, eotIndex.Shape())
 	}
@@ -39,7 +47,7 @@ func (m *Model) EncodeTextSharedPrefix(ctx *context.Context, prefix, rest, eotIn
 	g := prefix.Graph()
 	pos := graph.ConvertDType(param(c, g, "positional_embedding"), m.DType) // [ContextLength, width]
 	xp := graph.Add(graph.ConvertDType(prefix, m.DType),
-		graph.Reshape(im.SliceAxis(pos, 0, 0, p, 1), 1, p, w)) // [1, P, width]
+		graph.Reshape(im.SliceAxis(pos, 0, 0, p, 1), 1, p, w)) // [G, P, width]
 	xr := graph.Add(graph.ConvertDType(rest, m.DType),
 		graph.Reshape(im.SliceAxis(pos, 0, p, p+r, 1), 1, r, w)) // [T, R, width]
 	maskP := causalMask(g, p, m.DType)
@@ -56,21 +64,30 @@ func (m *Model) EncodeTextSharedPrefix(ctx *context.Context, prefix, rest, eotIn
 	return graph.ConvertDType(x, f32)
 }
 
-// sharedPrefixBlock is residualBlock on the two streams: the prefix xp [1, P, width] attends causally to itself;
-// the rest xr [T, R, width] attends to the prefix (all of it) and causally to itself. Returns the new streams.
+// sharedPrefixBlock is residualBlock on the two streams: the prefixes xp [G, P, width] attend causally to
+// themselves; the rest xr [T, R, width] attends to its group's prefix (all of it; rows g*T/G .. (g+1)*T/G-1 are
+// group g) and causally to itself. Returns the new streams.
 func sharedPrefixBlock(im ops, ctx *context.Context, xp, xr *Node, heads int, maskP, maskR *Node) (*Node, *Node) {
 	g := xp.Graph()
 	t, p, w := xr.Shape().Dimensions[0], xp.Shape().Dimensions[1], xp.Shape().Dimensions[2]
+	groups := xp.Shape().Dimensions[0]
 	actx := ctx.In("attn")
 	hp := layerNorm(ctx.In("ln_1"), xp)
 	hr := layerNorm(ctx.In("ln_1"), xr)
 	qw, qb := param(actx, g, "q_weight"), param(actx, g, "q_bias")
 	kw, kb := param(actx, g, "k_weight"), param(actx, g, "k_bias")
 	vw, vb := param(actx, g, "v_weight"), param(actx, g, "v_bias")
-	kp, vp := linearWith(im, hp, kw, kb), linearWith(im, hp, vw, vb) // [1, P, width]
+	kp, vp := linearWith(im, hp, kw, kb), linearWith(im, hp, vw, vb) // [G, P, width]
 	ap := attentionCore(im, actx, linearWith(im, hp, qw, qb), kp, vp, heads, maskP)
-	kpT := graph.BroadcastToDims(kp, t, p, w)                                       // [T, P, width]
-	vpT := graph.BroadcastToDims(vp, t, p, w)                                       // [T, P, width]
+	perGroup := func(x *Node) *Node { // [G, P, width] -> [T, P, width], group g's rows repeated T/G times
+		if groups == 1 {
+			return graph.BroadcastToDims(x, t, p, w)
+		}
+		x = graph.BroadcastToDims(graph.Reshape(x, groups, 1, p, w), groups, t/groups, p, w) // [G, T/G, P, width]
+		return graph.Reshape(x, t, p, w)
+	}
+	kpT := perGroup(kp)                                                             // [T, P, width]
+	vpT := perGroup(vp)                                                             // [T, P, width]
 	kr := graph.Concatenate([]*Node{kpT, linearWith(im, hr, kw, kb)}, 1)            // [T, P+R, width]
 	vr := graph.Concatenate([]*Node{vpT, linearWith(im, hr, vw, vb)}, 1)            // [T, P+R, width]
 	ar := attentionCore(im, actx, linearWith(im, hr, qw, qb), kr, vr, heads, maskR) // [T, R, width]

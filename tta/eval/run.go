@@ -59,6 +59,20 @@ type Options struct {
 	// StateEvery is how many examples an online adapter that saves its state (tta.StreamStater) evaluates between
 	// two saves of the state file; 0 means DefaultStateEvery. The state is also saved when the run stops.
 	StateEvery int
+	// BatchExamples > 1 runs consecutive examples of each worker's share in batches of that many through the
+	// adapter's batched path (tta.BatchOf: throughput mode, e.g. TPT's); Run fails, with an error wrapping
+	// tta.ErrNoBatch, for adapters without one. The records are those of one example at a time (the batched path
+	// keeps every example's state apart), but for their Seconds: the example's own reading and views plus its share
+	// of the batch's adaptation. A batch that fails (an error or a panic) is evaluated again one example at a time
+	// (Reset, Adapt), so an example that fails becomes its own error record and the others' records are as without
+	// batches. An example that cannot be read or whose views cannot be made is an error record and leaves the
+	// batch. 0 or 1 means one example at a time.
+	BatchExamples int
+	// Prefetch is how many examples the one-worker path reads and makes views of ahead, on another goroutine, while
+	// the adapter works on the current one (or batch), and uploads them when the adapter is a tta.Preloader; 0 means
+	// max(2, BatchExamples), a negative value none. The records do not depend on it. With several workers the
+	// workers overlap one another's host work instead.
+	Prefetch int
 }
 
 // ErrInterrupted is returned (wrapped) by Run when Options.Context was cancelled before the last example.
@@ -88,9 +102,11 @@ func (p Progress) Accuracy() float64 {
 }
 
 // Run evaluates adapter over ds and returns every record of this run's share (resumed ones included), sorted by
-// index. For each example: decode, make the views, Reset, Adapt. An example whose image cannot be read or
-// whose adaptation fails, or whose loss, logits or probabilities are not finite, becomes a record with Error set
-// (naming the example and the stage) and the run goes on; results already written are never lost.
+// index. For each example: decode, make the views, Reset, Adapt (with Options.BatchExamples, AdaptBatch on
+// consecutive examples; with one worker the next examples are decoded and their views made while the adapter works,
+// see Options.Prefetch). An example whose image cannot be read or whose adaptation fails, or whose loss, logits or
+// probabilities are not finite, becomes a record with Error set (naming the example and the stage) and the run goes
+// on; results already written are never lost.
 //
 // Records already in Out for the same run are kept and their examples skipped; error records are evaluated again
 // unless Options.NoRetryErrors (the new record replaces the error one; the file is rewritten without the replaced
@@ -127,6 +143,10 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 	}
 	proto := newProto(ds, adapter, vm, opts.Seed)
 	if o, ok := adapter.(tta.Online); ok {
+		if opts.BatchExamples > 1 {
+			return nil, fmt.Errorf("eval: method %s is online (its state carries between examples): batches of %d "+
+				"examples: %w", adapter.Name(), opts.BatchExamples, tta.ErrNoBatch)
+		}
 		return runOnline(ds, o, vm, proto, opts)
 	}
 	var share []int
@@ -253,11 +273,13 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 	return all, nil
 }
 
-// worker is one of Run's evaluators: an adapter and its view maker.
+// worker is one of Run's evaluators: an adapter, its view maker and, with Options.BatchExamples > 1, the adapter's
+// batched path.
 type worker struct {
 	id      int
 	adapter tta.Adapter
 	vm      tta.ViewMaker
+	batch   tta.BatchAdapter
 }
 
 // startWorkers returns Run's workers: worker 0 on adapter and vm, the others from opts.NewWorker; no more workers
@@ -281,13 +303,27 @@ func startWorkers(adapter tta.Adapter, vm tta.ViewMaker, opts Options, n int) ([
 		}
 		ws = append(ws, worker{id: w, adapter: a, vm: v})
 	}
+	if opts.BatchExamples > 1 {
+		for i := range ws {
+			b, err := tta.BatchOf(ws[i].adapter, opts.BatchExamples)
+			if err != nil {
+				for _, w := range ws[1:] {
+					_ = w.adapter.Reset()
+				}
+				return nil, fmt.Errorf("eval: batches of %d examples: %w", opts.BatchExamples, err)
+			}
+			ws[i].batch = b
+		}
+	}
 	return ws, nil
 }
 
-// evalAll evaluates the examples todo on the workers, each example on the first free worker, and sends their
-// records in todo's order (a reorder buffer holds those that finish early). Once opts.Context is done no example
-// starts; the records of those started are still sent, then the channel is closed early. stop ends the
-// evaluation early (the caller stopped reading) and waits for the workers.
+// evalAll evaluates the examples todo on the workers and sends their records in todo's order. Work goes out in
+// groups of consecutive examples of todo (one example, or Options.BatchExamples); with one worker the next examples
+// are read and their views made on another goroutine (Options.Prefetch) while the adapter works; with several, each
+// group goes to the first free worker and a reorder buffer holds the records that finish early. Once opts.Context
+// is done no group starts; the records of those started are still sent, then the channel is closed early. stop ends
+// the evaluation early (the caller stopped reading) and waits for the workers.
 func evalAll(ds datasets.Dataset, ws []worker, todo []int, proto *Record, opts Options) (results <-chan *Record,
 	stop func()) {
 	out := make(chan *Record)
@@ -300,49 +336,117 @@ func evalAll(ds datasets.Dataset, ws []worker, todo []int, proto *Record, opts O
 		}
 		return opts.Context != nil && opts.Context.Err() != nil
 	}
+	group := max(opts.BatchExamples, 1)
+	var wg sync.WaitGroup
+	stopAndWait := func() func() {
+		var once sync.Once
+		return func() {
+			once.Do(func() { close(quit) })
+			for range out { // Wait for the workers: their adapters are reset next.
+			}
+			wg.Wait()
+		}
+	}
 	if len(ws) == 1 {
+		w := ws[0]
+		depth := opts.Prefetch
+		if depth == 0 {
+			depth = max(2, group)
+		}
+		// next returns the next prepared example, in todo's order; ok is false at the end or on cancellation.
+		var next func() (j *job, ok bool)
+		if depth < 0 {
+			seq := 0
+			next = func() (*job, bool) {
+				if seq == len(todo) || cancelled() {
+					return nil, false
+				}
+				seq++
+				return prepare(ds, w.vm, todo[seq-1], proto, opts), true
+			}
+		} else {
+			prepared := make(chan *job, depth-1)
+			wg.Add(1)
+			go func() { // The prefetch stage: reading and views, ahead of the adapter.
+				defer wg.Done()
+				defer close(prepared)
+				for _, i := range todo {
+					if cancelled() {
+						return
+					}
+					j := prepare(ds, w.vm, i, proto, opts)
+					j.preload(w.adapter, ds.Name())
+					select {
+					case prepared <- j:
+					case <-quit:
+						return
+					}
+				}
+			}()
+			next = func() (*job, bool) {
+				j, ok := <-prepared
+				return j, ok
+			}
+		}
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			defer close(out)
-			for _, i := range todo {
-				if cancelled() {
+			for {
+				var jobs []*job
+				for len(jobs) < group {
+					j, ok := next()
+					if !ok {
+						break
+					}
+					jobs = append(jobs, j)
+				}
+				if len(jobs) == 0 || cancelled() {
 					return
 				}
-				select {
-				case out <- evalOne(ds, ws[0].adapter, ws[0].vm, i, proto, opts):
-				case <-quit:
-					return
+				for _, r := range evalJobs(w, jobs, ds.Name()) {
+					select {
+					case out <- r:
+					case <-quit:
+						return
+					}
 				}
 			}
 		}()
-		var once sync.Once
-		return out, func() { once.Do(func() { close(quit) }) }
+		return out, stopAndWait()
 	}
 
 	type result struct {
 		seq int
 		r   *Record
 	}
-	jobs := make(chan int) // positions in todo
-	finished := make(chan result, len(ws))
-	var wg sync.WaitGroup
+	groups := make(chan int) // the first position in todo of a group of consecutive examples
+	finished := make(chan result, len(ws)*group)
 	for _, w := range ws {
 		wg.Add(1)
 		go func(w worker) {
 			defer wg.Done()
-			for seq := range jobs {
-				finished <- result{seq, evalOne(ds, w.adapter, w.vm, todo[seq], proto, opts)}
+			for first := range groups {
+				last := min(first+group, len(todo))
+				jobs := make([]*job, 0, last-first)
+				for seq := first; seq < last; seq++ {
+					jobs = append(jobs, prepare(ds, w.vm, todo[seq], proto, opts))
+				}
+				for k, r := range evalJobs(w, jobs, ds.Name()) {
+					finished <- result{first + k, r}
+				}
 			}
 		}(w)
 	}
-	// Dispatcher: one job per free worker, in order, until the end, a cancellation or stop.
+	// Dispatcher: one group per free worker, in order, until the end, a cancellation or stop.
 	go func() {
-		defer close(jobs)
-		for seq := range todo {
+		defer close(groups)
+		for first := 0; first < len(todo); first += group {
 			if cancelled() {
 				return
 			}
 			select {
-			case jobs <- seq:
+			case groups <- first:
 			case <-quit:
 				return
 			}
@@ -352,8 +456,8 @@ func evalAll(ds datasets.Dataset, ws []worker, todo []int, proto *Record, opts O
 		wg.Wait()
 		close(finished)
 	}()
-	// Reorder buffer: records go out in todo's order. The dispatcher hands out jobs in order, so when it stops the
-	// finished jobs are a prefix of todo and all of them are sent.
+	// Reorder buffer: records go out in todo's order. The dispatcher hands out groups in order, so when it stops
+	// the finished examples are a prefix of todo and all of them are sent.
 	go func() {
 		defer close(out)
 		pending := map[int]*Record{}
@@ -366,7 +470,7 @@ func evalAll(ds datasets.Dataset, ws []worker, todo []int, proto *Record, opts O
 				select {
 				case out <- r:
 				case <-quit:
-					for range finished { // Let the workers finish their example.
+					for range finished { // Let the workers finish their examples.
 					}
 					return
 				}
@@ -404,83 +508,193 @@ func (d *lockedDataset) ExampleKey(i int) (string, int) {
 	return "", -1
 }
 
-// evalOne evaluates example i; failures become a record with Error naming the example and the stage.
+// evalOne evaluates example i alone (prepare, then Reset and Adapt); failures become a record with Error naming
+// the example and the stage.
 func evalOne(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, i int, proto *Record, opts Options) *Record {
+	j := prepare(ds, vm, i, proto, opts)
+	if j.done {
+		return j.rec
+	}
+	return adaptJob(adapter, j, ds.Name())
+}
+
+// job is one example on its way through Run: read and its views made (prepare), then adapted.
+type job struct {
+	rec   *Record    // the example's record; final when done
+	views *tta.Views // nil when done
+	done  bool       // the example failed before adaptation: rec holds the error
+	prep  time.Duration
+}
+
+// prepare reads example i and makes its views; a failure makes the job done with an error record naming the
+// example and the stage.
+func prepare(ds datasets.Dataset, vm tta.ViewMaker, i int, proto *Record, opts Options) *job {
 	r := &Record{Method: proto.Method, Config: proto.Config, Views: proto.Views, Dataset: proto.Dataset,
 		Data: proto.Data, Seed: proto.Seed, Index: i, Label: -1, Backend: opts.Backend, Device: opts.Device,
 		EntropyBefore: Float(math.NaN()), EntropyAfter: Float(math.NaN())}
 	if l, ok := ds.(datasets.Lister); ok {
 		r.ExampleID, r.Label = l.ExampleKey(i)
 	}
+	j := &job{rec: r}
 	start := time.Now()
-	defer func() { r.Seconds = time.Since(start).Seconds() }()
-	fail := func(stage string, err error) *Record {
-		if stage == "" { // The adapter's own error names what failed.
-			r.Error = fmt.Sprintf("%s example %d (%s): %v", ds.Name(), i, r.ExampleID, err)
-		} else {
-			r.Error = fmt.Sprintf("%s example %d (%s): %s: %v", ds.Name(), i, r.ExampleID, stage, err)
+	defer func() {
+		j.prep = time.Since(start)
+		if j.done {
+			r.Seconds = j.prep.Seconds()
 		}
-		return r
-	}
+	}()
 	ex, err := ds.Example(i)
 	if err != nil {
-		return fail("reading the image", err)
+		j.fail(ds.Name(), "reading the image", err)
+		return j
 	}
 	r.ExampleID, r.Label = ex.ID, ex.Label
-	pred, stage, err := adaptOne(adapter, vm, ex, opts.Seed)
+	err = recovered(func() error {
+		var err error
+		j.views, err = vm.MakeViews(ex.Image, ex.ID, opts.Seed)
+		return err
+	})
 	if err != nil {
-		return fail(stage, err)
+		j.views = nil
+		j.fail(ds.Name(), "making views", err)
 	}
+	return j
+}
+
+// preload uploads j's views ahead of adaptation when adapter is a tta.Preloader; a failure makes j an error record.
+func (j *job) preload(adapter tta.Adapter, dataset string) {
+	p, ok := adapter.(tta.Preloader)
+	if !ok || j.done {
+		return
+	}
+	start := time.Now()
+	err := recovered(func() error { return p.Preload(j.views) })
+	j.prep += time.Since(start)
+	if err != nil {
+		j.views = nil
+		j.fail(dataset, "uploading views", err)
+		j.rec.Seconds = j.prep.Seconds()
+	}
+}
+
+// fail makes j's record an error record naming the example and the stage ("" when the error names it).
+func (j *job) fail(dataset, stage string, err error) *Record {
+	r := j.rec
+	if stage == "" {
+		r.Error = fmt.Sprintf("%s example %d (%s): %v", dataset, r.Index, r.ExampleID, err)
+	} else {
+		r.Error = fmt.Sprintf("%s example %d (%s): %s: %v", dataset, r.Index, r.ExampleID, stage, err)
+	}
+	j.done = true
+	return r
+}
+
+// evalJobs adapts the prepared examples jobs (consecutive ones of w's share) and returns their records in order:
+// one at a time (Reset, Adapt), or through w's batched path, each example that failed while being prepared
+// keeping its error record. A batch that fails is evaluated again one example at a time.
+func evalJobs(w worker, jobs []*job, dataset string) []*Record {
+	out := make([]*Record, len(jobs))
+	var ready []int
+	for k, j := range jobs {
+		if j.done {
+			out[k] = j.rec
+		} else {
+			ready = append(ready, k)
+		}
+	}
+	if w.batch != nil && len(ready) > 0 {
+		views := make([]*tta.Views, len(ready))
+		for n, k := range ready {
+			views[n] = jobs[k].views
+		}
+		start := time.Now()
+		var preds []*tta.Prediction
+		err := recovered(func() error {
+			var err error
+			preds, err = w.batch.AdaptBatch(views)
+			return err
+		})
+		if err == nil && len(preds) == len(ready) {
+			share := time.Since(start) / time.Duration(len(ready))
+			for n, k := range ready {
+				out[k] = jobs[k].finish(dataset, preds[n], share)
+			}
+			return out
+		}
+		// The batch failed: every example alone, so that the one at fault gets the error record.
+	}
+	for _, k := range ready {
+		out[k] = adaptJob(w.adapter, jobs[k], dataset)
+	}
+	return out
+}
+
+// adaptJob resets the adapter and adapts on a prepared example: its record.
+func adaptJob(adapter tta.Adapter, j *job, dataset string) *Record {
+	start := time.Now()
+	var pred *tta.Prediction
+	stage := "reset"
+	err := recovered(func() error {
+		if err := adapter.Reset(); err != nil {
+			return err
+		}
+		stage = "" // Adapt's errors name their own stage.
+		var err error
+		pred, err = adapter.Adapt(j.views)
+		return err
+	})
+	if err != nil {
+		r := j.fail(dataset, stage, err)
+		r.Seconds = (j.prep + time.Since(start)).Seconds()
+		return r
+	}
+	return j.finish(dataset, pred, time.Since(start))
+}
+
+// finish fills j's record from the adapter's prediction, adapting having taken adapt; a prediction without finite
+// losses, logits and probabilities makes it an error record.
+func (j *job) finish(dataset string, pred *tta.Prediction, adapt time.Duration) *Record {
+	r := j.rec
+	r.Seconds = (j.prep + adapt).Seconds()
+	j.views = nil
 	if pred == nil {
-		return fail("adaptation", fmt.Errorf("the adapter returned no prediction"))
+		return j.fail(dataset, "adaptation", fmt.Errorf("the adapter returned no prediction"))
 	}
 	for _, st := range pred.Steps {
 		if !finite(st.Loss) {
-			return fail(fmt.Sprintf("adaptation step %d", st.Step), fmt.Errorf("the loss is %v", st.Loss))
+			return j.fail(dataset, fmt.Sprintf("adaptation step %d", st.Step), fmt.Errorf("the loss is %v", st.Loss))
 		}
 	}
 	r.EntropyBefore, r.Selected, r.Steps = Float(pred.EntropyBefore), pred.Selected, pred.Steps
 	if len(pred.Logits) == 0 {
-		return fail("prediction", fmt.Errorf("the adapter returned no logits"))
+		return j.fail(dataset, "prediction", fmt.Errorf("the adapter returned no logits"))
 	}
-	for j, v := range pred.Logits {
+	for k, v := range pred.Logits {
 		if !finite(float64(v)) {
-			return fail("prediction", fmt.Errorf("logit %d is %v", j, v))
+			return j.fail(dataset, "prediction", fmt.Errorf("logit %d is %v", k, v))
 		}
 	}
 	r.FillPrediction(pred.Logits)
 	if !finite(r.Confidence) || !finite(r.LabelLogProb) || !finite(float64(r.EntropyAfter)) {
-		return fail("prediction", fmt.Errorf("the probabilities are not finite (confidence %v, label log-probability %v)",
-			r.Confidence, r.LabelLogProb))
+		return j.fail(dataset, "prediction", fmt.Errorf("the probabilities are not finite (confidence %v, label "+
+			"log-probability %v)", r.Confidence, r.LabelLogProb))
 	}
 	return r
 }
 
-// adaptOne makes the views, resets and adapts, turning panics from graph code into errors; stage names the step
-// that failed ("making views", "reset"; "" for Adapt, whose errors name their own stage).
-func adaptOne(adapter tta.Adapter, vm tta.ViewMaker, ex datasets.Example, seed int64) (pred *tta.Prediction,
-	stage string, err error) {
+// recovered runs f, turning a panic from graph code into an error (its first line: the cause, not a stack trace
+// appended to it).
+func recovered(f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			msg := fmt.Sprint(p)
-			if k := strings.IndexByte(msg, '\n'); k >= 0 { // The cause, not a stack trace appended to it.
+			if k := strings.IndexByte(msg, '\n'); k >= 0 {
 				msg = msg[:k]
 			}
 			err = fmt.Errorf("panic: %s", msg)
 		}
 	}()
-	stage = "making views"
-	views, err := vm.MakeViews(ex.Image, ex.ID, seed)
-	if err != nil {
-		return nil, stage, err
-	}
-	stage = "reset"
-	if err := adapter.Reset(); err != nil {
-		return nil, stage, err
-	}
-	stage = ""
-	pred, err = adapter.Adapt(views)
-	return pred, stage, err
+	return f()
 }
 
 // ProgressBar renders p as one line: bar, count, running accuracy, elapsed and ETA.

@@ -34,4 +34,7 @@
 // Speed: each executable (image features for [N, R, R, 3], the step for k selected views, the text features) is
 // compiled once per adapter and reused; the initial text features are computed once per class list. Load the
 // model with clip.LoadOpts{DType: dtypes.BFloat16} for bf16 compute; the context and its optimizer stay float32.
+// Throughput mode (batch.go, Adapter.Batched, eval.Options.BatchExamples): B examples' whole episodes (image
+// tower, selection in the graph, the steps on B contexts with B AdamW states, the prediction) in one executable,
+// with the records of one example at a time. MEMO has no such path (B copies of a ResNet-50's adapted weights).
 package tpt

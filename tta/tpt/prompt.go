@@ -124,7 +124,7 @@ func (p *PromptLearner) Embeds(m *clip.Model, ctx *context.Context, ctxNode *Nod
 // embedsRange is Embeds for the first c classes and the positions from..to-1: [c, to-from, TextWidth].
 func (p *PromptLearner) embedsRange(m *clip.Model, ctx *context.Context, ctxNode *Node, c, from, to int) *Node {
 	g := ctxNode.Graph()
-	l, w := to-from, m.Config.TextWidth
+	w := m.Config.TextWidth
 	shared := ctxNode.Rank() == 2
 	if !(shared && ctxNode.Shape().Dimensions[0] == p.NCtx && ctxNode.Shape().Dimensions[1] == w) &&
 		!(ctxNode.Rank() == 3 && ctxNode.Shape().Dimensions[0] == p.NumClasses() &&
@@ -136,9 +136,24 @@ func (p *PromptLearner) embedsRange(m *clip.Model, ctx *context.Context, ctxNode
 		panic(fmt.Errorf("tpt.PromptLearner.Embeds: a class-specific context needs all %d classes, got %d",
 			p.NumClasses(), c))
 	}
+	base, selN := p.embedParts(m, ctx, g, c, from, to)
+	var ctxPart *Node
+	if shared {
+		ctxPart = Einsum("clj,jw->clw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [c, l, W]
+	} else {
+		ctxPart = Einsum("clj,cjw->clw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [c, l, W]
+	}
+	return Add(base, ctxPart)
+}
+
+// embedParts are what embedsRange combines with the context: the token embeddings of the first c classes'
+// positions from..to-1 with the context positions zeroed, base [c, l, W] float32, and the one-hot placement of the
+// context tokens, sel [c, l, NCtx] (1 where position from+k of class i takes context token j).
+func (p *PromptLearner) embedParts(m *clip.Model, ctx *context.Context, g *Graph, c, from, to int) (base, sel *Node) {
+	l := to - from
 	ids := make([]int32, c*l)
 	keep := make([]float32, c*l)
-	sel := make([]float32, c*l*p.NCtx) // [c, l, NCtx]: 1 where position from+k of class i takes context token j
+	place := make([]float32, c*l*p.NCtx) // [c, l, NCtx]
 	for i := 0; i < c; i++ {
 		for k := 0; k < l; k++ {
 			ids[i*l+k] = int32(p.IDs[i][from+k])
@@ -149,20 +164,35 @@ func (p *PromptLearner) embedsRange(m *clip.Model, ctx *context.Context, ctxNode
 				continue
 			}
 			keep[i*l+pos-from] = 0
-			sel[(i*l+pos-from)*p.NCtx+j] = 1
+			place[(i*l+pos-from)*p.NCtx+j] = 1
 		}
 	}
-	table := m.TokenEmbeddingTable(ctx, g)                                           // [V, W]
-	base := Gather(table, Const(g, tensors.FromFlatDataAndDimensions(ids, c, l, 1))) // [c, l, W]
+	table := m.TokenEmbeddingTable(ctx, g)                                          // [V, W]
+	base = Gather(table, Const(g, tensors.FromFlatDataAndDimensions(ids, c, l, 1))) // [c, l, W]
 	base = Mul(ConvertDType(base, dtypes.Float32), Const(g, tensors.FromFlatDataAndDimensions(keep, c, l, 1)))
-	selN := Const(g, tensors.FromFlatDataAndDimensions(sel, c, l, p.NCtx))
+	return base, Const(g, tensors.FromFlatDataAndDimensions(place, c, l, p.NCtx))
+}
+
+// embedsBatch is embedsRange for a batch of contexts, ctxNode [B, NCtx, W] (shared) or [B, C, NCtx, W]
+// (class-specific): [B, c, to-from, W].
+func (p *PromptLearner) embedsBatch(m *clip.Model, ctx *context.Context, ctxNode *Node, c, from, to int) *Node {
+	g := ctxNode.Graph()
+	w := m.Config.TextWidth
+	d := ctxNode.Shape().Dimensions
+	shared := ctxNode.Rank() == 3 && d[1] == p.NCtx && d[2] == w
+	if !shared && !(ctxNode.Rank() == 4 && d[1] == p.NumClasses() && d[2] == p.NCtx && d[3] == w && c == d[1]) {
+		panic(fmt.Errorf("tpt.PromptLearner: a batch of contexts must be [B, %d, %d] or [B, %d, %d, %d] (all "+
+			"classes), got %s for %d classes", p.NCtx, w, p.NumClasses(), p.NCtx, w, ctxNode.Shape(), c))
+	}
+	b, l := d[0], to-from
+	base, selN := p.embedParts(m, ctx, g, c, from, to)
 	var ctxPart *Node
 	if shared {
-		ctxPart = Einsum("clj,jw->clw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [c, l, W]
+		ctxPart = Einsum("clj,bjw->bclw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [B, c, l, W]
 	} else {
-		ctxPart = Einsum("clj,cjw->clw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [c, l, W]
+		ctxPart = Einsum("clj,bcjw->bclw", selN, ConvertDType(ctxNode, dtypes.Float32)) // [B, c, l, W]
 	}
-	return Add(base, ctxPart)
+	return Add(BroadcastToDims(Reshape(base, 1, c, l, w), b, c, l, w), ctxPart)
 }
 
 // SharedPrefix is the number of leading prompt positions that are the same for every class when the context is
@@ -187,6 +217,34 @@ func (p *PromptLearner) TextFeatures(m *clip.Model, ctx *context.Context, ctxNod
 		f = m.EncodeTextEmbeddings(ctx, p.Embeds(m, ctx, ctxNode), Const(g, eot)) // [C, E]
 	}
 	return clip.Normalize(f)
+}
+
+// TextFeaturesBatch is TextFeatures for a batch of contexts, one per example: ctxNode [B, NCtx, TextWidth]
+// (class-shared) or [B, C, NCtx, TextWidth] (class-specific) -> [B, C, EmbedDim] float32. With class-shared contexts
+// the B prefixes go through the text tower once each (clip.Model.EncodeTextSharedPrefix's groups).
+func (p *PromptLearner) TextFeaturesBatch(m *clip.Model, ctx *context.Context, ctxNode *Node) *Node {
+	g := ctxNode.Graph()
+	if ctxNode.Rank() != 3 && ctxNode.Rank() != 4 {
+		panic(fmt.Errorf("tpt.PromptLearner.TextFeaturesBatch: ctx must be [B, %d, W] or [B, %d, %d, W], got %s",
+			p.NCtx, p.NumClasses(), p.NCtx, ctxNode.Shape()))
+	}
+	b, c, w := ctxNode.Shape().Dimensions[0], p.NumClasses(), m.Config.TextWidth
+	eot := make([]int32, 0, b*c)
+	for range b {
+		for _, e := range p.EOT {
+			eot = append(eot, int32(e))
+		}
+	}
+	var f *Node
+	if np := p.SharedPrefix(); ctxNode.Rank() == 3 && !p.FullPrompts && np < p.Length {
+		prefix := Reshape(p.embedsBatch(m, ctx, ctxNode, 1, 0, np), b, np, w)                 // [B, P, W]
+		rest := Reshape(p.embedsBatch(m, ctx, ctxNode, c, np, p.Length), b*c, p.Length-np, w) // [B*C, Length-P, W]
+		f = m.EncodeTextSharedPrefix(ctx, prefix, rest, Const(g, eot))                        // [B*C, E]
+	} else {
+		embeds := Reshape(p.embedsBatch(m, ctx, ctxNode, c, 0, p.Length), b*c, p.Length, w) // [B*C, Length, W]
+		f = m.EncodeTextEmbeddings(ctx, embeds, Const(g, eot))                              // [B*C, E]
+	}
+	return Reshape(clip.Normalize(f), b, c, m.Config.EmbedDim)
 }
 
 // InitEmbeddings returns the token embeddings of the context words of class 0's prompt, [NCtx, TextWidth]

@@ -37,6 +37,7 @@ type Adapter struct {
 	align                       *align.Aligner // nil without alignment
 	devViews                    *DeviceViews   // makes the views of a RawImage payload on the device
 	last                        *Trace
+	batch                       batches // the batched paths (batch.go)
 }
 
 // New builds a TPT adapter over model m for classNames (in logit order), tokenizing prompts with tok, running on

@@ -36,14 +36,14 @@ type golden struct {
 }
 
 // loadTokenizer returns OpenAI's tokenizer, the vocabulary embedded in tta/clip/tokenizer.
-func loadTokenizer(t *testing.T) *tokenizer.Tokenizer {
+func loadTokenizer(t testing.TB) *tokenizer.Tokenizer {
 	t.Helper()
 	tok, err := tokenizer.OpenAI()
 	require.NoError(t, err)
 	return tok
 }
 
-func loadGolden(t *testing.T, kind string) []golden {
+func loadGolden(t testing.TB, kind string) []golden {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", kind+"_golden.json"))
 	require.NoError(t, err)
@@ -53,7 +53,7 @@ func loadGolden(t *testing.T, kind string) []golden {
 }
 
 // loadViews reads testdata/<kind>_views_nchw.npy and returns them as an NHWC tensor.
-func loadViews(t *testing.T, kind string) *tensors.Tensor {
+func loadViews(t testing.TB, kind string) *tensors.Tensor {
 	t.Helper()
 	data, shape, err := weights.ReadNPYFloat32(filepath.Join("testdata", kind+"_views_nchw.npy"))
 	require.NoError(t, err)
@@ -78,7 +78,7 @@ var modelPaths = map[string]string{
 	"vit": filepath.Join("testdata", "tiny_vit.safetensors"),
 }
 
-func loadModel(t *testing.T, kind string) *clip.Model {
+func loadModel(t testing.TB, kind string) *clip.Model {
 	t.Helper()
 	m, err := clip.Load(modelPaths[kind], clip.LoadOpts{})
 	require.NoError(t, err)

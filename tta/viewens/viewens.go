@@ -24,6 +24,14 @@ type Model interface {
 	Config() map[string]any
 }
 
+// BatchModel is a Model that also gives the view logits of several examples in one call (throughput mode).
+type BatchModel interface {
+	Model
+	// ViewLogitsHostBatch returns the logits [len(vs)][N][C] of each example's views, running batches of size
+	// examples (len(vs) <= size; the compiled shape).
+	ViewLogitsHostBatch(vs []*tta.Views, size int) ([][][]float32, error)
+}
+
 // Adapter is the view ensemble of a Model as a tta.Adapter and tta.Tracer. Nothing adapts: Reset does nothing.
 type Adapter struct {
 	name   string
@@ -84,5 +92,48 @@ func Predict(logits [][]float32, rho float64) *tta.Prediction {
 		nil)), EntropyAfter: tta.EntropyOfLogits(out)}
 }
 
+// Batched implements tta.Batcher: the ensemble of batches of size examples, when the Model is a BatchModel; an
+// error wrapping tta.ErrNoBatch otherwise.
+func (a *Adapter) Batched(size int) (tta.BatchAdapter, error) {
+	bm, ok := a.model.(BatchModel)
+	if !ok {
+		return nil, fmt.Errorf("%s: its model has %w", a.name, tta.ErrNoBatch)
+	}
+	if size < 1 {
+		return nil, fmt.Errorf("%s: batch size %d: want >= 1", a.name, size)
+	}
+	return &batch{a: a, model: bm, size: size}, nil
+}
+
+// batch is an Adapter's batched path.
+type batch struct {
+	a     *Adapter
+	model BatchModel
+	size  int
+}
+
+// BatchSize implements tta.BatchAdapter.
+func (b *batch) BatchSize() int { return b.size }
+
+// AdaptBatch implements tta.BatchAdapter: Predict on each example's view logits (the Adapter's trace is not set).
+func (b *batch) AdaptBatch(vs []*tta.Views) ([]*tta.Prediction, error) {
+	logits, err := b.model.ViewLogitsHostBatch(vs, b.size)
+	if err != nil {
+		return nil, err
+	}
+	if len(logits) != len(vs) {
+		return nil, fmt.Errorf("%s: %d examples' view logits for %d examples", b.a.name, len(logits), len(vs))
+	}
+	preds := make([]*tta.Prediction, len(vs))
+	for i, l := range logits {
+		if len(l) == 0 {
+			return nil, fmt.Errorf("%s: example %q has no views", b.a.name, vs[i].ExampleID)
+		}
+		preds[i] = Predict(l, b.a.rho)
+	}
+	return preds, nil
+}
+
 var _ tta.Adapter = (*Adapter)(nil)
+var _ tta.Batcher = (*Adapter)(nil)
 var _ tta.Tracer = (*Adapter)(nil)
