@@ -128,7 +128,7 @@ ensembles: gotta bench memo --help.`)
 	a.DeviceViews().Float32 = *deviceF32
 	img := randomImage(500, 375)
 	if *batch > 1 {
-		return benchTPTBatch(w, a, vm, img, *batch, *iters, fmt.Sprintf("%s%s, %s, %d classes, %d views, select %g, %d step(s)",
+		return benchTPTBatch(w, b, a, vm, img, *batch, *iters, fmt.Sprintf("%s%s, %s, %d classes, %d views, select %g, %d step(s)",
 			*arch, map[bool]string{true: " (tiny)", false: ""}[*tiny], dt, len(names), *views, *sel, *steps))
 	}
 	type sample struct{ views, image, step, predict, total time.Duration }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"image"
+
+	"github.com/gomlx/gomlx/backends"
 	"io"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 // batches of B examples (AdaptBatch), each after a first one that compiles; prints the median milliseconds per
 // example and the examples per second of both (compute only: the views are made before the clock starts), and
 // their ratio.
-func benchTPTBatch(w io.Writer, a *tpt.Adapter, vm *tpt.ViewMaker, img image.Image, size, iters int, what string) error {
+func benchTPTBatch(w io.Writer, b backends.Backend, a *tpt.Adapter, vm *tpt.ViewMaker, img image.Image, size, iters int, what string) error {
 	ba, err := a.Batched(size)
 	if err != nil {
 		return err
@@ -61,6 +63,6 @@ func benchTPTBatch(w io.Writer, a *tpt.Adapter, vm *tpt.ViewMaker, img image.Ima
 	one, per := single.medianMS(), batched.medianMS()
 	fmt.Fprintf(w, "examples/s (compute, median): one at a time %.2f, batches of %d %.2f (x%.2f)\n", 1000/one, size,
 		1000/per, one/per)
-	writePeakMemory(w)
+	writePeakMemory(w, b)
 	return nil
 }
