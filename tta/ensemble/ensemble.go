@@ -80,6 +80,7 @@ type Adapter struct {
 	fwd     []*context.Exec // member views -> logits
 	update  []*context.Exec // member views, selected [k] int32, dLoss/dLogits [k, C] -> update
 	combine *Exec           // members' selected logits -> loss, m, weights, gradients
+	adapted bool            // a member was updated since the last Reset (its forward is not the initial one)
 }
 
 // New returns the ensemble of entries.
@@ -182,6 +183,7 @@ func (a *Adapter) Config() map[string]any {
 
 // Reset implements tta.Adapter: every member resets.
 func (a *Adapter) Reset() error {
+	a.adapted = false
 	for _, e := range a.entries {
 		if err := e.Member.Reset(); err != nil {
 			return fmt.Errorf("ensemble: resetting member %q: %w", e.Name, err)
@@ -230,11 +232,10 @@ func (a *Adapter) Forward(v *tta.Views, rho float64, update bool) (*Result, erro
 			return nil, err
 		}
 		xs[i] = x
-		outs, err := a.fwd[i].Exec(x)
+		logits, err := a.memberLogits(i, v.ExampleID, x)
 		if err != nil {
-			return nil, fmt.Errorf("ensemble: member %q on %q: %w", a.entries[i].Name, v.ExampleID, err)
+			return nil, err
 		}
-		logits := outs[0].Value().([][]float32)
 		sels[i] = tta.ConfidenceSelectHost(tta.ViewEntropiesHost(logits), rho)
 		sel := make([][]float32, len(sels[i]))
 		for j, s := range sels[i] {
@@ -255,6 +256,7 @@ func (a *Adapter) Forward(v *tta.Views, rho float64, update bool) (*Result, erro
 		if a.update[i] == nil {
 			continue
 		}
+		a.adapted = true
 		sel := make([]int32, len(sels[i]))
 		for j, s := range sels[i] {
 			sel[j] = int32(s)
@@ -264,6 +266,36 @@ func (a *Adapter) Forward(v *tta.Views, rho float64, update bool) (*Result, erro
 		}
 	}
 	return r, nil
+}
+
+// memberLogits is member i's logits [N][C] of its views x of example id: read from the process's
+// tta.ForwardCache when it is on and the members are at their initial weights (since Reset), computed (and then
+// stored there) otherwise. The joint mode's first forward and the simple mode's only forward are the same
+// computation on the same views, so a report computes it once.
+func (a *Adapter) memberLogits(i int, id string, x *tensors.Tensor) ([][]float32, error) {
+	cache := tta.SharedForwardCache()
+	cfg, hasCfg := a.entries[i].Member.(interface{ Config() map[string]any })
+	var key [32]byte
+	useCache := cache != nil && hasCfg && !a.adapted
+	if useCache {
+		var err error
+		key, err = tta.ForwardKey("ensemble-member/"+a.entries[i].Name+"/"+a.backend.Name(), cfg.Config(), id, x)
+		if err != nil {
+			return nil, fmt.Errorf("ensemble: member %q on %q: %w", a.entries[i].Name, id, err)
+		}
+		if logits, ok := cache.Get(key); ok {
+			return logits, nil
+		}
+	}
+	outs, err := a.fwd[i].Exec(x)
+	if err != nil {
+		return nil, fmt.Errorf("ensemble: member %q on %q: %w", a.entries[i].Name, id, err)
+	}
+	logits := outs[0].Value().([][]float32)
+	if useCache {
+		cache.Put(key, logits)
+	}
+	return logits, nil
 }
 
 // Adapt implements tta.Adapter (the runner resets before).
