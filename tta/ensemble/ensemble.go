@@ -80,6 +80,7 @@ type Adapter struct {
 	fwd     []*context.Exec // member views -> logits
 	update  []*context.Exec // member views, selected [k] int32, dLoss/dLogits [k, C] -> update
 	combine *Exec           // members' selected logits -> loss, m, weights, gradients
+	adapted bool            // a member was updated since the last Reset (its forward is not the initial one)
 }
 
 // New returns the ensemble of entries.
@@ -182,6 +183,7 @@ func (a *Adapter) Config() map[string]any {
 
 // Reset implements tta.Adapter: every member resets.
 func (a *Adapter) Reset() error {
+	a.adapted = false
 	for _, e := range a.entries {
 		if err := e.Member.Reset(); err != nil {
 			return fmt.Errorf("ensemble: resetting member %q: %w", e.Name, err)
@@ -230,11 +232,10 @@ func (a *Adapter) Forward(v *tta.Views, rho float64, update bool) (*Result, erro
 			return nil, err
 		}
 		xs[i] = x
-		outs, err := a.fwd[i].Exec(x)
+		logits, err := a.memberLogits(i, v.ExampleID, x)
 		if err != nil {
-			return nil, fmt.Errorf("ensemble: member %q on %q: %w", a.entries[i].Name, v.ExampleID, err)
+			return nil, err
 		}
-		logits := outs[0].Value().([][]float32)
 		sels[i] = tta.ConfidenceSelectHost(tta.ViewEntropiesHost(logits), rho)
 		sel := make([][]float32, len(sels[i]))
 		for j, s := range sels[i] {
@@ -255,15 +256,104 @@ func (a *Adapter) Forward(v *tta.Views, rho float64, update bool) (*Result, erro
 		if a.update[i] == nil {
 			continue
 		}
-		sel := make([]int32, len(sels[i]))
-		for j, s := range sels[i] {
+		a.adapted = true
+		x, picked := xs[i], sels[i]
+		if iv, ok := a.entries[i].Member.(IndependentViews); ok && iv.IndependentViews() {
+			var err error
+			if x, picked, err = selectedBlocks(xs[i], sels[i]); err != nil {
+				return nil, fmt.Errorf("ensemble: member %q on %q: %w", a.entries[i].Name, v.ExampleID, err)
+			}
+		}
+		sel := make([]int32, len(picked))
+		for j, s := range picked {
 			sel[j] = int32(s)
 		}
-		if _, err := a.update[i].Exec(xs[i], sel, outs[3+i]); err != nil {
+		if _, err := a.update[i].Exec(x, sel, outs[3+i]); err != nil {
 			return nil, fmt.Errorf("ensemble: updating member %q on %q: %w", a.entries[i].Name, v.ExampleID, err)
 		}
 	}
 	return r, nil
+}
+
+// IndependentViews is implemented by a Member whose logits of a view do not depend on the other views of the
+// batch (no batch statistics, no randomness drawn over the batch): a ResNet with plain batch norm (memo.Adapter with
+// member prior 1). The joint update then backpropagates through the blocks of ViewBlock views that hold a selected
+// view instead of through all views (the other views' gradients are zero).
+type IndependentViews interface {
+	// IndependentViews reports whether the member's ViewLogits of a view depend on that view alone.
+	IndependentViews() bool
+}
+
+// ViewBlock is the number of consecutive views the joint update keeps or drops together for an IndependentViews
+// member. The pure-Go backend's matrix products add the products along the contracted axis in aligned groups of 8;
+// whole blocks of 8 views (of H*W rows each) keep every group of the full batch, so the gradients, and the
+// records, are bit-identical to the update over all views.
+const ViewBlock = 8
+
+// selectedBlocks returns the views of x [N, ...] in the blocks of ViewBlock views that hold a view of sel (in
+// ascending order) and sel renumbered into them.
+func selectedBlocks(x *tensors.Tensor, sel []int) (*tensors.Tensor, []int, error) {
+	n := x.Shape().Dimensions[0]
+	keep := make([]bool, (n+ViewBlock-1)/ViewBlock)
+	for _, s := range sel {
+		if s < 0 || s >= n {
+			return nil, nil, fmt.Errorf("selected view %d of %d", s, n)
+		}
+		keep[s/ViewBlock] = true
+	}
+	var idx []int
+	pos := make([]int, n) // pos[view] = its index among the kept views
+	for b, k := range keep {
+		if !k {
+			continue
+		}
+		for j := b * ViewBlock; j < min((b+1)*ViewBlock, n); j++ {
+			pos[j] = len(idx)
+			idx = append(idx, j)
+		}
+	}
+	if len(idx) == n {
+		return x, sel, nil
+	}
+	out, err := tta.PickViews(x, idx)
+	if err != nil {
+		return nil, nil, err
+	}
+	renumbered := make([]int, len(sel))
+	for j, s := range sel {
+		renumbered[j] = pos[s]
+	}
+	return out, renumbered, nil
+}
+
+// memberLogits is member i's logits [N][C] of its views x of example id: read from the process's
+// tta.ForwardCache when it is on and the members are at their initial weights (since Reset), computed (and then
+// stored there) otherwise. The joint mode's first forward and the simple mode's only forward are the same
+// computation on the same views, so a report computes it once.
+func (a *Adapter) memberLogits(i int, id string, x *tensors.Tensor) ([][]float32, error) {
+	cache := tta.SharedForwardCache()
+	cfg, hasCfg := a.entries[i].Member.(interface{ Config() map[string]any })
+	var key [32]byte
+	useCache := cache != nil && hasCfg && !a.adapted
+	if useCache {
+		var err error
+		key, err = tta.ForwardKey("ensemble-member/"+a.entries[i].Name+"/"+a.backend.Name(), cfg.Config(), id, x)
+		if err != nil {
+			return nil, fmt.Errorf("ensemble: member %q on %q: %w", a.entries[i].Name, id, err)
+		}
+		if logits, ok := cache.Get(key); ok {
+			return logits, nil
+		}
+	}
+	outs, err := a.fwd[i].Exec(x)
+	if err != nil {
+		return nil, fmt.Errorf("ensemble: member %q on %q: %w", a.entries[i].Name, id, err)
+	}
+	logits := outs[0].Value().([][]float32)
+	if useCache {
+		cache.Put(key, logits)
+	}
+	return logits, nil
 }
 
 // Adapt implements tta.Adapter (the runner resets before).

@@ -19,6 +19,10 @@ func (a *Adapter) ViewLogits(ctx *context.Context, views *Node) *Node {
 	return a.model.Logits(ctx, views, resnet.ForwardOpts{BNPrior: a.opts.MemberPrior, ClassSubset: a.opts.ClassSubset})
 }
 
+// IndependentViews implements ensemble.IndependentViews: with member prior 1 (plain batch norm with the running
+// statistics) the logits of a view depend on that view alone.
+func (a *Adapter) IndependentViews() bool { return a.opts.MemberPrior == 1 && a.opts.Mode != MCDropout }
+
 // Trainable lists the adapted variables (Options.Params).
 func (a *Adapter) Trainable() []*context.Variable { return a.vars }
 

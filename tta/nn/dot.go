@@ -38,7 +38,7 @@ func (impl Impl) DotGeneral(lhs *graph.Node, lhsContractingAxes, lhsBatchAxes []
 	if !impl.portableFor(lhs) {
 		return graph.DotGeneral(lhs, lc, lb, rhs, rc, rb)
 	}
-	y := graph.DotGeneral(graph.StopGradient(lhs), lc, lb, graph.StopGradient(rhs), rc, rb)
+	y := product(graph.StopGradient(lhs), lc, lb, graph.StopGradient(rhs), rc, rb)
 	lf, rf := freeAxes(lhs.Rank(), lc, lb), freeAxes(rhs.Rank(), rc, rb)
 	nb := len(lb)
 	// Positions in y (and v) of the batch, lhs-free and rhs-free axes.
@@ -47,7 +47,7 @@ func (impl Impl) DotGeneral(lhs *graph.Node, lhsContractingAxes, lhsBatchAxes []
 	vRhsFree := iotaFrom(nb+len(lf), len(rf))
 	gradLhs := func(v *graph.Node) *graph.Node {
 		// [batch..., lhsFree..., rhsContracting (ascending rhs axis order)...]
-		d := graph.DotGeneral(v, vRhsFree, vBatch, graph.StopGradient(rhs), rf, rb)
+		d := product(v, vRhsFree, vBatch, graph.StopGradient(rhs), rf, rb)
 		perm := make([]int, lhs.Rank()) // perm[lhs axis] = axis of d
 		for i, a := range lb {
 			perm[a] = i
@@ -78,6 +78,59 @@ func (impl Impl) DotGeneral(lhs *graph.Node, lhsContractingAxes, lhsBatchAxes []
 		return transposeIfNeeded(d, perm)
 	}
 	return withVJP2(y, lhs, rhs, gradLhs, gradRhs)
+}
+
+// The pure-Go backend of GoMLX v0.26.0 multiplies matrices whose lhsCross*rhsCross exceeds 16 blocks (of 32x32
+// float32) with a blocked kernel that pads every axis to a multiple of 32; below that, with a plain kernel that pads
+// nothing (and runs the batch on several goroutines). Both add the products along the contracted axis in groups of
+// 8 aligned from the start, so when the contracted size is a multiple of 8 they give the same bits.
+const (
+	pureGoBlockedCrosses = 16 * 32 * 32 // lhsCross*rhsCross above which the blocked kernel runs
+	pureGoBlockDim       = 32
+	pureGoNarrow         = pureGoBlockDim / 2 // a free or contracted size at most this wastes half a block or more
+)
+
+// product is graph.DotGeneral, except for a product of matrices lhs [m, k] x rhs ([k, n] or [n, k]) that the
+// pure-Go backend would run on its blocked kernel with n or k narrow (a convolution with 16 output channels, or its
+// input gradient): then the m rows are split into a batch of row blocks small enough for the plain kernel, and k
+// is padded with zeros to a multiple of 8, which computes the same values (the same groups of 8 products, padding
+// adds zero groups) about twice as fast.
+func product(lhs *graph.Node, lc, lb []int, rhs *graph.Node, rc, rb []int) *graph.Node {
+	if len(lb) != 0 || lhs.Rank() != 2 || rhs.Rank() != 2 || len(lc) != 1 || lc[0] != 1 {
+		return graph.DotGeneral(lhs, lc, lb, rhs, rc, rb)
+	}
+	m, k := lhs.Shape().Dimensions[0], lhs.Shape().Dimensions[1]
+	n := rhs.Shape().Dimensions[1-rc[0]]
+	if m*n <= pureGoBlockedCrosses || (n > pureGoNarrow && k > pureGoNarrow) {
+		return graph.DotGeneral(lhs, lc, lb, rhs, rc, rb)
+	}
+	batch := 0
+	for b := (m*n + pureGoBlockedCrosses - 1) / pureGoBlockedCrosses; b <= m/64; b++ {
+		if m%b == 0 {
+			batch = b
+			break
+		}
+	}
+	if batch == 0 { // no divisor leaves row blocks of 64 or more
+		return graph.DotGeneral(lhs, lc, lb, rhs, rc, rb)
+	}
+	g := lhs.Graph()
+	w := rhs // [k, n]
+	if rc[0] == 1 {
+		w = graph.Transpose(rhs, 0, 1)
+	}
+	if pad := (8 - k%8) % 8; pad > 0 {
+		zeros := func(dims ...int) *graph.Node {
+			return graph.BroadcastToDims(graph.Scalar(g, lhs.DType(), 0), dims...)
+		}
+		lhs = graph.Concatenate([]*graph.Node{lhs, zeros(m, pad)}, 1) // [m, k+pad]
+		w = graph.Concatenate([]*graph.Node{w, zeros(pad, n)}, 0)     // [k+pad, n]
+		k += pad
+	}
+	lhs3 := graph.Reshape(lhs, batch, m/batch, k)                             // [batch, m/batch, k]
+	w3 := graph.BroadcastToDims(graph.InsertAxes(w, 0), batch, k, n)          // [batch, k, n]
+	out := graph.DotGeneral(lhs3, []int{2}, []int{0}, w3, []int{1}, []int{0}) // [batch, m/batch, n]
+	return graph.Reshape(out, m, n)
 }
 
 // transposeIfNeeded returns x with output axis i taken from x's axis perm[i].

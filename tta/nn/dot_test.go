@@ -84,3 +84,32 @@ func TestPortableDecision(t *testing.T) {
 		Conv2D(x, x, ConvOpts{})
 	})
 }
+
+// TestProductSameBits checks that product's row-block form of narrow products (a stem convolution's 147 x 16, an
+// input gradient's 16-wide contraction) gives exactly the bits of graph.DotGeneral on the pure-Go backend.
+func TestProductSameBits(t *testing.T) {
+	b := backend.MustNew()
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct {
+		name    string
+		m, k, n int
+		rc      int // rhs contracting axis: 0 for rhs [k, n], 1 for rhs [n, k]
+	}{{"k147-n16", 2304, 147, 16, 0}, {"k16-n144-transposed", 1152, 16, 144, 1}, {"k144-n16", 1152, 144, 16, 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			lhs := randTensor(rng, tc.m, tc.k)
+			rhs := randTensor(rng, tc.k, tc.n)
+			if tc.rc == 1 {
+				rhs = randTensor(rng, tc.n, tc.k)
+			}
+			var split bool
+			outs := graph.MustExecOnceN(b, func(l, r *graph.Node) []*graph.Node {
+				p := product(l, []int{1}, nil, r, []int{tc.rc}, nil)
+				split = p.Type() == graph.NodeTypeReshape
+				return []*graph.Node{graph.DotGeneral(l, []int{1}, nil, r, []int{tc.rc}, nil), p}
+			}, lhs, rhs)
+			require.True(t, split, "the case must take the row-block form")
+			want, got := outs[0].Value().([][]float32), outs[1].Value().([][]float32)
+			require.Equal(t, want, got)
+		})
+	}
+}

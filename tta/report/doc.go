@@ -29,6 +29,19 @@
 //	fmt.Print(rep.Text())                                  // the tables
 //	page := rep.HTML(report.PageInfo{Title: "GoTTA report"}) // self-contained HTML, inline SVG
 //
+// Speed on the pure-Go backend (2-core CPU, the embedded suite): the time is the embedded ResNet's matrix products
+// (im2col convolutions, forward and MEMO's backward), about 50% of the CPU profile, and the im2col Gather, about
+// 13%; the rows MEMO top-k, MEMO (paper), the joint MEMO + TPT ensemble and the crop ensemble top-k (64 views each)
+// take four fifths of it. Three changes keep every record bit for bit: Run turns on tta.ForwardCache, so the
+// simple ensemble reads the member logits that the joint ensemble's first forward computed at the same initial
+// weights on the same views; the joint update of a member whose views are independent (the ResNet with plain batch
+// norm) backpropagates through the 8-view blocks that hold a selected view only (see ensemble.ViewBlock for why 8);
+// and tta/nn runs the products with 16 output channels (the stem and layer1 convolutions) on the backend's plain
+// kernel in row blocks instead of its blocked kernel, which pads them to 32. The quick report went from 164 s to
+// 119 s of user CPU (the simple ensemble 16 s -> 0.3 s, the joint one 51 s -> 24 s, the crop ensemble top-k 14 s ->
+// 8 s). Compilation is negligible (under 1 s per run). What is left is MEMO's forward and backward at 64 views with
+// batch statistics, whose sums over the batch cannot be regrouped without changing the records.
+//
 // Records live in Dir/<suite.RecordsKey>/<method>-<hash of the resolved values and models>/<dataset>.jsonl, so a
 // quick run's records are reused by a full run, an ablation point equal to a table row shares its records whatever
 // preset and overrides say it, and changing a parameter or a model file starts new records.

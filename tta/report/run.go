@@ -174,6 +174,9 @@ func cellsToRun(s *Suite, modelsID, dir string, only []string, skipAbl bool) (ma
 // build, keeps its error and the run goes on; an error is returned only for a broken records file or dataset.
 func Run(s *Suite, env *method.Env, opts Options) (*Results, error) {
 	start := time.Now()
+	// Every row of a run reads the environment's models, so a no-gradient forward at their initial weights that
+	// several rows compute (on the same views of the same example) is computed once; see tta.ForwardCache.
+	defer tta.EnableForwardCache(0)()
 	if opts.Dir == "" {
 		opts.Dir = "results"
 	}
