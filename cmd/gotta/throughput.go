@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"image"
-
-	"github.com/gomlx/gomlx/backends"
 	"io"
 	"time"
+
+	"github.com/gomlx/gomlx/backends"
 
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/tpt"
