@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/url"
+	"path"
 	"os"
 	"path/filepath"
 	"slices"
@@ -162,7 +164,14 @@ func Upload(ctx context.Context, src, rawURL string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := b.Upload(ctx, l.Key, f, nil); err != nil {
+	ct := mime.TypeByExtension(path.Ext(l.Key))
+	switch {
+	case strings.HasSuffix(l.Key, ".jsonl"):
+		ct = "application/jsonl"
+	case ct == "":
+		ct = "application/octet-stream"
+	}
+	if err := b.Upload(ctx, l.Key, f, &blob.WriterOptions{ContentType: ct}); err != nil {
 		return "", fmt.Errorf("storage: uploading %s to %s: %w", src, l, describe(ctx, b, l, err))
 	}
 	return l.String(), nil
