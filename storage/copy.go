@@ -7,8 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/url"
-	"path"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -145,15 +145,35 @@ func Fetch(ctx context.Context, rawURL, dir string, retry Retry) (string, error)
 	return p, nil
 }
 
-// Upload copies the local file src to rawURL; a URL ending with "/" is a folder, where the file keeps its base
-// name. It returns the URL written (without query parameters). The local file is left as it is.
-func Upload(ctx context.Context, src, rawURL string) (string, error) {
+// Into returns the URL of the object name in the folder rawURL when rawURL is a folder (it ends with "/" or is a
+// bucket's root), else rawURL; query parameters are kept.
+func Into(rawURL, name string) (string, error) {
 	l, err := Parse(rawURL)
 	if err != nil {
 		return "", err
 	}
-	if l.Dir || l.Key == "" {
-		l = l.Join(filepath.Base(src))
+	if !l.Dir && l.Key != "" {
+		return rawURL, nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + l.Join(name).Key
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+// Upload copies the local file src to rawURL; a URL ending with "/" is a folder, where the file keeps its base
+// name. It returns the URL written (without query parameters). The local file is left as it is.
+func Upload(ctx context.Context, src, rawURL string) (string, error) {
+	rawURL, err := Into(rawURL, filepath.Base(src))
+	if err != nil {
+		return "", err
+	}
+	l, err := Parse(rawURL)
+	if err != nil {
+		return "", err
 	}
 	f, err := os.Open(src)
 	if err != nil {

@@ -94,7 +94,12 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	common := addCommonFlags(fs)
 	data := fs.String("data", defaultData, "dataset ID=DIR (imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val, folder), or mnist / mnist-c[:CORRUPTION[:SEVERITY]] (embedded)")
 	out := fs.String("out", "", "JSON-lines output file (appended to; resumes); default results/eval/METHOD_DATASET.jsonl")
-	shard := fs.String("shard", "", "i/n: evaluate the examples with index % n == i")
+	shard := fs.String("shard", "", "i/n: evaluate the examples with index % n == i; auto: i from $"+EnvJobIndex+
+		" and n from $"+EnvJobCompletions+" (a Kubernetes Indexed Job)")
+	upload := fs.String("upload", "", "storage URL the records file is copied to when the run ends (a folder URL ending "+
+		"with / keeps its name); a rerun with no local --out resumes from it")
+	cache := fs.Bool("cache", false, "keep local copies of a bucket's images under $GOTTA_HOME/cache/storage "+
+		"(used again while their ETag/MD5 and size are unchanged)")
 	limit := fs.Int("limit", 0, "evaluate only the first N examples (0 = all)")
 	seed := fs.Int64("seed", 0, "seed of the views (example i's view v derives from seed, example id and v)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -132,7 +137,23 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseDType(*common.dtype); err != nil {
 		return &usageError{err}
 	}
-	ds, err := openDataset(*data)
+	if err := checkUploadURL(*upload); err != nil {
+		return err
+	}
+	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit, NoRetryErrors: *noRetry}
+	switch *shard {
+	case "":
+	case "auto":
+		if opts.Shard, opts.NumShards, err = autoShard(); err != nil {
+			return &usageError{err}
+		}
+		fmt.Fprintf(stderr, "shard %d of %d ($%s, $%s)\n", opts.Shard, opts.NumShards, EnvJobIndex, EnvJobCompletions)
+	default:
+		if opts.Shard, opts.NumShards, err = parseShard(*shard); err != nil {
+			return &usageError{err}
+		}
+	}
+	ds, err := openDatasetCached(*data, *cache)
 	if err != nil {
 		return err
 	}
@@ -141,11 +162,17 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 		*out = filepath.Join("results", "eval", spec.Name+"_"+fileSafe(ds.Name())+".jsonl")
 		fmt.Fprintf(stderr, "records: %s\n", *out)
 	}
-	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit, NoRetryErrors: *noRetry}
-	if *shard != "" {
-		if opts.Shard, opts.NumShards, err = parseShard(*shard); err != nil {
-			return &usageError{err}
+	opts.Out = *out
+	for i, m := range common.models.specs {
+		if common.models.specs[i].Path, err = localFile("--model "+m.String(), m.Path); err != nil {
+			return err
 		}
+	}
+	if *common.vocab, err = localFile("--vocab", *common.vocab); err != nil {
+		return err
+	}
+	if err := resumeFromUpload(stderr, *out, *upload); err != nil {
+		return err
 	}
 	models, err := modelsOf(common.models.specs, isEmbeddedData(*data))
 	if err != nil {
@@ -182,6 +209,15 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	opts.Context = ctx
 	recs, err := eval.Run(ds, adapter, vm, opts)
+	if _, serr := os.Stat(*out); *upload != "" && serr == nil {
+		// Also after an interruption (a pod's SIGTERM) or failed examples: what was computed is kept.
+		if uerr := uploadRecords(stderr, *out, *upload); uerr != nil {
+			if err == nil {
+				return uerr
+			}
+			fmt.Fprintf(stderr, "gotta eval: %v\n", uerr)
+		}
+	}
 	if err != nil {
 		return runOutcome(recs, err, *out)
 	}
