@@ -67,4 +67,3 @@ $GOTTA_HOME/cache/storage first. --upload URL copies OUT there once it is writte
 	}
 	return nil
 }
-
