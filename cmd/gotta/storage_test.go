@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/gotta-ml/gotta/storage/fakes3"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/eval"
@@ -199,4 +201,32 @@ func TestDataCheckBucket(t *testing.T) {
 	code, out := gottaProcess(t, nil, "data", "check", srv.URL("nobucket", "x"))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, `bucket not found: "nobucket" does not exist`)
+}
+
+// TestEvalJobArgs: the arguments of deploy/k8s's evaluation Job are gotta eval flags: parsed as such, the run stops
+// only at --shard auto, for want of the Job's environment.
+func TestEvalJobArgs(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/k8s/eval-job.yaml")
+	require.NoError(t, err)
+	var job struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Args []string `json:"args"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &job))
+	require.Len(t, job.Spec.Template.Spec.Containers, 1)
+	args := job.Spec.Template.Spec.Containers[0].Args
+	require.Equal(t, "eval", args[0])
+	t.Setenv(EnvJobIndex, "")
+	var stdout, stderr bytes.Buffer
+	err = evalMain(args[1:], &stdout, &stderr)
+	require.Error(t, err)
+	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
+	assert.Contains(t, err.Error(), "--shard auto needs $JOB_COMPLETION_INDEX and $JOB_COMPLETIONS")
 }

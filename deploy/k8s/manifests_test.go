@@ -121,3 +121,13 @@ func TestDockerfile(t *testing.T) {
 	assert.Contains(t, d, "GOMLX_BACKEND=xla:/usr/local/lib/xla_cuda_plugin.so")
 	assert.Contains(t, d, "GOMLX_NO_AUTO_INSTALL=1")
 }
+
+// TestStrictDecoding: a misspelt field fails the decoding (the tests above would catch a typo in a manifest).
+func TestStrictDecoding(t *testing.T) {
+	b, err := os.ReadFile("eval-job.yaml")
+	require.NoError(t, err)
+	bad := strings.Replace(string(b), "completionMode:", "completionMod:", 1)
+	require.NotEqual(t, string(b), bad)
+	var job batchv1.Job
+	assert.ErrorContains(t, yaml.UnmarshalStrict([]byte(bad), &job), "completionMod")
+}
