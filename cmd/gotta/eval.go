@@ -29,10 +29,13 @@ when every example ran, 3 when some failed (listed at the end of stderr), 130 af
 shards. Prints a progress bar on stderr and the summary table (Markdown) at the end.
 
 --data is ID=DIR: imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val (class folders under DIR), or
-folder=DIR (any class-per-folder tree); or the embedded default's data, which needs no files: mnist (the first
+folder=DIR (any class-per-folder tree), where DIR may be a bucket's folder (s3://BUCKET/PREFIX, gs://, azblob://;
+credentials from the environment; --cache keeps the images under $GOTTA_HOME/cache/storage); or the embedded default's data, which needs no files: mnist (the first
 1000 MNIST test images) or mnist-c[:CORRUPTION[:SEVERITY]] (the same images under an MNIST-C corruption, default
 glass_blur at severity 3; the images of gotta report). --data defaults to mnist-c:glass_blur.
---model is FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors. On the embedded data, methods without --model use
+--model is FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors; FILE (and --vocab) may be a storage URL, fetched
+once into $GOTTA_HOME/cache/storage. --shard auto takes i from $JOB_COMPLETION_INDEX and n from $JOB_COMPLETIONS
+(a Kubernetes Indexed Job, deploy/k8s); --upload URL copies the records to a bucket when the run stops. On the embedded data, methods without --model use
 the embedded models (the MNIST CLIP and ResNet of gotta report) with their own prompt and preprocessing.
 --out defaults to results/eval/METHOD_DATASET.jsonl. A method's flags come from its spec (tta/method): every
 parameter with its paper default and range, and --preset NAME, a named configuration (e.g. memo's seed-memo-topk)
