@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -212,8 +213,9 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	opts.Context = ctx
 	recs, err := eval.Run(ds, adapter, vm, opts)
-	if _, serr := os.Stat(*out); *upload != "" && serr == nil {
-		// Also after an interruption (a pod's SIGTERM) or failed examples: what was computed is kept.
+	if *upload != "" && (err == nil || errors.Is(err, eval.ErrInterrupted)) {
+		// Also after failed examples or an interruption (a pod's SIGTERM): what was computed is kept. Not after
+		// an error such as records of another run in --out.
 		if uerr := uploadRecords(stderr, *out, *upload); uerr != nil {
 			if err == nil {
 				return uerr

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -229,4 +231,51 @@ func TestEvalJobArgs(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
 	assert.Contains(t, err.Error(), "--shard auto needs $JOB_COMPLETION_INDEX and $JOB_COMPLETIONS")
+}
+
+// TestEvalSIGTERMUploads: a gotta eval stopped by SIGTERM (Kubernetes stopping a pod) exits 130 after uploading
+// the records computed so far; the rerun on a fresh machine resumes from them and ends with every record.
+func TestEvalSIGTERMUploads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a subprocess to write records")
+	}
+	t.Setenv(tta.EnvHome, t.TempDir())
+	data := tinyImageFolder(t, []string{"goldfish", "tiger_shark", "electric_ray", "stingray"}, 4)
+	srv := fakes3.Start(t, "records")
+	dir := t.TempDir()
+	args := func(out string) []string {
+		return []string{"eval", "--method", "tpt", "--model", "clip:tiny=" + tinyCLIP, "--vocab", openAIVocab,
+			"--data", "folder=" + data, "--views", "8", "--select", "0.25", "--steps", "2", "--seed", "5", "--quiet",
+			"--out", out, "--upload", srv.URL("records", "run/")}
+	}
+	first := filepath.Join(dir, "pod-a", "records.jsonl")
+	cmd := exec.Command(os.Args[0], args(first)...)
+	cmd.Env = append(os.Environ(), envRunMain+"=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(first); err == nil && bytes.Count(b, []byte("\n")) >= 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, out.String())
+	assert.Equal(t, exitInterrupted, ee.ExitCode(), out.String())
+	partial := readRecs(t, first)
+	require.Less(t, len(partial), 16, "the run ended before SIGTERM")
+	assert.Equal(t, readFile(t, first), string(srv.Get(t, "records", "run/records.jsonl")))
+
+	second := filepath.Join(dir, "pod-b", "records.jsonl")
+	code, log := gottaProcess(t, nil, args(second)...)
+	require.Equal(t, 0, code, log)
+	assert.Contains(t, log, "resuming from the records uploaded to")
+	all := readRecs(t, second)
+	require.Len(t, all, 16)
+	assert.Equal(t, partial, all[:len(partial)])
+	assert.Equal(t, readFile(t, second), string(srv.Get(t, "records", "run/records.jsonl")))
 }
