@@ -41,3 +41,10 @@ type Layouter interface {
 	// Layout names the layout the dataset was read with.
 	Layout() string
 }
+
+// ReadAheader is implemented by datasets whose files are slow to fetch (a bucket): the evaluation runner passes
+// the order in which it will call Example, so the next files are fetched while the current example is adapted.
+type ReadAheader interface {
+	// ReadAhead says that Example will be called for the indices of order, in that order.
+	ReadAhead(order []int)
+}

@@ -3,6 +3,7 @@ package datasets
 import (
 	"errors"
 	"fmt"
+	"image"
 	"io/fs"
 	"os"
 	"path"
@@ -102,6 +103,96 @@ func listImages(dir, rel string, depth int, images, skipped *[]string) error {
 	return nil
 }
 
+// ClassFoldersFS is ClassFolders over a file system: the non-hidden sub-folders of dir in fsys, sorted by name
+// (a remote store lists folders in any order; they are sorted here all the same).
+func ClassFoldersFS(fsys fs.FS, dir string) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("datasets: list class folders: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".") && isDirFS(fsys, path.Join(dir, e.Name()), e) {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// isDirFS reports whether a directory entry of fsys is a folder, following a symbolic link.
+func isDirFS(fsys fs.FS, p string, e fs.DirEntry) bool {
+	if e.IsDir() {
+		return true
+	}
+	if e.Type()&fs.ModeSymlink != 0 {
+		st, err := fs.Stat(fsys, p)
+		return err == nil && st.IsDir()
+	}
+	return false
+}
+
+// ListImagesFS is ListImages over a file system: the image files under dir in fsys, recursively, as
+// slash-separated paths relative to dir, sorted; non-image files in skipped.
+func ListImagesFS(fsys fs.FS, dir string) (images, skipped []string, err error) {
+	err = listImagesFS(fsys, dir, "", 0, &images, &skipped)
+	slices.Sort(images)
+	slices.Sort(skipped)
+	return images, skipped, err
+}
+
+func listImagesFS(fsys fs.FS, dir, rel string, depth int, images, skipped *[]string) error {
+	if depth > maxFolderDepth {
+		return fmt.Errorf("datasets: %s: folders nested deeper than %d", dir, maxFolderDepth)
+	}
+	entries, err := fs.ReadDir(fsys, path.Join(dir, rel))
+	if err != nil {
+		return fmt.Errorf("datasets: list images: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		r := path.Join(rel, name)
+		if isDirFS(fsys, path.Join(dir, r), e) {
+			if err := listImagesFS(fsys, dir, r, depth+1, images, skipped); err != nil {
+				return err
+			}
+			continue
+		}
+		if IsImageFile(name) {
+			*images = append(*images, r)
+		} else {
+			*skipped = append(*skipped, r)
+		}
+	}
+	return nil
+}
+
+// DecodeRGBFS reads the image file name of fsys and decodes it like DecodeRGB; errors name it as
+// location/name.
+func DecodeRGBFS(fsys fs.FS, name, location string) (*image.RGBA, error) {
+	where := location + "/" + name
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("datasets: decode: %w", err)
+	}
+	img, err := DecodeBytes(data, where)
+	if err != nil {
+		return nil, err
+	}
+	return toRGBNamed(img, where)
+}
+
+// Prefetcher is implemented by file systems whose reads are slow (a bucket): Prefetch gives the order of the
+// coming reads, so the next files are fetched while the current one is used.
+type Prefetcher interface {
+	// Prefetch says that the files names (slash-separated, relative to the file system's root) will be read in
+	// this order.
+	Prefetch(names []string)
+}
+
 // FolderOptions configures ImageFolder. The zero value reads every non-hidden sub-folder as a class, in sorted
 // order, and names classes after their folders.
 type FolderOptions struct {
@@ -133,6 +224,8 @@ type Folder struct {
 	folders    []string
 	classNames []string
 	files      []File
+	// fsys, when not nil, is the file system the tree is read from (ImageFolderFS); root is then its location.
+	fsys fs.FS
 }
 
 // ImageFolder lists a dataset laid out as root/<class folder>/**/<image file>. Only files with image extensions
@@ -149,8 +242,61 @@ func ImageFolder(root string, opts FolderOptions) (*Folder, error) {
 	if f.name == "" {
 		f.name = filepath.Base(filepath.Clean(root))
 	}
+	return f.list(opts, folderLister{
+		classFolders: func() ([]string, error) { return ClassFolders(root) },
+		isFolder: func(c string) bool {
+			st, err := os.Stat(filepath.Join(root, c))
+			return err == nil && st.IsDir()
+		},
+		listImages: func(c string) ([]string, error) {
+			images, _, err := ListImages(filepath.Join(root, c))
+			return images, err
+		},
+	})
+}
+
+// ImageFolderFS is ImageFolder over the root of a file system (e.g. a bucket prefix, storage.FS): the same
+// listing rules, the same sorted order, hence the same examples and IDs as ImageFolder over a copy of the tree.
+// location names the tree in messages and is Root(), e.g. "s3://bucket/imagenet-a/"; Name defaults to its base
+// name. Example reads files with fs.ReadFile; when fsys is a Prefetcher, ReadAhead passes it the order of reads.
+func ImageFolderFS(fsys fs.FS, location string, opts FolderOptions) (*Folder, error) {
+	f := &Folder{name: opts.Name, root: location, fsys: fsys}
+	if f.name == "" {
+		f.name = path.Base(strings.TrimRight(location, "/"))
+	}
+	var present map[string]bool // The root's folders, listed once (one request to a bucket, not one per class).
+	return f.list(opts, folderLister{
+		classFolders: func() ([]string, error) { return ClassFoldersFS(fsys, ".") },
+		isFolder: func(c string) bool {
+			if present == nil {
+				present = map[string]bool{}
+				folders, _ := ClassFoldersFS(fsys, ".")
+				for _, d := range folders {
+					present[d] = true
+				}
+			}
+			return present[c]
+		},
+		listImages: func(c string) ([]string, error) {
+			images, _, err := ListImagesFS(fsys, c)
+			return images, err
+		},
+	})
+}
+
+// folderLister is how Folder.list reads a tree: on the local file system or through an fs.FS.
+type folderLister struct {
+	classFolders func() ([]string, error)
+	isFolder     func(class string) bool
+	listImages   func(class string) ([]string, error)
+}
+
+// list fills f's classes and files from the tree at f.root.
+func (f *Folder) list(opts FolderOptions, l folderLister) (*Folder, error) {
+	root := f.root
+	var err error
 	if opts.Classes == nil {
-		if f.folders, err = ClassFolders(root); err != nil {
+		if f.folders, err = l.classFolders(); err != nil {
 			return nil, err
 		}
 		if len(f.folders) == 0 {
@@ -168,8 +314,7 @@ func ImageFolder(root string, opts FolderOptions) (*Folder, error) {
 				return nil, fmt.Errorf("datasets: ImageFolder(%s): class folder %q listed twice", root, c)
 			}
 			seen[c] = true
-			st, err := os.Stat(filepath.Join(root, c))
-			if err != nil || !st.IsDir() {
+			if !l.isFolder(c) {
 				missing = append(missing, c)
 			}
 		}
@@ -188,7 +333,7 @@ func ImageFolder(root string, opts FolderOptions) (*Folder, error) {
 		f.classNames = slices.Clone(f.folders)
 	}
 	for label, c := range f.folders {
-		images, _, err := ListImages(filepath.Join(root, c))
+		images, err := l.listImages(c)
 		if err != nil {
 			return nil, fmt.Errorf("datasets: ImageFolder(%s), class %q: %w", root, c, err)
 		}
@@ -227,14 +372,19 @@ func (f *Folder) Classes() []string { return slices.Clone(f.classNames) }
 // ClassFolders returns the class folder names in label order (a copy).
 func (f *Folder) ClassFolders() []string { return slices.Clone(f.folders) }
 
-// Root returns the folder the dataset was read from.
+// Root returns the folder the dataset was read from (the location given to ImageFolderFS).
 func (f *Folder) Root() string { return f.root }
 
 // File returns file i without decoding it.
 func (f *Folder) File(i int) File { return f.files[i] }
 
-// Path returns the file system path of example i.
-func (f *Folder) Path(i int) string { return filepath.Join(f.root, filepath.FromSlash(f.files[i].ID)) }
+// Path returns the file system path of example i (location/ID for ImageFolderFS).
+func (f *Folder) Path(i int) string {
+	if f.fsys != nil {
+		return strings.TrimRight(f.root, "/") + "/" + f.files[i].ID
+	}
+	return filepath.Join(f.root, filepath.FromSlash(f.files[i].ID))
+}
 
 // Counts returns the number of images per class, in label order.
 func (f *Folder) Counts() []int {
@@ -254,7 +404,13 @@ func (f *Folder) Example(i int) (Example, error) {
 		return Example{}, fmt.Errorf("datasets: %s: example %d of %d: %w", f.name, i, len(f.files), ErrIndex)
 	}
 	p := f.Path(i)
-	img, err := DecodeRGB(p)
+	var img *image.RGBA
+	var err error
+	if f.fsys != nil {
+		img, err = DecodeRGBFS(f.fsys, f.files[i].ID, strings.TrimRight(f.root, "/"))
+	} else {
+		img, err = DecodeRGB(p)
+	}
 	if err != nil {
 		return Example{}, fmt.Errorf("datasets: %s example %d: %w", f.name, i, err)
 	}
@@ -263,6 +419,22 @@ func (f *Folder) Example(i int) (Example, error) {
 
 // ExampleKey implements Lister: file i's ID and label, without decoding it.
 func (f *Folder) ExampleKey(i int) (string, int) { return f.files[i].ID, f.files[i].Label }
+
+// ReadAhead implements ReadAheader: when the tree is read through a Prefetcher file system, it passes on the
+// files of the examples order, in that order.
+func (f *Folder) ReadAhead(order []int) {
+	p, ok := f.fsys.(Prefetcher)
+	if !ok {
+		return
+	}
+	names := make([]string, 0, len(order))
+	for _, i := range order {
+		if i >= 0 && i < len(f.files) {
+			names = append(names, f.files[i].ID)
+		}
+	}
+	p.Prefetch(names)
+}
 
 // Layout implements Layouter: "folder" (a class-per-folder tree).
 func (f *Folder) Layout() string { return "folder" }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,10 +16,11 @@ import (
 
 	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/datasets/imagenet"
+	"github.com/gotta-ml/gotta/storage"
 )
 
 func init() {
-	register("data", "check a dataset folder: class folders, counts, unreadable images (gotta data check DIR)", runData)
+	register("data", "check a dataset folder or bucket: class folders, counts, unreadable images (gotta data check DIR|URL)", runData)
 }
 
 // layoutFolder is the --layout value for a generic class-per-folder tree with no expected class list.
@@ -33,7 +36,8 @@ func dataLayouts() []string {
 
 func runData(args []string) error {
 	fs := newFlags("data", "check DIR [--layout "+strings.Join(dataLayouts(), "|")+"] [flags]",
-		`check DIR reads a dataset folder the way GoTTA's readers do and reports: the class folders expected by the
+		`check DIR reads a dataset folder (or a bucket's folder, DIR = s3://BUCKET/PREFIX, gs://..., azblob://...) the
+way GoTTA's readers do and reports: the class folders expected by the
 layout that are missing, folders the layout does not expect (extra), the number of images per class, empty
 classes, non-image files (skipped by the readers, e.g. README.txt), and every image file that fails to decode
 (all are decoded, in parallel). It exits with status 1 when it finds a problem: a missing, extra or empty class
@@ -122,15 +126,29 @@ func checkData(w io.Writer, dir, layout string, workers int, perClass bool) erro
 			r.names = append(r.names, imagenet.ClassName(i))
 		}
 	}
-	st, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("%s is not a folder", dir)
-	}
-	if r.present, err = datasets.ClassFolders(dir); err != nil {
-		return err
+	var fsys fs.FS // A bucket's folder; nil for a local folder.
+	var err error
+	if storage.IsURL(dir) {
+		b, err := storage.OpenFS(context.Background(), dir, storage.Options{})
+		if err != nil {
+			return err
+		}
+		fsys, dir = b, b.URL()
+		r.present, err = datasets.ClassFoldersFS(fsys, ".")
+		if err != nil {
+			return err
+		}
+	} else {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return err
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a folder", dir)
+		}
+		if r.present, err = datasets.ClassFolders(dir); err != nil {
+			return err
+		}
 	}
 	if r.expected == nil {
 		r.classes = r.present
@@ -149,7 +167,12 @@ func checkData(w io.Writer, dir, layout string, workers int, perClass bool) erro
 			}
 		}
 	}
-	entries, err := os.ReadDir(dir)
+	var entries []fs.DirEntry
+	if fsys != nil {
+		entries, err = fs.ReadDir(fsys, ".")
+	} else {
+		entries, err = os.ReadDir(dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -160,7 +183,12 @@ func checkData(w io.Writer, dir, layout string, workers int, perClass bool) erro
 	}
 	var files []string
 	for _, c := range r.classes {
-		images, skipped, err := datasets.ListImages(filepath.Join(dir, c))
+		var images, skipped []string
+		if fsys != nil {
+			images, skipped, err = datasets.ListImagesFS(fsys, c)
+		} else {
+			images, skipped, err = datasets.ListImages(filepath.Join(dir, c))
+		}
 		if err != nil {
 			return err
 		}
@@ -173,7 +201,7 @@ func checkData(w io.Writer, dir, layout string, workers int, perClass bool) erro
 		}
 	}
 	r.images = len(files)
-	r.unreadable = decodeAll(dir, files, workers)
+	r.unreadable = decodeAll(dir, fsys, files, workers)
 	r.write(w, dir, layout, perClass)
 	if n := r.problems(); n > 0 {
 		return fmt.Errorf("%d problem(s) found in %s", n, dir)
@@ -181,8 +209,9 @@ func checkData(w io.Writer, dir, layout string, workers int, perClass bool) erro
 	return nil
 }
 
-// decodeAll decodes every file with DecodeRGB on workers goroutines and returns the failures, sorted.
-func decodeAll(root string, files []string, workers int) []string {
+// decodeAll decodes every file with DecodeRGB (DecodeRGBFS when fsys is not nil) on workers goroutines and returns
+// the failures, sorted.
+func decodeAll(root string, fsys fs.FS, files []string, workers int) []string {
 	jobs := make(chan string)
 	var mu sync.Mutex
 	var bad []string
@@ -192,7 +221,13 @@ func decodeAll(root string, files []string, workers int) []string {
 		go func() {
 			defer wg.Done()
 			for f := range jobs {
-				if _, err := datasets.DecodeRGB(filepath.Join(root, filepath.FromSlash(f))); err != nil {
+				var err error
+				if fsys != nil {
+					_, err = datasets.DecodeRGBFS(fsys, f, strings.TrimSuffix(root, "/"))
+				} else {
+					_, err = datasets.DecodeRGB(filepath.Join(root, filepath.FromSlash(f)))
+				}
+				if err != nil {
 					mu.Lock()
 					bad = append(bad, f+": "+err.Error())
 					mu.Unlock()

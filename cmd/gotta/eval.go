@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,7 +30,8 @@ when every example ran, 3 when some failed (listed at the end of stderr), 130 af
 shards. Prints a progress bar on stderr and the summary table (Markdown) at the end.
 
 --data is ID=DIR: imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val (class folders under DIR), or
-folder=DIR (any class-per-folder tree); or the embedded default's data, which needs no files: mnist (the first
+folder=DIR (any class-per-folder tree), where DIR may be a bucket's folder (s3://BUCKET/PREFIX, gs://, azblob://;
+credentials from the environment; --cache keeps the images under $GOTTA_HOME/cache/storage); or the embedded default's data, which needs no files: mnist (the first
 1000 MNIST test images) or mnist-c[:CORRUPTION[:SEVERITY]] (the same images under an MNIST-C corruption, default
 glass_blur at severity 3; the images of gotta report). --data defaults to mnist-c:glass_blur.
 Online methods (their state carries from one example to the next, e.g. TDA's caches, DMN's memory) run as a
@@ -40,7 +42,9 @@ that save one) is restored and the recorded examples after it are replayed, chec
 against its record. Error records of an online run are not retried (the example has had its place in the stream).
 --continual runs the datasets of --data (repeated, or a comma-separated list) as one stream, the state emptied
 once; --out is then a folder (default results/eval/METHOD_continual_DATASETS) with one records file per dataset.
---model is FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors. On the embedded data, methods without --model use
+--model is FAMILY[:ARCH]=FILE, e.g. clip:RN50=RN50.safetensors; FILE (and --vocab) may be a storage URL, fetched
+once into $GOTTA_HOME/cache/storage. --shard auto takes i from $JOB_COMPLETION_INDEX and n from $JOB_COMPLETIONS
+(a Kubernetes Indexed Job, deploy/k8s); --upload URL copies the records to a bucket when the run stops. On the embedded data, methods without --model use
 the embedded models (the MNIST CLIP and ResNet of gotta report) with their own prompt and preprocessing.
 --out defaults to results/eval/METHOD_DATASET.jsonl. A method's flags come from its spec (tta/method): every
 parameter with its paper default and range, and --preset NAME, a named configuration (e.g. memo's seed-memo-topk)
@@ -104,7 +108,12 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	var dataList dataFlag
 	fs.Var(&dataList, "data", "dataset ID=DIR (imagenet-a, imagenet-v2, imagenet-r, imagenet-sketch, imagenet-val, folder), or mnist / mnist-c[:CORRUPTION[:SEVERITY]] (embedded); default "+defaultData+"; repeated (or a comma-separated list) with --continual")
 	out := fs.String("out", "", "JSON-lines output file (appended to; resumes); default results/eval/METHOD_DATASET.jsonl; with --continual a folder")
-	shard := fs.String("shard", "", "i/n: evaluate the examples with index % n == i")
+	shard := fs.String("shard", "", "i/n: evaluate the examples with index % n == i; auto: i from $"+EnvJobIndex+
+		" and n from $"+EnvJobCompletions+" (a Kubernetes Indexed Job)")
+	upload := fs.String("upload", "", "storage URL the records file is copied to when the run ends (a folder URL ending "+
+		"with / keeps its name); a rerun with no local --out resumes from it")
+	cache := fs.Bool("cache", false, "keep local copies of a bucket's images under $GOTTA_HOME/cache/storage "+
+		"(used again while their ETag/MD5 and size are unchanged)")
 	limit := fs.Int("limit", 0, "evaluate only the first N examples (0 = all)")
 	seed := fs.Int64("seed", 0, "seed of the views (example i's view v derives from seed, example id and v)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
@@ -148,7 +157,13 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseDType(*common.dtype); err != nil {
 		return &usageError{err}
 	}
-	dss, err := openStreamDatasets(dataList, stderr)
+	if err := checkUploadURL(*upload); err != nil {
+		return err
+	}
+	if *upload != "" && *sf.continual {
+		return usageErrorf("--upload: not with --continual (upload the records folder's files with gotta merge --upload)")
+	}
+	dss, err := openStreamDatasets(dataList, *cache, stderr)
 	if err != nil {
 		return err
 	}
@@ -164,10 +179,28 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	}
 	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit, NoRetryErrors: *noRetry, Order: *sf.order,
 		OrderSeed: *sf.orderSeed}
-	if *shard != "" {
+	switch *shard {
+	case "":
+	case "auto":
+		if opts.Shard, opts.NumShards, err = autoShard(); err != nil {
+			return &usageError{err}
+		}
+		fmt.Fprintf(stderr, "shard %d of %d ($%s, $%s)\n", opts.Shard, opts.NumShards, EnvJobIndex, EnvJobCompletions)
+	default:
 		if opts.Shard, opts.NumShards, err = parseShard(*shard); err != nil {
 			return &usageError{err}
 		}
+	}
+	for i, m := range common.models.specs {
+		if common.models.specs[i].Path, err = localFile("--model "+m.String(), m.Path); err != nil {
+			return err
+		}
+	}
+	if *common.vocab, err = localFile("--vocab", *common.vocab); err != nil {
+		return err
+	}
+	if err := resumeFromUpload(stderr, *out, *upload); err != nil {
+		return err
 	}
 	models, err := modelsOf(common.models.specs, isEmbeddedData(*data))
 	if err != nil {
@@ -217,6 +250,16 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 		outcome = streamOutcome
 	}
 	recs, err := eval.Run(ds, adapter, vm, opts)
+	if *upload != "" && (err == nil || errors.Is(err, eval.ErrInterrupted)) {
+		// Also after failed examples or an interruption (a pod's SIGTERM): what was computed is kept. Not after
+		// an error such as records of another run in --out.
+		if uerr := uploadRecords(stderr, *out, *upload); uerr != nil {
+			if err == nil {
+				return uerr
+			}
+			fmt.Fprintf(stderr, "gotta eval: %v\n", uerr)
+		}
+	}
 	if err != nil {
 		return outcome(recs, err, *out)
 	}

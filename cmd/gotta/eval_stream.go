@@ -100,10 +100,10 @@ func (sf *streamFlags) check(fs *flag.FlagSet, spec *method.Spec, shard string, 
 
 // openStreamDatasets opens the datasets of --data; several (a continual stream) must have the same classes, as one
 // classifier serves the whole stream.
-func openStreamDatasets(list dataFlag, stderr io.Writer) ([]datasets.Dataset, error) {
+func openStreamDatasets(list dataFlag, cache bool, stderr io.Writer) ([]datasets.Dataset, error) {
 	var dss []datasets.Dataset
 	for _, d := range list {
-		ds, err := openDataset(d)
+		ds, err := openDatasetCached(d, cache)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"syscall"
 
 	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/tta/eval"
@@ -93,9 +94,10 @@ func capList(items []string, n int) string {
 	return s
 }
 
-// interruptContext is cancelled by the first SIGINT; a second SIGINT kills the process as usual.
+// interruptContext is cancelled by the first SIGINT or SIGTERM (what Kubernetes sends a pod it stops); a second
+// one kills the process as usual.
 func interruptContext() (context.Context, func()) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
 		stop() // The next SIGINT is not caught.

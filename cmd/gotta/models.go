@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/datasets/imagenet"
+	"github.com/gotta-ml/gotta/storage"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/embedded"
 	"github.com/gotta-ml/gotta/tta/method"
@@ -156,11 +157,21 @@ func parseDType(s string) (dtypes.DType, error) {
 // openDataset opens a --data value: ID=DIR with ID one of the ImageNet test sets (imagenet-a, imagenet-v2, ...)
 // or "folder" (any class-per-folder image tree; class names are the folder names with "_" as spaces). Without
 // =DIR an ImageNet set is looked up under the datasets directory.
-func openDataset(spec string) (datasets.Dataset, error) {
+func openDataset(spec string) (datasets.Dataset, error) { return openDatasetCached(spec, false) }
+
+// openDatasetCached is openDataset where DIR may also be a storage URL (s3://BUCKET/PREFIX, gs://, azblob://,
+// file://); cache keeps local copies of a bucket's images under $GOTTA_HOME/cache/storage.
+func openDatasetCached(spec string, cache bool) (datasets.Dataset, error) {
 	if isEmbeddedData(spec) {
 		return openEmbeddedData(spec)
 	}
 	id, dir, hasDir := strings.Cut(spec, "=")
+	if hasDir && storage.IsURL(dir) {
+		if _, err := imagenet.LayoutOf(imagenet.ID(id)); err != nil && id != "folder" {
+			return nil, fmt.Errorf("--data %q: unknown dataset id %q for a bucket (folder or an ImageNet set)", spec, id)
+		}
+		return openBucketDataset(id, dir, cache)
+	}
 	if id == "folder" {
 		if !hasDir || dir == "" {
 			return nil, fmt.Errorf("--data folder=DIR needs the folder")
@@ -169,12 +180,8 @@ func openDataset(spec string) (datasets.Dataset, error) {
 		if err != nil {
 			return nil, err
 		}
-		names := make([]string, len(classes))
-		for i, c := range classes {
-			names[i] = strings.ReplaceAll(c, "_", " ")
-		}
 		return datasets.ImageFolder(dir, datasets.FolderOptions{Name: filepath.Base(filepath.Clean(dir)),
-			Classes: classes, ClassNames: names})
+			Classes: classes, ClassNames: folderClassNames(classes)})
 	}
 	l, err := imagenet.LayoutOf(imagenet.ID(id))
 	if err != nil {
@@ -191,6 +198,15 @@ func openDataset(spec string) (datasets.Dataset, error) {
 		}
 	}
 	return imagenet.Open(imagenet.ID(id), dir)
+}
+
+// folderClassNames are the class names of --data folder=DIR: the folder names with "_" as spaces.
+func folderClassNames(folders []string) []string {
+	names := make([]string, len(folders))
+	for i, c := range folders {
+		names[i] = strings.ReplaceAll(c, "_", " ")
+	}
+	return names
 }
 
 // isEmbeddedData says whether a --data value names the embedded default's data: "mnist" (clean MNIST test) or

@@ -2,6 +2,7 @@ package imagenet
 
 import (
 	"fmt"
+	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,6 +107,20 @@ type Dataset struct {
 // names the missing ones); other folders and non-image files such as README.txt are ignored. Files are listed
 // now, decoded by Example.
 func Open(id ID, root string) (*Dataset, error) {
+	return open(id, func(opts datasets.FolderOptions) (*datasets.Folder, error) {
+		return datasets.ImageFolder(root, opts)
+	})
+}
+
+// OpenFS is Open over the root of a file system (a bucket prefix, see datasets.ImageFolderFS); location names it
+// in messages and is Root().
+func OpenFS(id ID, fsys fs.FS, location string) (*Dataset, error) {
+	return open(id, func(opts datasets.FolderOptions) (*datasets.Folder, error) {
+		return datasets.ImageFolderFS(fsys, location, opts)
+	})
+}
+
+func open(id ID, folder func(datasets.FolderOptions) (*datasets.Folder, error)) (*Dataset, error) {
 	l, err := LayoutOf(id)
 	if err != nil {
 		return nil, err
@@ -114,7 +129,7 @@ func Open(id ID, root string) (*Dataset, error) {
 	for k, i := range l.Index1k {
 		names[k] = clipNames[i]
 	}
-	f, err := datasets.ImageFolder(root, datasets.FolderOptions{Name: string(id), Classes: l.Folders, ClassNames: names})
+	f, err := folder(datasets.FolderOptions{Name: string(id), Classes: l.Folders, ClassNames: names})
 	if err != nil {
 		return nil, fmt.Errorf("imagenet: open %s: %w", id, err)
 	}

@@ -13,7 +13,8 @@ import (
 // DataIdentity identifies the data a record was computed on. Every record of a run carries it; a resume over data
 // with another identity is refused (the records would no longer describe the examples at their indices).
 type DataIdentity struct {
-	// Root is the absolute folder the dataset was read from ("" for in-memory datasets such as embedded MNIST).
+	// Root is the absolute folder the dataset was read from, or its storage URL without query parameters (e.g.
+	// "s3://bucket/imagenet-a/"); "" for in-memory datasets such as embedded MNIST.
 	Root string `json:"root,omitempty"`
 	// Layout is how it was read (datasets.Layouter, e.g. "imagenet-a" or "folder"; "" when not said).
 	Layout string `json:"layout,omitempty"`
@@ -32,8 +33,10 @@ func Identify(ds datasets.Dataset) DataIdentity {
 	id := DataIdentity{Examples: ds.Len()}
 	if r, ok := ds.(interface{ Root() string }); ok && r.Root() != "" {
 		id.Root = r.Root()
-		if abs, err := filepath.Abs(id.Root); err == nil {
-			id.Root = abs
+		if !strings.Contains(id.Root, "://") { // A storage URL is kept as it is.
+			if abs, err := filepath.Abs(id.Root); err == nil {
+				id.Root = abs
+			}
 		}
 	}
 	if l, ok := ds.(datasets.Layouter); ok {

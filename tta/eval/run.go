@@ -209,6 +209,9 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 			}
 		}
 	}()
+	if ra, ok := ds.(datasets.ReadAheader); ok {
+		ra.ReadAhead(todo)
+	}
 	if len(workers) > 1 {
 		ds = &lockedDataset{Dataset: ds}
 	}
