@@ -25,6 +25,7 @@ func init() {
 // reportFlags are gotta report's options.
 type reportFlags struct {
 	quick               bool
+	suite               string
 	out, results, md    string
 	clip, vocab, resnet string
 	data, embeddedDir   string
@@ -52,12 +53,18 @@ not available in this build say so instead of showing numbers.
 
 --quick is the CI size: clean, %s, %d images each; ablations on %s with %d images and
 views 8, 16, 64 (about 1.5 minutes; its records are a subset of the full run's and are reused by it).
-With --clip/--vocab/--resnet/--data it runs the same suite on ImageNet-A / ImageNetV2 with real weights (GPU).`,
+With --clip/--vocab/--resnet/--data it runs the same suite on ImageNet-A / ImageNetV2 with real weights (GPU).
+
+--suite beyond is the "beyond TPT" suite on the same datasets, views, prompts and seeds: CLIP zero-shot (one
+prompt, the 7 Tip-Adapter templates), TPT, C-TPT, ZERO, ZERO + Ensemble, MTA, and the online TDA and DMN-ZS (run as
+streams in index order); accuracy and ECE per set, accuracy vs time, and accuracy along the stream.`,
 			strings.Join(suites.EmbeddedCorruptions(), ", "), suites.EmbeddedSeverity, suites.EmbeddedN,
 			strings.Join(suites.EmbeddedCorruptions()[:2], " and "), suites.EmbeddedAblationN,
 			strings.Join(suites.EmbeddedCorruptions()[:2], ", "), suites.EmbeddedQuickN, suites.EmbeddedCorruptions()[0],
 			suites.EmbeddedQuickN/2))
 	var f reportFlags
+	fs.StringVar(&f.suite, "suite", suites.SuiteSeed, "the suite: "+strings.Join(suites.SuiteNames, " or ")+
+		" (the seed project's tables and the papers' ablations, or the methods after TPT)")
 	fs.BoolVar(&f.quick, "quick", false, "the quick suite (CI): fewer corruptions, examples and ablation points")
 	fs.StringVar(&f.out, "out", "report.html", "the HTML report to write (self-contained)")
 	fs.StringVar(&f.results, "results", "results", "the records folder (reused across runs)")
@@ -175,7 +182,10 @@ func reportMain(w io.Writer, f reportFlags, command string) error {
 func reportSuite(f reportFlags) (*report.Suite, error) {
 	var s *report.Suite
 	if f.data == "" {
-		s = suites.EmbeddedSuite(f.quick)
+		var err error
+		if s, err = suites.Named(f.suite, f.quick); err != nil {
+			return nil, &usageError{err}
+		}
 		if f.n > 0 {
 			for i := range s.Datasets {
 				s.Datasets[i].N = f.n
@@ -197,7 +207,16 @@ func reportSuite(f reportFlags) (*report.Suite, error) {
 		} else if abN == 0 {
 			abN = 1000
 		}
-		if s, err = suites.ImageNetSuite(dirs, order, n, abN); err != nil {
+		switch f.suite {
+		case suites.SuiteBeyond:
+			s, err = suites.BeyondImageNetSuite(dirs, order, n)
+		case "", suites.SuiteSeed:
+			s, err = suites.ImageNetSuite(dirs, order, n, abN)
+		default:
+			_, err = suites.Named(f.suite, f.quick)
+			err = &usageError{err}
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -69,6 +69,7 @@ func Setup() (*Session, error) {
 }
 
 func setup(getenv func(string) string) (*Session, error) {
+	getenv = withSuiteName(getenv)
 	b, choice, err := backend.New()
 	if err != nil {
 		return nil, fmt.Errorf("nb: backend: %w", err)
@@ -131,6 +132,28 @@ func Run(rows ...string) *report.Results {
 // the ablation figures and tables, on the suite's ablation datasets.
 func RunAblations(rows ...string) *report.Results {
 	return must(runRows(os.Getenv, rows, true))
+}
+
+// suiteName is the suite UseSuite chose ("" for GOTTA_SUITE, else the seed suite).
+var suiteName string
+
+// UseSuite makes the later Run, RunAblations and Smoke calls use the suite called name (suites.SuiteNames: "seed",
+// "beyond") unless GOTTA_SUITE says otherwise. It panics on an unknown name.
+func UseSuite(name string) {
+	if _, err := suites.Named(name, false); err != nil {
+		panic(fmt.Errorf("nb: %w", err))
+	}
+	suiteName = name
+}
+
+// withSuiteName is getenv with GOTTA_SUITE defaulting to UseSuite's choice.
+func withSuiteName(getenv func(string) string) func(string) string {
+	return func(key string) string {
+		if v := getenv(key); v != "" || key != suites.EnvSuite {
+			return v
+		}
+		return suiteName
+	}
 }
 
 func runRows(getenv func(string) string, rows []string, ablations bool) (*report.Results, error) {

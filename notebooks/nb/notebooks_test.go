@@ -22,7 +22,7 @@ const maxCodeLines = 40
 
 // reportNotebooks are the report notebooks, relative to this package's folder.
 var reportNotebooks = []string{"../01_zero_shot_tpt.ipynb", "../02_memo.ipynb", "../03_ensembles.ipynb",
-	"../04_ablations.ipynb"}
+	"../04_ablations.ipynb", "../05_beyond_tpt.ipynb"}
 
 // gonbPath is the import path prefix of GoNB's packages (gonbui and its sub-packages).
 const gonbPath = "github.com/janpfeifer/gonb/"

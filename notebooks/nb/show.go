@@ -78,6 +78,18 @@ func Bars(res *report.Results, rows ...string) {
 	ShowFigure(must(report.BarsFigure(res)))
 }
 
+// ECE shows each row's expected calibration error per dataset with its bootstrap interval (report.ECETable).
+func ECE(res *report.Results) {
+	Show(report.ECETable(res))
+}
+
+// Stream shows the running accuracy along the test stream (report.StreamFigure) of the given rows (none: the
+// suite's stream rows among res's rows).
+func Stream(res *report.Results, rows ...string) {
+	res = withSuite(res, func(s *report.Suite) { s.StreamRows = rowsIn(s, rows, s.StreamRows) })
+	ShowFigure(must(report.StreamFigure(res)))
+}
+
 // Time shows accuracy against seconds per example (report.TimeFigure), one point per row of res.
 func Time(res *report.Results) {
 	ShowFigure(must(report.TimeFigure(res)))

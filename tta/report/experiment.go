@@ -145,6 +145,12 @@ type Suite struct {
 	Reliability []string
 	// BarRows are the row IDs of the per-dataset grouped bar chart (every row when empty).
 	BarRows []string
+	// Heading is the main table's section heading in the report page; "" means "The seed project's table".
+	Heading string
+	// ECEPerDataset adds a table of each row's ECE per dataset (ECETable).
+	ECEPerDataset bool
+	// StreamRows are the row IDs of the accuracy-along-the-stream figure (StreamFigure; none when empty).
+	StreamRows []string
 }
 
 // Row returns the row with the given ID.

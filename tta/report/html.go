@@ -22,6 +22,10 @@ type Report struct {
 	// ReliabilityMissing names the reliability rows without records.
 	ReliabilityMissing []string
 	Time, Bars         Figure
+	// ECE is ECETable when the suite asks for it (Suite.ECEPerDataset), else nil.
+	ECE *Table
+	// Stream is StreamFigure when the suite has StreamRows (zero Figure otherwise).
+	Stream Figure
 }
 
 // Make computes the report from the results.
@@ -42,6 +46,15 @@ func Make(res *Results) (*Report, error) {
 	}
 	if r.Bars, err = BarsFigure(res); err != nil {
 		return nil, err
+	}
+	if res.Suite.ECEPerDataset {
+		t := ECETable(res)
+		r.ECE = &t
+	}
+	if len(res.Suite.StreamRows) > 0 {
+		if r.Stream, err = StreamFigure(res); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -125,11 +138,25 @@ func (r *Report) HTML(info PageInfo) []byte {
 		"Δ is the mean minus the row's baseline (CLIP rows: CLIP zero-shot; ResNet rows: the ResNet without adaptation; " +
 		"the MEMO + TPT ensembles: CLIP zero-shot). s/example is the mean wall time per example.</p>\n")
 
-	b.WriteString("<h2 id=\"table\">The seed project's table</h2>\n")
+	heading := s.Heading
+	if heading == "" {
+		heading = "The seed project's table"
+	}
+	fmt.Fprintf(&b, "<h2 id=\"table\">%s</h2>\n", esc(heading))
 	b.WriteString(r.Main.HTML())
 	writeFigure(&b, r.Bars)
+	if r.ECE != nil {
+		b.WriteString("<h2 id=\"ece\">Calibration per dataset</h2>\n")
+		b.WriteString(r.ECE.HTML())
+	}
+	if len(s.StreamRows) > 0 {
+		b.WriteString("<h2 id=\"stream\">Accuracy along the stream</h2>\n")
+		writeFigure(&b, r.Stream)
+	}
 
-	b.WriteString("<h2 id=\"ablations\">Ablations</h2>\n")
+	if len(r.Ablations) > 0 {
+		b.WriteString("<h2 id=\"ablations\">Ablations</h2>\n")
+	}
 	for i, t := range r.Ablations {
 		if i < len(r.AblationFigures) {
 			writeFigure(&b, r.AblationFigures[i])

@@ -26,6 +26,8 @@ const (
 	EnvResults = "GOTTA_RESULTS"
 	// EnvN overrides the number of examples per dataset.
 	EnvN = "GOTTA_N"
+	// EnvSuite names the suite (SuiteNames): "seed" (default) or "beyond".
+	EnvSuite = "GOTTA_SUITE"
 	// EnvWorkers is the number of examples evaluated at once (report.Options.Workers); unset or 0 means
 	// report.DefaultWorkers of the backend.
 	EnvWorkers = "GOTTA_WORKERS"
@@ -70,12 +72,23 @@ func Setup(b backends.Backend, getenv func(string) string, defaultResults string
 				n = 200
 			}
 		}
-		if s, err = ImageNetSuite(dirs, order, n, abN); err != nil {
+		switch getenv(EnvSuite) {
+		case "", SuiteSeed:
+			s, err = ImageNetSuite(dirs, order, n, abN)
+		case SuiteBeyond:
+			s, err = BeyondImageNetSuite(dirs, order, n)
+		default:
+			_, err = Named(getenv(EnvSuite), quick)
+		}
+		if err != nil {
 			return nil, nil, report.Options{}, err
 		}
 		env = method.FileEnv(b, getenv(EnvCLIP), getenv(EnvVocab), getenv(EnvResNet))
 	} else {
-		s = EmbeddedSuite(quick)
+		var err error
+		if s, err = Named(getenv(EnvSuite), quick); err != nil {
+			return nil, nil, report.Options{}, err
+		}
 		if n > 0 {
 			for i := range s.Datasets {
 				s.Datasets[i].N = n
