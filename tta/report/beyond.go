@@ -56,7 +56,12 @@ func StreamOrder(recs []*eval.Record) []*eval.Record {
 }
 
 // streamPos is the record's position in its stream (its index when it has none).
-func streamPos(r *eval.Record) int { return r.Index }
+func streamPos(r *eval.Record) int {
+	if r.StreamPos != nil {
+		return *r.StreamPos
+	}
+	return r.Index
+}
 
 // StreamFigure draws the running top-1 accuracy along the test stream for Suite.StreamRows: at position t, the
 // accuracy on the first t examples of the stream, averaged over the shifted sets (the sets are cut to the

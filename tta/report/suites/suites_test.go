@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gotta-ml/gotta/tta/method"
 	_ "github.com/gotta-ml/gotta/tta/method/all"
 	"github.com/gotta-ml/gotta/tta/report"
 )
@@ -15,7 +16,10 @@ import (
 func TestRowsResolve(t *testing.T) {
 	im, err := ImageNetSuite(map[string]string{"imagenet-a": "/nowhere"}, []string{"imagenet-a"}, 0, 0)
 	require.NoError(t, err)
-	for _, s := range []*report.Suite{EmbeddedSuite(false), EmbeddedSuite(true), im} {
+	bim, err := BeyondImageNetSuite(map[string]string{"imagenet-a": "/nowhere"}, []string{"imagenet-a"}, 0)
+	require.NoError(t, err)
+	for _, s := range []*report.Suite{EmbeddedSuite(false), EmbeddedSuite(true), im, BeyondSuite(false),
+		BeyondSuite(true), bim} {
 		var exps []report.Experiment
 		exps = append(exps, s.Rows...)
 		for _, a := range s.Ablations {
@@ -75,4 +79,30 @@ func TestSetupWorkers(t *testing.T) {
 	assert.Equal(t, 3, opts.Workers)
 	_, _, _, err = Setup(nil, env(EnvWorkers, "many"), "results")
 	assert.ErrorContains(t, err, EnvWorkers)
+}
+
+// TestBeyondSharesSeedRecords: the beyond suite's CLIP zero-shot and TPT rows are the seed suite's (same keys, so
+// the same records), its online rows are online methods, and Named knows both suites.
+func TestBeyondSharesSeedRecords(t *testing.T) {
+	seed, beyond := EmbeddedSuite(false), BeyondSuite(false)
+	assert.Equal(t, seed.RecordsKey, beyond.RecordsKey)
+	for _, id := range []string{"zero-shot", "tpt"} {
+		a, ok1 := seed.Row(id)
+		b, ok2 := beyond.Row(id)
+		require.True(t, ok1 && ok2, id)
+		assert.Equal(t, a.Key("m"), b.Key("m"), id)
+	}
+	for _, id := range beyond.StreamRows[1:] {
+		e, ok := beyond.Row(id)
+		require.True(t, ok, id)
+		spec, err := method.Lookup(e.Method)
+		require.NoError(t, err)
+		assert.True(t, spec.Online, "%s is an online method", id)
+	}
+	for _, name := range SuiteNames {
+		_, err := Named(name, true)
+		assert.NoError(t, err, name)
+	}
+	_, err := Named("nope", true)
+	assert.ErrorContains(t, err, "unknown suite")
 }
