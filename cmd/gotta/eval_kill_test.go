@@ -24,20 +24,37 @@ func TestEvalKilled(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
 
-	data := tinyImageFolder(t, []string{"goldfish", "tiger_shark", "electric_ray", "stingray"}, 4)
+	classes := []string{"goldfish", "tiger_shark", "electric_ray", "stingray"}
+	t.Run("tpt", func(t *testing.T) {
+		data := tinyImageFolder(t, classes, 4)
+		killAndResume(t, bin, 16, func(out string) []string {
+			return []string{"eval", "--method", "tpt", "--model", "clip:tiny=" + tinyCLIP, "--vocab", openAIVocab,
+				"--data", "folder=" + data, "--views", "8", "--select", "0.25", "--steps", "2", "--seed", "5",
+				"--quiet", "--out", out}
+		})
+	})
+	// An online method: the rerun rebuilds TDA's caches (no state file is saved before 100 examples, so it
+	// replays the recorded stream) and continues the stream exactly.
+	t.Run("tda", func(t *testing.T) {
+		data := tinyImageFolder(t, classes, 8)
+		killAndResume(t, bin, 32, func(out string) []string {
+			return []string{"eval", "--method", "tda", "--model", "clip:tiny=" + tinyCLIP, "--vocab", openAIVocab,
+				"--data", "folder=" + data, "--views", "32", "--seed", "5", "--quiet", "--out", out}
+		})
+	})
+}
+
+// killAndResume runs bin with args(full) uninterrupted (n records), then with args(killed), SIGKILLs it once 3
+// records are written, reruns it, and checks the records equal the uninterrupted run's.
+func killAndResume(t *testing.T, bin string, n int, args func(out string) []string) {
 	dir := t.TempDir()
-	args := func(out string) []string {
-		return []string{"eval", "--method", "tpt", "--model", "clip:tiny=" + tinyCLIP, "--vocab", openAIVocab,
-			"--data", "folder=" + data, "--views", "8", "--select", "0.25", "--steps", "2", "--seed", "5",
-			"--quiet", "--out", out}
-	}
 	full := filepath.Join(dir, "full.jsonl")
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, args(full)...)
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Run(), stderr.String())
 	want := readRecs(t, full)
-	require.Len(t, want, 16)
+	require.Len(t, want, n)
 
 	killed := filepath.Join(dir, "killed.jsonl")
 	cmd = exec.Command(bin, args(killed)...)
@@ -47,13 +64,13 @@ func TestEvalKilled(t *testing.T) {
 		if b, err := os.ReadFile(killed); err == nil && bytes.Count(b, []byte("\n")) >= 3 {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 	partial := readRecs(t, killed)
-	t.Logf("killed after %d of 16 records", len(partial))
-	assert.Less(t, len(partial), 16, "the run finished before the kill")
+	t.Logf("killed after %d of %d records", len(partial), n)
+	assert.Less(t, len(partial), n, "the run finished before the kill")
 
 	cmd = exec.Command(bin, args(killed)...)
 	stderr.Reset()
