@@ -163,6 +163,19 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	if *upload != "" && *sf.continual {
 		return usageErrorf("--upload: not with --continual (upload the records folder's files with gotta merge --upload)")
 	}
+	var shardI, shardN int
+	switch *shard {
+	case "":
+	case "auto":
+		if shardI, shardN, err = autoShard(); err != nil {
+			return &usageError{err}
+		}
+		fmt.Fprintf(stderr, "shard %d of %d ($%s, $%s)\n", shardI, shardN, EnvJobIndex, EnvJobCompletions)
+	default:
+		if shardI, shardN, err = parseShard(*shard); err != nil {
+			return &usageError{err}
+		}
+	}
 	dss, err := openStreamDatasets(dataList, *cache, stderr)
 	if err != nil {
 		return err
@@ -179,18 +192,7 @@ func evalMain(args []string, stdout, stderr io.Writer) error {
 	}
 	opts := eval.Options{Out: *out, Seed: *seed, Limit: *limit, NoRetryErrors: *noRetry, Order: *sf.order,
 		OrderSeed: *sf.orderSeed}
-	switch *shard {
-	case "":
-	case "auto":
-		if opts.Shard, opts.NumShards, err = autoShard(); err != nil {
-			return &usageError{err}
-		}
-		fmt.Fprintf(stderr, "shard %d of %d ($%s, $%s)\n", opts.Shard, opts.NumShards, EnvJobIndex, EnvJobCompletions)
-	default:
-		if opts.Shard, opts.NumShards, err = parseShard(*shard); err != nil {
-			return &usageError{err}
-		}
-	}
+	opts.Shard, opts.NumShards = shardI, shardN
 	for i, m := range common.models.specs {
 		if common.models.specs[i].Path, err = localFile("--model "+m.String(), m.Path); err != nil {
 			return err
