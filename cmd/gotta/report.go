@@ -45,14 +45,14 @@ clean and under the MNIST-C corruptions
 CLIP zero-shot; TPT; TPT ensemble; TPT ensemble + confidence selection; TPT + alignment; the ResNet; MEMO; MEMO
 top-k; dropout; dropout top-k; crop ensemble; crop ensemble top-k; MEMO + TPT ensembles (joint and simple).
 Then the ablations on %s (%d images each): number of views 8-64, selection ratio rho, TPT steps 1-4,
-learning rate. About 12 minutes on a 2-core CPU with 2 workers (--workers).
+learning rate. About 9 minutes on a 2-core CPU with 2 workers (--workers).
 Every example becomes a record under --results, reused (not recomputed) by later runs with the same configuration
 and models; the tables are printed, and written with inline SVG plots (per-dataset bars, ablation curves,
 reliability diagrams with ECE, accuracy vs time) to the self-contained --out page. Rows whose method or model is
 not available in this build say so instead of showing numbers.
 
 --quick is the CI size: clean, %s, %d images each; ablations on %s with %d images and
-views 8, 16, 64 (about 1.5 minutes; its records are a subset of the full run's and are reused by it).
+views 8, 16, 64 (about 1 minute; its records are a subset of the full run's and are reused by it).
 With --clip/--vocab/--resnet/--data it runs the same suite on ImageNet-A / ImageNetV2 with real weights (GPU).
 
 --suite beyond is the "beyond TPT" suite on the same datasets, views, prompts and seeds: CLIP zero-shot (one

@@ -87,7 +87,9 @@ func beyond(s *report.Suite) *report.Suite {
 	s.Rows = BeyondRows()
 	s.Ablations, s.AblationDatasets, s.AblationN = nil, nil, 0
 	s.Reliability = []string{"zero-shot", "tpt", "c-tpt", "zero", "mta", "tda", "dmn"}
-	s.BarRows = nil
+	// Eight bar rows take the palette's eight colours (RowStyles gives bar rows theirs first); ZERO + Ensemble,
+	// the ninth row, shares a colour but not a marker, and shows in the marker figures only.
+	s.BarRows = []string{"zero-shot", "clip-tip7", "tpt", "c-tpt", "zero", "mta", "tda", "dmn"}
 	s.ECEPerDataset = true
 	s.StreamRows = beyondStreamRows
 	if i := strings.Index(s.Description, "; ablations"); i >= 0 {
