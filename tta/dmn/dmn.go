@@ -8,9 +8,6 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
-	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gotta-ml/gotta/datasets/augment"
 	"github.com/gotta-ml/gotta/tta"
@@ -62,10 +59,9 @@ type Adapter struct {
 	model     *clip.Model
 	classes   []string
 	templates []string
-	textRows  [][]float32     // normalised class features [C][E]
-	text      *tensors.Tensor // the same [C, E], float32
-	scale     float64         // exp(logit_scale)
-	exec      *context.Exec   // views [N, R, R, 3] -> normalised features [N, E], cosines [N, C]
+	textRows  [][]float32    // normalised class features [C][E]
+	scale     float64        // exp(logit_scale)
+	head      *clip.ViewHead // class features and the views' features and scores
 
 	mu   sync.Mutex
 	mem  *Memory
@@ -135,30 +131,12 @@ func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, temp
 		return nil, fmt.Errorf("dmn: Weight must be >= 0 and finite, got %g", opts.Weight)
 	}
 	a := &Adapter{opts: opts, model: m, classes: slices.Clone(classNames), templates: slices.Clone(templates)}
-	feats, err := clip.NewZeroShot(b, m, tok).TextFeatures(classNames, templates)
+	head, err := clip.NewViewHead(b, m, tok, classNames, templates, 0)
 	if err != nil {
 		return nil, fmt.Errorf("dmn: %w", err)
 	}
-	e := m.Config.EmbedDim
-	flat := make([]float32, 0, len(feats)*e)
-	for _, f := range feats {
-		flat = append(flat, f...)
-	}
-	a.textRows = feats
-	a.text = tensors.FromFlatDataAndDimensions(flat, len(feats), e)
-	ls, err := m.LogitScaleValue()
-	if err != nil {
-		return nil, fmt.Errorf("dmn: %w", err)
-	}
-	a.scale = math.Exp(float64(ls))
-	a.exec, err = context.NewExec(b, m.Ctx, func(ctx *context.Context, images, text *Node) (*Node, *Node) {
-		f := clip.Normalize(m.EncodeImage(ctx, images))
-		return f, Einsum("ne,ce->nc", f, text)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dmn: %w", err)
-	}
-	a.mem = NewMemory(len(classNames), opts.MemorySize, e)
+	a.head, a.scale, a.textRows = head, head.LogitScale, head.Text
+	a.mem = NewMemory(len(classNames), opts.MemorySize, m.Config.EmbedDim)
 	return a, nil
 }
 
@@ -234,17 +212,13 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	res, err := a.exec.Exec(v.Images, a.text)
+	feats, cos, err := a.head.Score(v.Images)
 	if err != nil {
 		return nil, fmt.Errorf("dmn: example %q: %w", v.ExampleID, err)
 	}
-	c, e := len(a.classes), a.model.Config.EmbedDim
-	featFlat, cosFlat := tensors.MustCopyFlatData[float32](res[0]), tensors.MustCopyFlatData[float32](res[1])
-	tr := &Trace{Features: make([][]float32, n), Cosines: make([][]float32, n), Probs: make([][]float64, n),
-		Entropies: make([]float64, n)}
+	c := len(a.classes)
+	tr := &Trace{Features: feats, Cosines: cos, Probs: make([][]float64, n), Entropies: make([]float64, n)}
 	for i := range n {
-		tr.Features[i] = featFlat[i*e : (i+1)*e]
-		tr.Cosines[i] = cosFlat[i*c : (i+1)*c]
 		logits := make([]float64, c)
 		for j, x := range tr.Cosines[i] {
 			logits[j] = a.scale * float64(x)

@@ -7,9 +7,6 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
-	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/clip"
 )
@@ -45,9 +42,8 @@ type Adapter struct {
 	model     *clip.Model
 	classes   []string
 	templates []string
-	text      *tensors.Tensor // normalised class features [C, E], float32
-	scale     float64         // exp(logit_scale)
-	exec      *context.Exec   // views [N, R, R, 3] -> normalised features [N, E], cosines [N, C]
+	scale     float64        // exp(logit_scale)
+	head      *clip.ViewHead // class features and the views' features and scores
 
 	mu   sync.Mutex
 	last *Last
@@ -91,28 +87,11 @@ func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, temp
 		}
 	}
 	a := &Adapter{opts: opts, model: m, classes: slices.Clone(classNames), templates: slices.Clone(templates)}
-	feats, err := clip.NewZeroShot(b, m, tok).TextFeatures(classNames, templates)
+	head, err := clip.NewViewHead(b, m, tok, classNames, templates, 0)
 	if err != nil {
 		return nil, fmt.Errorf("mta: %w", err)
 	}
-	e := m.Config.EmbedDim
-	flat := make([]float32, 0, len(feats)*e)
-	for _, f := range feats {
-		flat = append(flat, f...)
-	}
-	a.text = tensors.FromFlatDataAndDimensions(flat, len(feats), e)
-	ls, err := m.LogitScaleValue()
-	if err != nil {
-		return nil, fmt.Errorf("mta: %w", err)
-	}
-	a.scale = math.Exp(float64(ls))
-	a.exec, err = context.NewExec(b, m.Ctx, func(ctx *context.Context, images, text *Node) (*Node, *Node) {
-		f := clip.Normalize(m.EncodeImage(ctx, images))
-		return f, Einsum("ne,ce->nc", f, text)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("mta: %w", err)
-	}
+	a.head, a.scale = head, head.LogitScale
 	return a, nil
 }
 
@@ -157,13 +136,12 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	res, err := a.exec.Exec(v.Images, a.text)
+	feats, cos, err := a.head.Score(v.Images)
 	if err != nil {
 		return nil, fmt.Errorf("mta: example %q: %w", v.ExampleID, err)
 	}
-	n, c, e := v.N(), a.text.Shape().Dimensions[0], a.text.Shape().Dimensions[1]
-	last := &Last{Features: rows(tensors.MustCopyFlatData[float32](res[0]), n, e),
-		Logits: rows(tensors.MustCopyFlatData[float32](res[1]), n, c)}
+	c := len(a.head.Text)
+	last := &Last{Features: feats, Logits: cos}
 	for _, row := range last.Logits {
 		for j := range row {
 			row[j] = float32(a.scale * float64(row[j]))
@@ -174,26 +152,16 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		return nil, fmt.Errorf("mta: example %q: %w", v.ExampleID, err)
 	}
 	a.last = last
-	text := tensors.MustCopyFlatData[float32](a.text)
 	logits := make([]float32, c)
 	for j := range c {
 		s := 0.0
 		for l, m := range last.Trace.Mode {
-			s += m * float64(text[j*e+l])
+			s += m * float64(a.head.Text[j][l])
 		}
 		logits[j] = float32(a.scale * s)
 	}
 	return &tta.Prediction{Logits: logits, EntropyBefore: marginalEntropy(last.Logits),
 		EntropyAfter: tta.EntropyOfLogits(logits)}, nil
-}
-
-// rows splits flat [n*w] into n rows.
-func rows(flat []float32, n, w int) [][]float32 {
-	out := make([][]float32, n)
-	for i := range out {
-		out[i] = flat[i*w : (i+1)*w]
-	}
-	return out
 }
 
 // marginalEntropy is the entropy of the views' mean softmax(logits), in float64.

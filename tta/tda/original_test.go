@@ -200,7 +200,7 @@ func TestOriginalTDA(t *testing.T) {
 				MaskLower: s.Negative.Mask.Lower, MaskUpper: s.Negative.Mask.Upper}
 			a, err := New(b, m, refTokenizer(s.TokenIDs), s.Classes, s.Templates, opts)
 			require.NoError(t, err)
-			assert.InDeltaSlice(t, flatten(s.ClassFeatures), f64s(tensors.MustCopyFlatData[float32](a.text)), 1e-5,
+			assert.InDeltaSlice(t, flatten(s.ClassFeatures), f64s(tensors.MustCopyFlatData[float32](a.head.TextTensor)), 1e-5,
 				"class features")
 			require.NoError(t, a.ResetStream())
 			worst := map[string]float64{}

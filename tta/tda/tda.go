@@ -8,9 +8,6 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
-	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/clip"
 )
@@ -125,8 +122,7 @@ type Adapter struct {
 	model     *clip.Model
 	classes   []string
 	templates []string
-	text      *tensors.Tensor // normalised class features [C, E], float32
-	exec      *context.Exec   // views [N, R, R, 3], text [C, E] -> normalised features [N, E], logits [N, C]
+	head      *clip.ViewHead // class features and the views' features and scores
 
 	mu       sync.Mutex
 	pos, neg *Cache
@@ -182,23 +178,11 @@ func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, temp
 		opts.Name = "tda"
 	}
 	a := &Adapter{opts: opts, model: m, classes: slices.Clone(classNames), templates: slices.Clone(templates)}
-	feats, err := clip.NewZeroShot(b, m, tok).TextFeatures(classNames, templates)
+	head, err := clip.NewViewHead(b, m, tok, classNames, templates, LogitScale)
 	if err != nil {
 		return nil, fmt.Errorf("tda: %w", err)
 	}
-	e := m.Config.EmbedDim
-	flat := make([]float32, 0, len(feats)*e)
-	for _, f := range feats {
-		flat = append(flat, f...)
-	}
-	a.text = tensors.FromFlatDataAndDimensions(flat, len(feats), e)
-	a.exec, err = context.NewExec(b, m.Ctx, func(ctx *context.Context, images, text *Node) (*Node, *Node) {
-		f := clip.Normalize(m.EncodeImage(ctx, images))               // [N, E]
-		return f, Einsum("ne,ce->nc", MulScalar(f, LogitScale), text) // [N, C]: (100 * f) @ w, the original's order
-	})
-	if err != nil {
-		return nil, fmt.Errorf("tda: %w", err)
-	}
+	a.head = head
 	if err := a.ResetStream(); err != nil {
 		return nil, err
 	}
@@ -274,7 +258,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		}
 		return nil, fmt.Errorf("tda: example %q: need views [N >= 1, %d, %d, 3] made on the host", id, r, r)
 	}
-	n, c, e := v.N(), len(a.classes), a.model.Config.EmbedDim
+	n := v.N()
 	k := KeepCount(n, a.opts.Select)
 	if k < 1 {
 		return nil, fmt.Errorf("tda: example %q: %d views keep int(%d * %g) = 0; use 1 view or at least %d",
@@ -282,12 +266,11 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	res, err := a.exec.Exec(v.Images, a.text)
+	feats, logits, err := a.head.Score(v.Images)
 	if err != nil {
 		return nil, fmt.Errorf("tda: example %q: %w", v.ExampleID, err)
 	}
-	tr := &Trace{Features: rows(tensors.MustCopyFlatData[float32](res[0]), n, e),
-		Logits: rows(tensors.MustCopyFlatData[float32](res[1]), n, c)}
+	tr := &Trace{Features: feats, Logits: logits}
 	tr.Entropies = tta.ViewEntropiesHost(tr.Logits)
 	a.selectViews(tr, k)
 	a.update(tr, v.ExampleID)
@@ -392,15 +375,6 @@ func argmax(x []float32) int {
 // marginalEntropy is the entropy of the mean softmax of every view.
 func marginalEntropy(logits [][]float32) float64 {
 	return tta.EntropyOfLogits(tta.MeanLogProbsHost(logits, nil))
-}
-
-// rows splits flat [n*w] into n rows.
-func rows(flat []float32, n, w int) [][]float32 {
-	out := make([][]float32, n)
-	for i := range out {
-		out[i] = flat[i*w : (i+1)*w]
-	}
-	return out
 }
 
 var (

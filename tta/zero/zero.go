@@ -7,9 +7,6 @@ import (
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
-	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/clip"
 )
@@ -38,9 +35,8 @@ type Adapter struct {
 	model     *clip.Model
 	classes   []string
 	templates []string
-	text      *tensors.Tensor // normalised class features [C, E], float32
-	scale     float64         // exp(logit_scale)
-	exec      *context.Exec   // views [N, R, R, 3] -> normalised features [N, E], cosines [N, C]
+	scale     float64        // exp(logit_scale)
+	head      *clip.ViewHead // class features and the views' features and scores
 
 	mu   sync.Mutex
 	last *Trace
@@ -77,28 +73,11 @@ func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, temp
 		}
 	}
 	a := &Adapter{opts: opts, model: m, classes: slices.Clone(classNames), templates: slices.Clone(templates)}
-	feats, err := clip.NewZeroShot(b, m, tok).TextFeatures(classNames, templates)
+	head, err := clip.NewViewHead(b, m, tok, classNames, templates, 0)
 	if err != nil {
 		return nil, fmt.Errorf("zero: %w", err)
 	}
-	e := m.Config.EmbedDim
-	flat := make([]float32, 0, len(feats)*e)
-	for _, f := range feats {
-		flat = append(flat, f...)
-	}
-	a.text = tensors.FromFlatDataAndDimensions(flat, len(feats), e)
-	ls, err := m.LogitScaleValue()
-	if err != nil {
-		return nil, fmt.Errorf("zero: %w", err)
-	}
-	a.scale = math.Exp(float64(ls))
-	a.exec, err = context.NewExec(b, m.Ctx, func(ctx *context.Context, images, text *Node) (*Node, *Node) {
-		f := clip.Normalize(m.EncodeImage(ctx, images))
-		return f, Einsum("ne,ce->nc", f, text)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("zero: %w", err)
-	}
+	a.head, a.scale = head, head.LogitScale
 	return a, nil
 }
 
@@ -149,13 +128,11 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	res, err := a.exec.Exec(v.Images, a.text)
+	feats, cos, err := a.head.Score(v.Images)
 	if err != nil {
 		return nil, fmt.Errorf("zero: example %q: %w", v.ExampleID, err)
 	}
-	n, c, e := v.N(), a.text.Shape().Dimensions[0], a.text.Shape().Dimensions[1]
-	tr := &Trace{Features: rows(tensors.MustCopyFlatData[float32](res[0]), n, e),
-		Cosines: rows(tensors.MustCopyFlatData[float32](res[1]), n, c)}
+	tr := &Trace{Features: feats, Cosines: cos}
 	tr.Result, err = Vote(tr.Cosines, a.scale, a.opts.Gamma)
 	if err != nil {
 		return nil, fmt.Errorf("zero: example %q: %w", v.ExampleID, err)
@@ -165,15 +142,6 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	out := tr.Result.Output
 	return &tta.Prediction{Logits: slices.Clone(out), EntropyBefore: before, EntropyAfter: tta.EntropyOfLogits(out),
 		Selected: slices.Clone(tr.Result.Kept)}, nil
-}
-
-// rows splits flat [n*w] into n rows.
-func rows(flat []float32, n, w int) [][]float32 {
-	out := make([][]float32, n)
-	for i := range out {
-		out[i] = flat[i*w : (i+1)*w]
-	}
-	return out
 }
 
 // marginalEntropy is the entropy of the views' mean softmax(scale * cos), in float64.
