@@ -8,6 +8,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gotta-ml/gotta/tta"
 )
 
 // ViewHead scores a batch of views against a zero-shot class head, the shared first stage of the no-gradient CLIP
@@ -23,7 +25,9 @@ type ViewHead struct {
 	// InGraphScale, when > 0, multiplies the image features before the product (scores = (s f) w^T, TDA's order of
 	// operations); 0 gives the plain cosines f w^T.
 	InGraphScale float64
-	exec         *context.Exec
+	// Resolution is the side of the views the image tower takes.
+	Resolution int
+	exec       *context.Exec
 }
 
 // NewViewHead builds the head of model m for classNames, each class's prompts made from templates ("{}" is the
@@ -44,7 +48,7 @@ func NewViewHead(b backends.Backend, m *Model, tok Tokenizer, classNames, templa
 		return nil, err
 	}
 	h := &ViewHead{Text: feats, TextTensor: tensors.FromFlatDataAndDimensions(flat, len(feats), e),
-		LogitScale: math.Exp(float64(ls)), InGraphScale: inGraphScale}
+		LogitScale: math.Exp(float64(ls)), InGraphScale: inGraphScale, Resolution: m.Config.ImageResolution}
 	h.exec, err = context.NewExec(b, m.Ctx, func(ctx *context.Context, images, text *Node) (*Node, *Node) {
 		f := Normalize(m.EncodeImage(ctx, images)) // [N, E]
 		if inGraphScale > 0 {
@@ -71,6 +75,32 @@ func (h *ViewHead) Score(images *tensors.Tensor) (feats, scores [][]float32, err
 	n, c, e := images.Shape().Dimensions[0], len(h.Text), h.TextTensor.Shape().Dimensions[1]
 	return splitRows(tensors.MustCopyFlatData[float32](res[0]), n, e),
 		splitRows(tensors.MustCopyFlatData[float32](res[1]), n, c), nil
+}
+
+// Check says whether v holds host-made views the head can score: [N >= 1, R, R, 3] with R the model's resolution;
+// the error names the example.
+func (h *ViewHead) Check(v *tta.Views) error {
+	r := h.Resolution
+	if v == nil || v.Images == nil || v.Images.Rank() != 4 || v.N() < 1 || v.Images.Shape().Dimensions[1] != r {
+		id := ""
+		if v != nil {
+			id = v.ExampleID
+		}
+		return fmt.Errorf("example %q: need views [N >= 1, %d, %d, 3] made on the host", id, r, r)
+	}
+	return nil
+}
+
+// Logits returns the rows of cosines times LogitScale, as new float32 rows (CLIP's logits).
+func (h *ViewHead) Logits(cosines [][]float32) [][]float32 {
+	out := make([][]float32, len(cosines))
+	for i, row := range cosines {
+		out[i] = make([]float32, len(row))
+		for j, x := range row {
+			out[i][j] = float32(h.LogitScale * float64(x))
+		}
+	}
+	return out
 }
 
 // splitRows splits flat [n*w] into n rows.

@@ -59,8 +59,6 @@ type Adapter struct {
 	model     *clip.Model
 	classes   []string
 	templates []string
-	textRows  [][]float32    // normalised class features [C][E]
-	scale     float64        // exp(logit_scale)
 	head      *clip.ViewHead // class features and the views' features and scores
 
 	mu   sync.Mutex
@@ -135,7 +133,7 @@ func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, temp
 	if err != nil {
 		return nil, fmt.Errorf("dmn: %w", err)
 	}
-	a.head, a.scale, a.textRows = head, head.LogitScale, head.Text
+	a.head = head
 	a.mem = NewMemory(len(classNames), opts.MemorySize, m.Config.EmbedDim)
 	return a, nil
 }
@@ -178,13 +176,7 @@ func (a *Adapter) AdaptTrace() *tta.Trace {
 	if tr == nil {
 		return nil
 	}
-	logits := make([][]float32, len(tr.Cosines))
-	for i, row := range tr.Cosines {
-		logits[i] = make([]float32, len(row))
-		for j, x := range row {
-			logits[i][j] = float32(a.scale * float64(x))
-		}
-	}
+	logits := a.head.Logits(tr.Cosines)
 	return &tta.Trace{LogitsBefore: logits, Entropies: slices.Clone(tr.Entropies)}
 }
 
@@ -196,13 +188,8 @@ func KeepCount(n int, sel float64) int { return int(float64(n) * sel) }
 // it; the memory, read with view 0's feature, gives probabilities that are added, times Weight, to view 0's CLIP
 // probabilities. Logits are the log of that sum divided by 1 + Weight (a distribution with the same argmax).
 func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
-	r := a.model.Config.ImageResolution
-	if v == nil || v.Images == nil || v.Images.Rank() != 4 || v.N() < 1 || v.Images.Shape().Dimensions[1] != r {
-		id := ""
-		if v != nil {
-			id = v.ExampleID
-		}
-		return nil, fmt.Errorf("dmn: example %q: need views [N >= 1, %d, %d, 3] made on the host", id, r, r)
+	if err := a.head.Check(v); err != nil {
+		return nil, fmt.Errorf("dmn: %w", err)
 	}
 	n := v.N()
 	k := KeepCount(n, a.opts.Select)
@@ -221,7 +208,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 	for i := range n {
 		logits := make([]float64, c)
 		for j, x := range tr.Cosines[i] {
-			logits[j] = a.scale * float64(x)
+			logits[j] = a.head.LogitScale * float64(x)
 		}
 		tr.Probs[i] = softmax(logits)
 		for _, p := range tr.Probs[i] {
@@ -245,7 +232,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		tr.VoteEntropy -= p * math.Log(p+1e-8) // update_memory_bank
 	}
 	tr.Action, tr.Slot = a.mem.Write(tr.PseudoLabel, tr.Features[0], tr.VoteEntropy)
-	tr.MemoryLogits = a.mem.Read(tr.Features[0], a.textRows, a.opts.Beta, a.scale)
+	tr.MemoryLogits = a.mem.Read(tr.Features[0], a.head.Text, a.opts.Beta, a.head.LogitScale)
 	tr.MemoryProbs = softmax(tr.MemoryLogits)
 	tr.TextProbs = tr.Probs[0]
 	tr.Scores = make([]float64, c)

@@ -204,7 +204,7 @@ func TestOriginalDMN(t *testing.T) {
 					opts := Options{Select: st.SelectionP, MemorySize: st.MemorySize, Beta: st.Beta, Weight: w}
 					a, err := New(b, m, refTokenizer(st.TokenIDs), st.Classes, st.Templates, opts)
 					require.NoError(t, err)
-					assert.InDeltaSlice(t, flat(st.TextFeat), flat32(a.textRows), 1e-4, "class text features")
+					assert.InDeltaSlice(t, flat(st.TextFeat), flat32(a.head.Text), 1e-4, "class text features")
 					require.NoError(t, a.ResetStream())
 					var resumed *Adapter
 					maxFeat, maxFinal := 0.0, 0.0

@@ -92,6 +92,19 @@ type Progress struct {
 	Last *Record
 }
 
+// add counts record r, the newDone-th evaluated by a run started at start, and updates the times and Last.
+func (p *Progress) add(r *Record, newDone int, start time.Time) {
+	p.Done++
+	if r.Error != "" {
+		p.Errors++
+	} else if r.Correct {
+		p.Correct++
+	}
+	p.Elapsed = time.Since(start)
+	p.ETA = time.Duration(float64(p.Elapsed) / float64(newDone) * float64(p.Total-p.Done))
+	p.Last = r
+}
+
 // Accuracy is the running top-1 accuracy in percent.
 func (p Progress) Accuracy() float64 {
 	n := p.Done - p.Errors
@@ -240,15 +253,7 @@ func Run(ds datasets.Dataset, adapter tta.Adapter, vm tta.ViewMaker, opts Option
 		}
 		all = append(all, r)
 		newDone++
-		prog.Done++
-		if r.Error != "" {
-			prog.Errors++
-		} else if r.Correct {
-			prog.Correct++
-		}
-		prog.Elapsed = time.Since(start)
-		prog.ETA = time.Duration(float64(prog.Elapsed) / float64(newDone) * float64(prog.Total-prog.Done))
-		prog.Last = r
+		prog.add(r, newDone, start)
 		if opts.Progress != nil {
 			opts.Progress(prog)
 		}

@@ -118,15 +118,7 @@ func (s *streamRun) run() (err error) {
 		s.digests = append(s.digests, h.sum())
 		s.seen = t + 1
 		newDone++
-		prog.Done++
-		if r.Error != "" {
-			prog.Errors++
-		} else if r.Correct {
-			prog.Correct++
-		}
-		prog.Elapsed = time.Since(start)
-		prog.ETA = time.Duration(float64(prog.Elapsed) / float64(newDone) * float64(prog.Total-prog.Done))
-		prog.Last = r
+		prog.add(r, newDone, start)
 		if s.opts.Progress != nil {
 			s.opts.Progress(prog)
 		}

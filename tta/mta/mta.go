@@ -42,7 +42,6 @@ type Adapter struct {
 	model     *clip.Model
 	classes   []string
 	templates []string
-	scale     float64        // exp(logit_scale)
 	head      *clip.ViewHead // class features and the views' features and scores
 
 	mu   sync.Mutex
@@ -91,7 +90,7 @@ func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, temp
 	if err != nil {
 		return nil, fmt.Errorf("mta: %w", err)
 	}
-	a.head, a.scale = head, head.LogitScale
+	a.head = head
 	return a, nil
 }
 
@@ -126,13 +125,8 @@ func (a *Adapter) AdaptTrace() *tta.Trace {
 
 // Adapt implements tta.Adapter: one forward of the views, the MeanShift, the mode's logits.
 func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
-	r := a.model.Config.ImageResolution
-	if v == nil || v.Images == nil || v.Images.Rank() != 4 || v.N() < 1 || v.Images.Shape().Dimensions[1] != r {
-		id := ""
-		if v != nil {
-			id = v.ExampleID
-		}
-		return nil, fmt.Errorf("mta: example %q: need views [N >= 1, %d, %d, 3] made on the host", id, r, r)
+	if err := a.head.Check(v); err != nil {
+		return nil, fmt.Errorf("mta: %w", err)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -141,12 +135,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		return nil, fmt.Errorf("mta: example %q: %w", v.ExampleID, err)
 	}
 	c := len(a.head.Text)
-	last := &Last{Features: feats, Logits: cos}
-	for _, row := range last.Logits {
-		for j := range row {
-			row[j] = float32(a.scale * float64(row[j]))
-		}
-	}
+	last := &Last{Features: feats, Logits: a.head.Logits(cos)}
 	last.Trace, err = MeanShift(last.Features, last.Logits, a.opts.LambdaY, a.opts.LambdaQ, a.opts.MaxIter)
 	if err != nil {
 		return nil, fmt.Errorf("mta: example %q: %w", v.ExampleID, err)
@@ -158,7 +147,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		for l, m := range last.Trace.Mode {
 			s += m * float64(a.head.Text[j][l])
 		}
-		logits[j] = float32(a.scale * s)
+		logits[j] = float32(a.head.LogitScale * s)
 	}
 	return &tta.Prediction{Logits: logits, EntropyBefore: marginalEntropy(last.Logits),
 		EntropyAfter: tta.EntropyOfLogits(logits)}, nil

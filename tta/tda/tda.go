@@ -250,13 +250,8 @@ func (a *Adapter) AdaptTrace() *tta.Trace {
 // Adapt implements tta.Online: one forward of the views, the confidence selection, the cache updates and the
 // final logits, in tda_runner.py's order (the example enters the caches before its final logits are computed).
 func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
-	r := a.model.Config.ImageResolution
-	if v == nil || v.Images == nil || v.Images.Rank() != 4 || v.N() < 1 || v.Images.Shape().Dimensions[1] != r {
-		id := ""
-		if v != nil {
-			id = v.ExampleID
-		}
-		return nil, fmt.Errorf("tda: example %q: need views [N >= 1, %d, %d, 3] made on the host", id, r, r)
+	if err := a.head.Check(v); err != nil {
+		return nil, fmt.Errorf("tda: %w", err)
 	}
 	n := v.N()
 	k := KeepCount(n, a.opts.Select)

@@ -35,7 +35,6 @@ type Adapter struct {
 	model     *clip.Model
 	classes   []string
 	templates []string
-	scale     float64        // exp(logit_scale)
 	head      *clip.ViewHead // class features and the views' features and scores
 
 	mu   sync.Mutex
@@ -77,7 +76,7 @@ func New(b backends.Backend, m *clip.Model, tok clip.Tokenizer, classNames, temp
 	if err != nil {
 		return nil, fmt.Errorf("zero: %w", err)
 	}
-	a.head, a.scale = head, head.LogitScale
+	a.head = head
 	return a, nil
 }
 
@@ -106,25 +105,14 @@ func (a *Adapter) AdaptTrace() *tta.Trace {
 	if tr == nil {
 		return nil
 	}
-	logits := make([][]float32, len(tr.Cosines))
-	for i, row := range tr.Cosines {
-		logits[i] = make([]float32, len(row))
-		for j, c := range row {
-			logits[i][j] = float32(a.scale * float64(c))
-		}
-	}
+	logits := a.head.Logits(tr.Cosines)
 	return &tta.Trace{LogitsBefore: logits, Entropies: tta.ViewEntropiesHost(logits)}
 }
 
 // Adapt implements tta.Adapter: one forward of the views, the confidence filter and the zero-temperature vote.
 func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
-	r := a.model.Config.ImageResolution
-	if v == nil || v.Images == nil || v.Images.Rank() != 4 || v.N() < 1 || v.Images.Shape().Dimensions[1] != r {
-		id := ""
-		if v != nil {
-			id = v.ExampleID
-		}
-		return nil, fmt.Errorf("zero: example %q: need views [N >= 1, %d, %d, 3] made on the host", id, r, r)
+	if err := a.head.Check(v); err != nil {
+		return nil, fmt.Errorf("zero: %w", err)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -133,12 +121,12 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		return nil, fmt.Errorf("zero: example %q: %w", v.ExampleID, err)
 	}
 	tr := &Trace{Features: feats, Cosines: cos}
-	tr.Result, err = Vote(tr.Cosines, a.scale, a.opts.Gamma)
+	tr.Result, err = Vote(tr.Cosines, a.head.LogitScale, a.opts.Gamma)
 	if err != nil {
 		return nil, fmt.Errorf("zero: example %q: %w", v.ExampleID, err)
 	}
 	a.last = tr
-	before := marginalEntropy(tr.Cosines, a.scale)
+	before := marginalEntropy(tr.Cosines, a.head.LogitScale)
 	out := tr.Result.Output
 	return &tta.Prediction{Logits: slices.Clone(out), EntropyBefore: before, EntropyAfter: tta.EntropyOfLogits(out),
 		Selected: slices.Clone(tr.Result.Kept)}, nil
