@@ -65,7 +65,7 @@ func main() {
 			records++
 			rb, ok := b[idx]
 			if !ok {
-				fmt.Printf("%s index %d: missing in %s\n", rel, idx, cur)
+				fmt.Printf("%s index %v: missing in %s\n", rel, idx, cur)
 				missing++
 				continue
 			}
@@ -85,7 +85,7 @@ func main() {
 				if !reflect.DeepEqual(ra["prediction"], rb["prediction"]) {
 					predChanged++
 				}
-				fmt.Printf("%s index %d differs: %s\n", rel, idx, strings.Join(diffs, ", "))
+				fmt.Printf("%s index %v differs: %s\n", rel, idx, strings.Join(diffs, ", "))
 			}
 		}
 	}
