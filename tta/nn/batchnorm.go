@@ -63,10 +63,17 @@ func BatchStats(x *graph.Node) (mean, unbiasedVar *graph.Node) {
 	if count < 2 {
 		panicf("nn.BatchStats: need more than 1 value per channel, x is %s", x.Shape())
 	}
-	flat := graph.Reshape(x, count, c)                               // [count, channels]
-	mean = graph.DivScalar(graph.ReduceSum(flat, 0), float64(count)) // [channels]
-	d := graph.Sub(flat, graph.Reshape(mean, 1, c))                  // [count, channels]
-	unbiasedVar = graph.DivScalar(graph.ReduceSum(graph.Mul(d, d), 0), float64(count-1))
+	// The sums run over every axis but the last, in x's own layout: a Reshape to [count, channels] would add the
+	// same values in the same order, but the pure-Go backend copies x for it when x has later readers.
+	axes := iotaFrom(0, x.Rank()-1)
+	bshape := make([]int, x.Rank()) // [1, ..., 1, channels]
+	for i := range bshape {
+		bshape[i] = 1
+	}
+	bshape[x.Rank()-1] = c
+	mean = graph.DivScalar(graph.ReduceSum(x, axes...), float64(count)) // [channels]
+	d := graph.Sub(x, graph.Reshape(mean, bshape...))                   // x's shape
+	unbiasedVar = graph.DivScalar(graph.ReduceSum(graph.Mul(d, d), axes...), float64(count-1))
 	return mean, unbiasedVar
 }
 
@@ -86,7 +93,9 @@ func BatchNormPrior(x, scale, offset, runMean, runVar *graph.Node, prior, eps fl
 	if prior == 1 {
 		return BatchNorm(x, scale, offset, runMean, runVar, eps)
 	}
-	bm, bv := BatchStats(graph.StopGradient(x))
+	// The statistics carry no gradient: stopped on the [channels] results (stopping x itself would copy x on the
+	// pure-Go backend, which it reads again below).
+	bm, bv := BatchStats(x)
 	bm, bv = graph.StopGradient(bm), graph.StopGradient(bv)
 	mean, variance := bm, bv
 	if prior != 0 {

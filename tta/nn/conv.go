@@ -2,6 +2,7 @@ package nn
 
 import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
 // ConvOpts configures Conv2D with PyTorch's nn.Conv2d semantics. The zero value is a stride-1, unpadded,
@@ -99,6 +100,23 @@ func conv2DPortable(x, kernel *graph.Node, win windows2D, groups int) *graph.Nod
 		t := graph.Reshape(x, win.n, win.oh, kh, win.ow, kw, c) // [n, oh, kh, ow, kw, c]
 		t = graph.TransposeAllAxes(t, 0, 1, 3, 2, 4, 5)         // [n, oh, ow, kh, kw, c]
 		cols = graph.Reshape(t, m, kh*kw, c)                    // [m, kh*kw, c]
+	case groups == 1:
+		// The im2col matrix, with the zero columns that product would otherwise append by copying it (k not a
+		// multiple of 8, split into row blocks: the embedded ResNet's stem, k = 7*7*3), and the kernel with as many
+		// zero rows: the same products in the same order.
+		k := kh * kw * c
+		k2 := graph.Reshape(kernel, k, cout) // [kh*kw*c, out]
+		extra := 0
+		if rowBlocks(m, k, cout) > 0 {
+			extra = (8 - k%8) % 8
+		}
+		cols = windowColumns(x, win, 0, extra) // [m, k+extra]
+		if extra > 0 {
+			zeros := graph.Zeros(x.Graph(), shapes.Make(kernel.DType(), extra, cout))
+			k2 = graph.Concatenate([]*graph.Node{k2, zeros}, 0) // [k+extra, out]
+		}
+		out := ImplPortable.DotGeneral(cols, []int{1}, nil, k2, []int{0}, nil) // [m, out]
+		return graph.Reshape(out, win.n, win.oh, win.ow, cout)
 	default:
 		cols = gatherWindows(x, win, 0) // [m, kh*kw, c]
 	}
