@@ -1,9 +1,12 @@
 package tpt
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gotta-ml/gotta/tta"
 	"github.com/gotta-ml/gotta/tta/clip"
@@ -52,4 +55,38 @@ func (a *Adapter) buildExecs() error {
 		return fmt.Errorf("tpt: %w", err)
 	}
 	return nil
+}
+
+// initialImageFeatures is ImageFeatures for the views of example id with the image tower at its initial weights
+// (before any alignment step): read from the process's tta.ForwardCache when it is on (a report run), computed and
+// stored there otherwise. Every TPT-family row of a report (TPT, its ensemble, alignment, C-TPT, the steps, rho
+// and learning-rate ablations) reads the same tower on the same views with the same initial prompt, so the tower
+// runs once per example. The key names the tower (model configuration and dtype), the initial prompt's text
+// features (their bits), the backend, the example and the views' content; cached values are computed ones, so the
+// results are bit-identical with or without the cache.
+func (a *Adapter) initialImageFeatures(id string, images *tensors.Tensor) (features, logits [][]float32, err error) {
+	cache := tta.SharedForwardCache()
+	var key [32]byte
+	if cache != nil {
+		h := sha256.New()
+		for _, r := range a.text0 {
+			_ = binary.Write(h, binary.LittleEndian, r)
+		}
+		cfg := map[string]any{"model": a.model.Config.String(), "dtype": a.model.DType.String(),
+			"scale": a.scale, "text0": fmt.Sprintf("%x", h.Sum(nil))}
+		if key, err = tta.ForwardKey("tpt-image/"+a.backend.Name(), cfg, id, images); err != nil {
+			return nil, nil, err
+		}
+		if v, ok := cache.Get(key); ok {
+			n := (len(v) - 1) / 2 // features rows, logits rows, then one empty separator row
+			return v[:n], v[n+1:], nil
+		}
+	}
+	if features, logits, err = a.ImageFeatures(images); err != nil || cache == nil {
+		return features, logits, err
+	}
+	v := make([][]float32, 0, len(features)+1+len(logits))
+	v = append(append(append(v, features...), nil), logits...)
+	cache.Put(key, v)
+	return features, logits, nil
 }

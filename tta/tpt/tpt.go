@@ -264,7 +264,7 @@ func (a *Adapter) Adapt(v *tta.Views) (*tta.Prediction, error) {
 		defer images.FinalizeAll()
 	}
 	viewTime := time.Since(t0)
-	img, logits0, err := a.ImageFeatures(images)
+	img, logits0, err := a.initialImageFeatures(v.ExampleID, images)
 	if err != nil {
 		return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 	}
