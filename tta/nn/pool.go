@@ -44,11 +44,28 @@ func (impl Impl) MaxPool2D(x *graph.Node, window, stride, padding int) *graph.No
 	c := x.Shape().Dimensions[3]
 	cols := gatherWindows(x, win, math.Inf(-1)) // [m, kk, c]
 	m, kk := win.n*win.oh*win.ow, window*window
-	// One-hot of the first maximum along the window axis; it carries no gradient.
-	first := graph.Reshape(graph.StopGradient(graph.ArgMax(cols, 1, dtypes.Int32)), m, 1, c) // [m, 1, c]
-	pos := graph.Iota(x.Graph(), shapes.Make(dtypes.Int32, 1, kk, 1), 1)                     // [1, kk, 1]
-	sel := graph.Equal(graph.BroadcastToDims(first, m, kk, c), graph.BroadcastToDims(pos, m, kk, c))
-	out := graph.ReduceSum(graph.Where(sel, cols, graph.ZerosLike(cols)), 1) // [m, c]
+	// The value is the window's maximum; the gradient goes to the window's first maximal element (a custom
+	// gradient built in the reverse pass only: GoMLX's ReduceMax gradient would go to every tied element). The
+	// forward pass is one reduction where a one-hot selection with a Where and a sum took seven passes over cols.
+	var v *graph.Node
+	ic := graph.IdentityWithCustomGradient(cols, func(_, _ *graph.Node) *graph.Node {
+		if v == nil {
+			panicf("nn: internal error, the max-pool gradient was requested before its output's")
+		}
+		sc := graph.StopGradient(cols)
+		first := graph.Reshape(graph.ArgMax(sc, 1, dtypes.Int32), m, 1, c)   // [m, 1, c]
+		pos := graph.Iota(x.Graph(), shapes.Make(dtypes.Int32, 1, kk, 1), 1) // [1, kk, 1]
+		sel := graph.Equal(graph.BroadcastToDims(first, m, kk, c), graph.BroadcastToDims(pos, m, kk, c))
+		vb := graph.BroadcastToDims(graph.Reshape(v, m, 1, c), m, kk, c)
+		return graph.Where(sel, vb, graph.ZerosLike(vb)) // [m, kk, c]
+	})
+	link := zeroLink(firstElement(ic))
+	out := graph.ReduceMax(graph.StopGradient(ic), 1) // [m, c]
+	out = graph.Where(graph.Const(x.Graph(), false), graph.Add(out, link), out)
+	out = graph.IdentityWithCustomGradient(out, func(_, vy *graph.Node) *graph.Node {
+		v = vy
+		return vy
+	})
 	return graph.Reshape(out, win.n, win.oh, win.ow, c)
 }
 

@@ -46,7 +46,7 @@ func TestImageFeaturesCache(t *testing.T) {
 	require.Equal(t, 2, hits, "rows 2 and 3 read row 1's image features")
 	require.Equal(t, 1, misses)
 	run(Options{Prompt: "a picture of a", Select: g.Rho, Steps: 1}, "e") // other initial text features
-	run(rows[0], "other example")                                       // other example id
+	run(rows[0], "other example")                                        // other example id
 	hits, misses = cache.Stats()
 	require.Equal(t, 2, hits)
 	require.Equal(t, 3, misses)
