@@ -30,17 +30,19 @@
 //	page := rep.HTML(report.PageInfo{Title: "GoTTA report"}) // self-contained HTML, inline SVG
 //
 // Speed on the pure-Go backend (2-core CPU, the embedded suite): the time is the embedded ResNet's matrix products
-// (im2col convolutions, forward and MEMO's backward), about 50% of the CPU profile, and the im2col Gather, about
-// 13%; the rows MEMO top-k, MEMO (paper), the joint MEMO + TPT ensemble and the crop ensemble top-k (64 views each)
-// take four fifths of it. Three changes keep every record bit for bit: Run turns on tta.ForwardCache, so the
-// simple ensemble reads the member logits that the joint ensemble's first forward computed at the same initial
-// weights on the same views; the joint update of a member whose views are independent (the ResNet with plain batch
-// norm) backpropagates through the 8-view blocks that hold a selected view only (see ensemble.ViewBlock for why 8);
-// and tta/nn runs the products with 16 output channels (the stem and layer1 convolutions) on the backend's plain
-// kernel in row blocks instead of its blocked kernel, which pads them to 32. The quick report went from 164 s to
-// 119 s of user CPU (the simple ensemble 16 s -> 0.3 s, the joint one 51 s -> 24 s, the crop ensemble top-k 14 s ->
-// 8 s). Compilation is negligible (under 1 s per run). What is left is MEMO's forward and backward at 64 views with
-// batch statistics, whose sums over the batch cannot be regrouped without changing the records.
+// (im2col convolutions, forward and MEMO's backward) and the data movement around them; the rows MEMO top-k, MEMO
+// (paper), the joint MEMO + TPT ensemble and the crop ensemble top-k (64 views each) take about two thirds of it.
+// Four changes keep every record bit for bit: Run turns on tta.ForwardCache, so the simple ensemble reads the member
+// logits that the joint ensemble's first forward computed at the same initial weights on the same views, and every
+// TPT-family row (TPT, its ensemble, alignment, the ablations) reads the image tower's output on the same views
+// once; the joint update of a member whose views are independent (the ResNet with plain batch norm) backpropagates
+// through the 8-view blocks that hold a selected view only (see ensemble.ViewBlock for why 8); tta/nn runs the
+// products with 16 output channels (the stem and layer1 convolutions) on the backend's plain kernel in row blocks
+// instead of its blocked kernel, which pads them to 32; and tta/nn moves less data (see its package documentation:
+// no copies for custom gradients, im2col by slices, operands transposed for the kernel). Measured on the quick
+// report (2 workers): 61 s -> 50 s; MEMO top-k step 650 -> 500 ms. Compilation is negligible (under 1 s per run).
+// What is left is MEMO's forward and backward at 64 views with batch statistics, whose sums over the batch cannot
+// be regrouped without changing the records, on the backend's scalar kernels (about 5 GFLOPS on one core).
 //
 // Records live in Dir/<suite.RecordsKey>/<method>-<hash of the resolved values and models>/<dataset>.jsonl, so a
 // quick run's records are reused by a full run, an ablation point equal to a table row shares its records whatever
