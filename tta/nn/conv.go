@@ -110,13 +110,12 @@ func conv2DPortable(x, kernel *graph.Node, win windows2D, groups int) *graph.Nod
 		if rowBlocks(m, k, cout) > 0 {
 			extra = (8 - k%8) % 8
 		}
-		cols = windowColumns(x, win, 0, extra) // [m, k+extra]
+		cols, colsT := windowColumnsAndT(x, win, 0, extra) // [m, k+extra]
 		if extra > 0 {
 			zeros := graph.Zeros(x.Graph(), shapes.Make(kernel.DType(), extra, cout))
 			k2 = graph.Concatenate([]*graph.Node{k2, zeros}, 0) // [k+extra, out]
 		}
-		out := ImplPortable.DotGeneral(cols, []int{1}, nil, k2, []int{0}, nil) // [m, out]
-		return graph.Reshape(out, win.n, win.oh, win.ow, cout)
+		return graph.Reshape(colsProduct(cols, k2, colsT), win.n, win.oh, win.ow, cout)
 	default:
 		cols = gatherWindows(x, win, 0) // [m, kh*kw, c]
 	}
@@ -133,4 +132,20 @@ func conv2DPortable(x, kernel *graph.Node, win windows2D, groups int) *graph.Nod
 		out = graph.TransposeAllAxes(out, 1, 0, 2)                                            // [m, groups, cog]
 	}
 	return graph.Reshape(out, win.n, win.oh, win.ow, cout) // [n, oh, ow, out]
+}
+
+// colsProduct is ImplPortable.DotGeneral(cols, []int{1}, nil, w, []int{0}, nil) for cols [m, k] and w [k, n], with
+// the same values and gradients, except that when the kernel's gradient (cols^T v, contracted over the m rows) runs
+// on the backend's plain kernel it reads cols^T from colsT (built by slices) instead of transposing cols.
+func colsProduct(cols, w *graph.Node, colsT func() *graph.Node) *graph.Node {
+	k, n := w.Shape().Dimensions[0], w.Shape().Dimensions[1]
+	if k*n > pureGoBlockedCrosses {
+		return ImplPortable.DotGeneral(cols, []int{1}, nil, w, []int{0}, nil)
+	}
+	gradCols := func(v, w *graph.Node) *graph.Node { return product(v, []int{1}, nil, w, []int{1}, nil) } // [m, k]
+	gradW := func(v, _ *graph.Node) *graph.Node {                                                         // [k, n]
+		return graph.DotGeneral(colsT(), []int{1}, nil, graph.Transpose(v, 0, 1), []int{1}, nil)
+	}
+	return withVJP2(cols, w, func(a, b *graph.Node) *graph.Node { return product(a, []int{1}, nil, b, []int{0}, nil) },
+		gradCols, gradW)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gotta-ml/gotta/tta/backend"
@@ -60,5 +61,49 @@ func requireSameBits(t *testing.T, what string, want, got []float32) {
 	if differ > 0 {
 		t.Fatalf("%s: %d of %d values differ, the first at %d: %v, want %v", what, differ, len(want), first, got[first],
 			want[first])
+	}
+}
+
+// TestConvGradSameBits: the convolution's kernel gradient read from the transposed im2col matrix built by slices
+// (colsProduct) has the bits of the generic product's gradient (which transposes the im2col matrix), and so do
+// the output and the input gradient.
+func TestConvGradSameBits(t *testing.T) {
+	be := backend.MustNew()
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct{ n, h, c, k, s, p, out int }{
+		{16, 24, 3, 7, 2, 3, 16}, {8, 12, 16, 3, 1, 1, 16}, {8, 6, 32, 3, 2, 1, 32}, {2, 5, 4, 3, 1, 0, 8},
+	} {
+		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
+			x := randTensor(rng, tc.n, tc.h, tc.h, tc.c)
+			kern := randTensor(rng, tc.k, tc.k, tc.c, tc.out)
+			opts := ConvOpts{Stride: tc.s, Padding: tc.p}
+			grads := func(generic bool) *graph.Exec {
+				return graph.MustNewExec(be, func(x, kern *graph.Node) []*graph.Node {
+					var y *graph.Node
+					if generic {
+						win := newWindows2D(tc.n, tc.h, tc.h, tc.k, tc.k, tc.s, tc.s, 1, 1, [2][2]int{{tc.p, tc.p}, {tc.p, tc.p}})
+						m, k := win.n*win.oh*win.ow, tc.k*tc.k*tc.c
+						k2 := graph.Reshape(kern, k, tc.out)
+						extra := 0
+						if rowBlocks(m, k, tc.out) > 0 {
+							extra = (8 - k%8) % 8
+						}
+						cols := windowColumns(x, win, 0, extra)
+						if extra > 0 {
+							k2 = graph.Concatenate([]*graph.Node{k2, graph.Zeros(x.Graph(), shapes.Make(kern.DType(), extra, tc.out))}, 0)
+						}
+						y = ImplPortable.DotGeneral(cols, []int{1}, nil, k2, []int{0}, nil)
+					} else {
+						y = ImplPortable.Conv2D(x, kern, opts)
+					}
+					loss := graph.ReduceAllSum(graph.Mul(y, graph.Sin(y)))
+					return append([]*graph.Node{graph.Reshape(y, -1)}, graph.Gradient(loss, x, kern)...)
+				})
+			}
+			want, got := grads(true).MustExec(x, kern), grads(false).MustExec(x, kern)
+			for i, what := range []string{"output", "input gradient", "kernel gradient"} {
+				requireSameBits(t, what, flat32(want[i]), flat32(got[i]))
+			}
+		})
 	}
 }
