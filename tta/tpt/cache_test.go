@@ -45,9 +45,20 @@ func TestImageFeaturesCache(t *testing.T) {
 	hits, misses := cache.Stats()
 	require.Equal(t, 2, hits, "rows 2 and 3 read row 1's image features")
 	require.Equal(t, 1, misses)
+	// The view-ensemble path (tta/viewens over TPT's ViewLogitsHost: the ensemble presets) reads them too.
+	a, err := New(b, loadModel(t, "vit"), tok, g.Classes, rows[2])
+	require.NoError(t, err)
+	logits, err := a.ViewLogitsHost(&tta.Views{ExampleID: "e", Images: views})
+	require.NoError(t, err)
+	_, want0, err := a.ImageFeatures(views)
+	require.NoError(t, err)
+	require.Equal(t, want0, logits)
+	hits, misses = cache.Stats()
+	require.Equal(t, 3, hits)
+	require.Equal(t, 1, misses)
 	run(Options{Prompt: "a picture of a", Select: g.Rho, Steps: 1}, "e") // other initial text features
 	run(rows[0], "other example")                                        // other example id
 	hits, misses = cache.Stats()
-	require.Equal(t, 2, hits)
+	require.Equal(t, 3, hits)
 	require.Equal(t, 3, misses)
 }

@@ -90,3 +90,16 @@ func (a *Adapter) initialImageFeatures(id string, images *tensors.Tensor) (featu
 	cache.Put(key, v)
 	return features, logits, nil
 }
+
+// viewLogits0 is the logits of the views of example id with the initial prompt: from the forward cache
+// (initialImageFeatures) unless an alignment step is configured, which may have moved the image tower.
+func (a *Adapter) viewLogits0(id string, images *tensors.Tensor) ([][]float32, error) {
+	var logits [][]float32
+	var err error
+	if a.align != nil {
+		_, logits, err = a.ImageFeatures(images)
+	} else {
+		_, logits, err = a.initialImageFeatures(id, images)
+	}
+	return logits, err
+}

@@ -244,7 +244,7 @@ func (a *Adapter) ViewLogitsHost(v *tta.Views) ([][]float32, error) {
 	if owned {
 		defer images.FinalizeAll()
 	}
-	_, logits, err := a.ImageFeatures(images)
+	logits, err := a.viewLogits0(v.ExampleID, images)
 	if err != nil {
 		return nil, fmt.Errorf("%w (example %q)", err, v.ExampleID)
 	}
