@@ -40,7 +40,8 @@
 // products with 16 output channels (the stem and layer1 convolutions) on the backend's plain kernel in row blocks
 // instead of its blocked kernel, which pads them to 32; and tta/nn moves less data (see its package documentation:
 // no copies for custom gradients, im2col by slices, operands transposed for the kernel). Measured on the quick
-// report (2 workers): 61 s -> 50 s; MEMO top-k step 650 -> 500 ms. Compilation is negligible (under 1 s per run).
+// report (2 workers): 61 s -> 45 s, the full one 9m -> 6m17s; MEMO top-k step 650 -> 480 ms (one core). Compilation
+// is negligible (under 1 s per run).
 // What is left is MEMO's forward and backward at 64 views with batch statistics, whose sums over the batch cannot
 // be regrouped without changing the records, on the backend's scalar kernels (about 5 GFLOPS on one core).
 //
