@@ -83,7 +83,7 @@ func (a *Adapter) initialImageFeatures(id string, images *tensors.Tensor) (featu
 			return nil, nil, err
 		}
 		if v, ok := cache.Get(key); ok {
-			n := (len(v) - 1) / 2 // features rows, logits rows, then one empty separator row
+			n := (len(v) - 1) / 2 // the feature rows, one empty separator row, the logit rows
 			return v[:n], v[n+1:], nil
 		}
 	}
