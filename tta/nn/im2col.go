@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"slices"
+
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -93,33 +95,8 @@ func windowColumnsAndT(x *graph.Node, win windows2D, padValue float64, extra int
 	})
 	link := zeroLink(firstElement(ix))
 	xp := ix // padded below, then stopped: the Slices must not be differentiated (GoMLX would build Pads)
-	fill := func(dims ...int) *graph.Node {
-		return graph.BroadcastToDims(graph.Scalar(g, x.DType(), padValue), dims...)
-	}
-	hp := win.h
-	if p := win.pads[0]; p[0] > 0 || p[1] > 0 {
-		var parts []*graph.Node
-		if p[0] > 0 {
-			parts = append(parts, fill(win.n, p[0], win.w, c))
-		}
-		parts = append(parts, xp)
-		if p[1] > 0 {
-			parts = append(parts, fill(win.n, p[1], win.w, c))
-		}
-		xp = graph.Concatenate(parts, 1)
-		hp += p[0] + p[1]
-	}
-	if p := win.pads[1]; p[0] > 0 || p[1] > 0 {
-		var parts []*graph.Node
-		if p[0] > 0 {
-			parts = append(parts, fill(win.n, hp, p[0], c))
-		}
-		parts = append(parts, xp)
-		if p[1] > 0 {
-			parts = append(parts, fill(win.n, hp, p[1], c))
-		}
-		xp = graph.Concatenate(parts, 2)
-	}
+	xp = padAxis(xp, 1, win.pads[0][0], win.pads[0][1], padValue)
+	xp = padAxis(xp, 2, win.pads[1][0], win.pads[1][1], padValue)
 	xp = graph.StopGradient(xp)
 	parts := make([]*graph.Node, 0, win.kh*win.kw+1)
 	for i := range win.kh {
@@ -205,8 +182,6 @@ func gatherRows(x2d *graph.Node, rows []int32) *graph.Node {
 // starting from zero; the sum here runs in that order from the last window element, adding the padding's zeros
 // between them (x + 0 = x), so it has the same bits.
 func addWindows(v *graph.Node, win windows2D, c int) *graph.Node {
-	g := v.Graph()
-	zeros := func(dims ...int) *graph.Node { return graph.Zeros(g, shapes.Make(v.DType(), dims...)) }
 	hp, wp := win.h+win.pads[0][0]+win.pads[0][1], win.w+win.pads[1][0]+win.pads[1][1]
 	var acc *graph.Node
 	for i := win.kh - 1; i >= 0; i-- {
@@ -215,28 +190,8 @@ func addWindows(v *graph.Node, win windows2D, c int) *graph.Node {
 			t := graph.Slice(v, graph.AxisRange(), graph.AxisRange(e*c, (e+1)*c))
 			t = graph.Reshape(t, win.n, win.oh, win.ow, c)
 			y0, x0 := i*win.dh, j*win.dw
-			var parts []*graph.Node
-			if y0 > 0 {
-				parts = append(parts, zeros(win.n, y0, win.ow, c))
-			}
-			parts = append(parts, t)
-			if r := hp - y0 - win.oh; r > 0 {
-				parts = append(parts, zeros(win.n, r, win.ow, c))
-			}
-			if len(parts) > 1 {
-				t = graph.Concatenate(parts, 1)
-			}
-			parts = parts[:0]
-			if x0 > 0 {
-				parts = append(parts, zeros(win.n, hp, x0, c))
-			}
-			parts = append(parts, t)
-			if r := wp - x0 - win.ow; r > 0 {
-				parts = append(parts, zeros(win.n, hp, r, c))
-			}
-			if len(parts) > 1 {
-				t = graph.Concatenate(parts, 2)
-			}
+			t = padAxis(t, 1, y0, hp-y0-win.oh, 0)
+			t = padAxis(t, 2, x0, wp-x0-win.ow, 0)
 			if acc == nil {
 				acc = t
 			} else {
@@ -249,4 +204,26 @@ func addWindows(v *graph.Node, win windows2D, c int) *graph.Node {
 	}
 	return graph.Slice(acc, graph.AxisRange(), graph.AxisRange(win.pads[0][0], win.pads[0][0]+win.h),
 		graph.AxisRange(win.pads[1][0], win.pads[1][0]+win.w), graph.AxisRange())
+}
+
+// padAxis pads x with before and after entries of value (a constant in x's dtype) along axis, by Concatenate (the
+// pure-Go backend has no Pad op); x itself when both are 0.
+func padAxis(x *graph.Node, axis, before, after int, value float64) *graph.Node {
+	if before <= 0 && after <= 0 {
+		return x
+	}
+	block := func(size int) *graph.Node {
+		dims := slices.Clone(x.Shape().Dimensions)
+		dims[axis] = size
+		return graph.BroadcastPrefix(graph.Scalar(x.Graph(), x.DType(), value), dims...) // a fast repeat, unlike BroadcastToDims
+	}
+	var parts []*graph.Node
+	if before > 0 {
+		parts = append(parts, block(before))
+	}
+	parts = append(parts, x)
+	if after > 0 {
+		parts = append(parts, block(after))
+	}
+	return graph.Concatenate(parts, axis)
 }
