@@ -23,7 +23,7 @@ const adaptMemoDescription = `Adapts a torchvision ResNet with MEMO on the views
   logits_view0_after_plain.npy view 0 alone, plain batch norm (p = 1), after adaptation [C]
 over the model's full output classes (or --classes-1k a / r). The views come from --views-npy (float32 NCHW
 [N, 3, R, R], preprocessed, view 0 first), --image or example --index of --data (the method's view maker, with
---seed). Without --weights the embedded MNIST ResNet runs (48x48 preprocessing), e.g.
+--seed). Without --weights the embedded MNIST ResNet runs (36x36 preprocessing), e.g.
 gotta adapt --method memo --data mnist-c:fog --index 3 --view-kind cut --out adapt_out.
 
 Example:

@@ -21,7 +21,7 @@ func runTrainEmbedded(args []string) error {
 	fs := newFlags("train-embedded", "[--out DIR] [--seed S] [--clip-steps N] [--resnet-steps N] [--only clip|resnet]",
 		`Reproduces the embedded default models from scratch on MNIST train (the GoMNIST module's files), with fixed
 seeds: the small CLIP (ViT 32px/8, width 64, 2+2 layers, word vocabulary; contrastive loss over varied captions)
-and the small ResNet (48px input, BasicBlock [1,1,1,1], width 16, batch norm) that MEMO adapts. Writes
+and the small ResNet (36px input, BasicBlock [1,1,1,1], widths 16-64, batch norm) that MEMO adapts. Writes
 DIR/`+embedded.CLIPFile+` and DIR/`+embedded.ResNetFile+` (the files committed in tta/embedded/weights) and
 prints the training loss, the accuracy on clean MNIST test and the time taken. The two trainings run side by
 side (each keeps about one core busy on the pure-Go backend).`)

@@ -17,8 +17,8 @@
 //
 // Both take RGB images of MNIST's 28x28 digits resized (bicubic), gray repeated on the channels: the CLIP 32x32
 // (InputSize) normalised with CLIP's mean/std (CLIPPreprocess, equal to clip.Model.Preprocess of the loaded model), the
-// ResNet 48x48 (ResNetInputSize, so that a single image still leaves layer4 a 2x2 map for MEMO's batch statistics)
-// normalised with ImageNet's (ResNetPreprocess; the file's metadata states image_size 48). `gotta train-embedded`
+// ResNet 36x36 (ResNetInputSize, so that a single image still leaves layer4 a 2x2 map for MEMO's batch statistics)
+// normalised with ImageNet's (ResNetPreprocess; the file's metadata states image_size 36). `gotta train-embedded`
 // reproduces both files from scratch with fixed seeds (TrainCLIP, TrainResNet, SaveCLIP, SaveResNet).
 //
 // Usage:
@@ -32,5 +32,5 @@
 //
 //	ctx := context.New()
 //	rn, err := embedded.LoadResNet(ctx)                           // logits: rn.Logits(ctx, x, resnet.ForwardOpts{})
-//	xr, _ := embedded.PreprocessImage(ex.Image, embedded.ResNetPreprocess()) // [48, 48, 3]
+//	xr, _ := embedded.PreprocessImage(ex.Image, embedded.ResNetPreprocess()) // [36, 36, 3]
 package embedded

@@ -73,10 +73,11 @@ func TestEmbeddedWeights(t *testing.T) {
 		l := weights.NewLoader(f)
 		rm, err := l.Take("bn1.running_mean", []int{16}, dtypes.Float32)
 		require.NoError(t, err)
-		rv, err := l.Take("layer4.0.bn2.running_var", []int{128}, dtypes.Float32)
+		width := ResNetConfig().Planes[3]
+		rv, err := l.Take("layer4.0.bn2.running_var", []int{width}, dtypes.Float32)
 		require.NoError(t, err)
 		assert.NotEqual(t, make([]float32, 16), tensors.MustCopyFlatData[float32](rm))
-		ones := make([]float32, 128)
+		ones := make([]float32, width)
 		for i := range ones {
 			ones[i] = 1
 		}
@@ -102,7 +103,7 @@ func TestEmbeddedWeights(t *testing.T) {
 		require.NoError(t, err)
 		correct := 0
 		for i := range n {
-			x, labels, err := imageBatch(clean, []int{i}, ResNetPreprocess()) // [1, 48, 48, 3]
+			x, labels, err := imageBatch(clean, []int{i}, ResNetPreprocess()) // [1, 36, 36, 3]
 			require.NoError(t, err)
 			var pred []int32
 			require.NoError(t, tryExec(func() { pred = tensors.MustCopyFlatData[int32](exec.MustExec(x)[0]) }),

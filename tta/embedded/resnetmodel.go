@@ -17,13 +17,14 @@ import (
 )
 
 // ResNetConfig is the embedded ResNet: torchvision's ResNet with BasicBlocks [1, 1, 1, 1], stem width 16, planes
-// 16, 32, 64, 128, 10 classes, and torchvision's 7x7/2 stem and 3x3/2 max pool (so resnet.Load derives it from the
-// shapes). On its ResNetInputSize (48x48) inputs the feature maps after the stem conv, the max pool and layer1..4
-// are 24, 12, 12, 6, 3, 2 pixels wide (at 32x32 they would be 16, 8, 8, 4, 2, 1: too small for MEMO's single-image
-// batch statistics in layer4).
+// 16, 32, 48, 64, 10 classes, and torchvision's 7x7/2 stem and 3x3/2 max pool (so resnet.Load derives it from the
+// shapes). On its ResNetInputSize (36x36) inputs the feature maps after the stem conv, the max pool and layer1..4
+// are 18, 9, 9, 5, 3, 2 pixels wide (at 32x32 they would be 16, 8, 8, 4, 2, 1: too small for MEMO's single-image
+// batch statistics in layer4). The widths are small because MNIST needs little and the report's MEMO rows run
+// 64-view steps on the pure-Go backend.
 func ResNetConfig() resnet.Config {
 	return resnet.Config{Block: resnet.Basic, Layers: [4]int{1, 1, 1, 1}, Groups: 1, WidthPerGroup: 64,
-		NumClasses: 10, StemWidth: 16, Planes: [4]int{16, 32, 64, 128}, Widths: [4]int{16, 32, 64, 128}}
+		NumClasses: 10, StemWidth: 16, Planes: [4]int{16, 32, 48, 64}, Widths: [4]int{16, 32, 48, 64}}
 }
 
 // BNMomentum is the running-statistics momentum of training (torch's BatchNorm2d default 0.1):
@@ -33,7 +34,7 @@ const BNMomentum = 0.1
 // resnetTrainLogits is the embedded ResNet's forward pass in training mode: every batch norm normalises with the
 // batch's statistics (biased variance, as torch in train mode) and updates its running_mean / running_var
 // variables with BNMomentum. The variables are those of resnet.Model (same scopes), so resnet.Model.Logits runs the
-// trained network in inference mode. x: [batch, 48, 48, 3] (ResNetInputSize) -> logits [batch, classes].
+// trained network in inference mode. x: [batch, 36, 36, 3] (ResNetInputSize) -> logits [batch, classes].
 func resnetTrainLogits(ctx *context.Context, c resnet.Config, x *graph.Node) *graph.Node {
 	if c.Block != resnet.Basic {
 		panic(errors.Errorf("embedded.resnetTrainLogits: only BasicBlock networks, got %s", c))

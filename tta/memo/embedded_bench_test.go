@@ -14,7 +14,7 @@ import (
 )
 
 // BenchmarkEmbeddedSeedMEMOTopK times the report's hot path on pure Go: the seed's MEMO top-k step (64 views, top
-// 10%, SGD 5e-3, BN prior 0.94) and prediction on the embedded ResNet (48x48). Its CPU profile is matrix products
+// 10%, SGD 5e-3, BN prior 0.94) and prediction on the embedded ResNet (ResNetInputSize). Its CPU profile is matrix products
 // (im2col convolutions), about 60%.
 func BenchmarkEmbeddedSeedMEMOTopK(b *testing.B) {
 	ctx := context.New()
@@ -26,12 +26,13 @@ func BenchmarkEmbeddedSeedMEMOTopK(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	data := make([]float32, 64*48*48*3)
+	const sz = embedded.ResNetInputSize
+	data := make([]float32, 64*sz*sz*3)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range data {
 		data[i] = float32(r.NormFloat64())
 	}
-	v := &tta.Views{ExampleID: "bench", Images: tensors.FromFlatDataAndDimensions(data, 64, 48, 48, 3)}
+	v := &tta.Views{ExampleID: "bench", Images: tensors.FromFlatDataAndDimensions(data, 64, sz, sz, 3)}
 	run := func(i int) {
 		v.ExampleID = "bench" + strconv.Itoa(i)
 		if err := a.Reset(); err != nil {

@@ -18,7 +18,7 @@ import (
 // the same logits and loss as with an adapter that compiles on first use; a shape the model cannot take is an error.
 func TestPrecompile(t *testing.T) {
 	b := backend.MustNew()
-	const n, size = 6, 48 // the embedded ResNet's input
+	const n, size = 6, embedded.ResNetInputSize
 	data := make([]float32, n*size*size*3)
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range data {

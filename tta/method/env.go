@@ -60,7 +60,7 @@ type Models struct {
 	// counts match, else ImageNet-A's or -R's 200 classes found by name), "a", "r" or "all".
 	Classes1k string
 	// ResNetPreprocess is the ResNets' base transform (views are made from it); the zero value means the model's
-	// own: the embedded 48x48 one, else torchvision's ImageNet transform (resnet.Preprocessing).
+	// own: the embedded 36x36 one, else torchvision's ImageNet transform (resnet.Preprocessing).
 	ResNetPreprocess augment.Preprocess
 }
 
@@ -156,7 +156,7 @@ func (e *Env) Copy() *Env {
 
 // EmbeddedEnv is the Env of the embedded default: the CLIP and ResNet the project trains on MNIST, committed in
 // tta/embedded, or read from $GOTTA_EMBEDDED_DIR when set (EnvEmbeddedDir), with the prompt EmbeddedPrompt and the
-// embedded preprocessing (CLIP 32x32, ResNet 48x48).
+// embedded preprocessing (CLIP 32x32, ResNet 36x36).
 func EmbeddedEnv(b backends.Backend) *Env {
 	return NewEnv(b, Models{Embedded: true, EmbeddedDir: os.Getenv(EnvEmbeddedDir)})
 }
@@ -302,7 +302,7 @@ func (e *Env) ResNet(i int) (*ResNetModel, error) {
 	return r, nil
 }
 
-// ResNetPreprocess is the ResNets' base transform: Models.ResNetPreprocess, else the embedded ResNet's (48x48) or
+// ResNetPreprocess is the ResNets' base transform: Models.ResNetPreprocess, else the embedded ResNet's (36x36) or
 // torchvision's ImageNet one.
 func (e *Env) ResNetPreprocess() augment.Preprocess {
 	switch {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gotta-ml/gotta/tta"
+	"github.com/gotta-ml/gotta/tta/embedded"
 )
 
 // fakeSpec is a registered spec with one parameter of each kind and two presets.
@@ -132,7 +133,7 @@ func TestEnv(t *testing.T) {
 	assert.Contains(t, e.ModelsID, "embedded:")
 	assert.Equal(t, EmbeddedPrompt, e.Prompt("a photo of a", "a photo of a"))
 	assert.Equal(t, "a photo of the number two", e.Prompt("a photo of the number two", "a photo of a"))
-	assert.Equal(t, 48, e.ResNetPreprocess().Size)
+	assert.Equal(t, embedded.ResNetInputSize, e.ResNetPreprocess().Size)
 	assert.NotEqual(t, e.Scope("tpt"), e.Scope("tpt"))
 
 	f := FileEnv(nil, "", "")
