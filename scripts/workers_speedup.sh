@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Measures gotta report's speed-up from 1 to N workers (default 2) in one command: the report (default --quick) from
 # an empty results folder with --workers 1, then with --workers N, then checks that both wrote the same records (but
-# for their seconds). Extra arguments go to both runs, e.g. `bash scripts/workers_speedup.sh 2` for the full report
-# or `bash scripts/workers_speedup.sh 2 --quick`. Prints the machine's load before each run: timings on a shared
-# machine are only as good as its load.
+# for their seconds). Extra arguments go to both runs instead of --quick, e.g. `bash scripts/workers_speedup.sh 2` for
+# the quick report or `bash scripts/workers_speedup.sh 2 --suite seed` for the full one (about 16 minutes on 2
+# cores). Prints the machine's load before each run: timings on a shared machine are only as good as its load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workers="${1:-2}"

@@ -23,7 +23,7 @@ import (
 )
 
 // Embedded suite sizes: the full report must finish in 6 minutes on a 2-core CPU with 2 workers, --quick in 1 (at
-// EmbeddedN = 60 the full report took 5m07s there, of which the three 64-view MEMO rows on the ResNet are about
+// EmbeddedN = 60 the full report took 5m25s there, of which the three 64-view MEMO rows on the ResNet are about
 // two thirds; each example more per set costs about 5 s).
 const (
 	// EmbeddedSeverity is the MNIST-C severity of the shifted sets (1..5).
