@@ -186,11 +186,7 @@ func reportSuite(f reportFlags) (*report.Suite, error) {
 		if s, err = suites.Named(f.suite, f.quick); err != nil {
 			return nil, &usageError{err}
 		}
-		if f.n > 0 {
-			for i := range s.Datasets {
-				s.Datasets[i].N = f.n
-			}
-		}
+		suites.SetN(s, f.n)
 	} else {
 		dirs, order, err := suites.ParseData(f.data)
 		if err != nil {

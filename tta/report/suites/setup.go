@@ -89,11 +89,7 @@ func Setup(b backends.Backend, getenv func(string) string, defaultResults string
 		if s, err = Named(getenv(EnvSuite), quick); err != nil {
 			return nil, nil, report.Options{}, err
 		}
-		if n > 0 {
-			for i := range s.Datasets {
-				s.Datasets[i].N = n
-			}
-		}
+		SetN(s, n)
 		env = method.EmbeddedEnv(b)
 	}
 	return s, env, opts, nil

@@ -72,27 +72,47 @@ func EmbeddedSuite(quick bool) *report.Suite {
 		Reliability: []string{"zero-shot", "tpt", "tpt-ens-sel", "resnet", "memo-topk", "crop-ens-topk",
 			"memo-tpt-simple"},
 		BarRows: []string{"zero-shot", "tpt", "tpt-ens-sel", "resnet", "memo", "crop-ens-topk", "memo-tpt-simple"}}
-	open := func(c string, n int) func() (datasets.Dataset, error) {
-		return func() (datasets.Dataset, error) { return OpenShiftedMNIST(c, EmbeddedSeverity, n, CorruptionSeed) }
+	// A dataset holds at least the full report's EmbeddedN examples, so that quick and full runs share record files
+	// (example i is the same image whatever the size), and more when its N was raised after the suite was made
+	// (SetN: gotta report -n, GOTTA_N).
+	open := func(i int, c string) func() (datasets.Dataset, error) {
+		return func() (datasets.Dataset, error) {
+			return OpenShiftedMNIST(c, EmbeddedSeverity, max(EmbeddedN, s.Datasets[i].N), CorruptionSeed)
+		}
 	}
-	s.Datasets = append(s.Datasets, report.DatasetSpec{ID: "clean", N: n, Open: open("", n)})
+	s.Datasets = append(s.Datasets, report.DatasetSpec{ID: "clean", N: n, Open: open(0, "")})
 	var short []string
 	for _, c := range corrs {
 		id := c
 		short = append(short, id)
-		// The dataset holds the full report's EmbeddedN examples so quick and full runs share record files.
-		s.Datasets = append(s.Datasets, report.DatasetSpec{ID: id, N: n, Open: open(c, EmbeddedN), Shifted: true})
+		s.Datasets = append(s.Datasets, report.DatasetSpec{ID: id, N: n, Open: open(len(s.Datasets), c), Shifted: true})
 	}
-	s.Datasets[0].Open = open("", EmbeddedN)
 	s.AblationDatasets = short[:2]
 	if quick {
 		s.AblationDatasets = short[:1]
 	}
 	s.Description = fmt.Sprintf("embedded CLIP (ViT, %[1]dx%[1]d) and ResNet (%[2]dx%[2]d) trained on MNIST; MNIST test, "+
-		"clean and under MNIST-C %[3]s at severity %[4]d, the first %[5]d images each; ablations on %[6]s with %[7]d "+
+		"clean and under MNIST-C %[3]s at severity %[4]d, "+firstImages+"; ablations on %[6]s with %[7]d "+
 		"images each (views %[8]v)", embedded.InputSize, embedded.ResNetInputSize,
 		strings.Join(short, ", "), EmbeddedSeverity, n, strings.Join(s.AblationDatasets, ", "), abN, views)
 	return s
+}
+
+// firstImages is the embedded suites' description of their datasets' size (SetN rewrites it).
+const firstImages = "the first %[5]d images each"
+
+// SetN sets the examples per dataset of a suite made by Named, EmbeddedSuite or BeyondSuite (gotta report -n,
+// GOTTA_N; n > 0). The embedded datasets then open max(n, EmbeddedN) images, and the description says n.
+func SetN(s *report.Suite, n int) {
+	if n <= 0 || len(s.Datasets) == 0 {
+		return
+	}
+	old := fmt.Sprintf(strings.ReplaceAll(firstImages, "%[5]d", "%d"), s.Datasets[0].N)
+	for i := range s.Datasets {
+		s.Datasets[i].N = n
+	}
+	s.Description = strings.Replace(s.Description, old,
+		fmt.Sprintf(strings.ReplaceAll(firstImages, "%[5]d", "%d"), n), 1)
 }
 
 // ImageNetSuite is the seed project's report on real data: the datasets in dirs (ID "imagenet-a" and/or

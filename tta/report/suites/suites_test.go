@@ -1,11 +1,13 @@
 package suites
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gotta-ml/gotta/datasets"
 	"github.com/gotta-ml/gotta/tta/method"
 	_ "github.com/gotta-ml/gotta/tta/method/all"
 	"github.com/gotta-ml/gotta/tta/report"
@@ -105,4 +107,38 @@ func TestBeyondSharesSeedRecords(t *testing.T) {
 	}
 	_, err := Named("nope", true)
 	assert.ErrorContains(t, err, "unknown suite")
+}
+
+// TestSetN: gotta report -n / GOTTA_N above EmbeddedN gets that many examples per dataset (they were silently capped
+// at EmbeddedN), below it the datasets still open EmbeddedN (quick and full runs share record files), and the
+// description says the new size.
+func TestSetN(t *testing.T) {
+	var opened []int
+	orig := OpenShiftedMNIST
+	t.Cleanup(func() { OpenShiftedMNIST = orig })
+	OpenShiftedMNIST = func(corruption string, severity, n int, seed int64) (datasets.Dataset, error) {
+		opened = append(opened, n)
+		return nil, nil
+	}
+	for _, tc := range []struct {
+		quick    bool
+		n, wantN int
+		wantOpen int
+	}{{false, 0, EmbeddedN, EmbeddedN}, {true, 0, EmbeddedQuickN, EmbeddedN}, {false, EmbeddedN + 25, EmbeddedN + 25,
+		EmbeddedN + 25}, {true, 5, 5, EmbeddedN}, {false, 7, 7, EmbeddedN}} {
+		for _, s := range []*report.Suite{EmbeddedSuite(tc.quick), BeyondSuite(tc.quick)} {
+			SetN(s, tc.n)
+			assert.Contains(t, s.Description, fmt.Sprintf("the first %d images each", tc.wantN), s.Name)
+			opened = nil
+			for _, d := range s.Datasets {
+				assert.Equal(t, tc.wantN, d.N, "%s %s", s.Name, d.ID)
+				_, err := d.Open()
+				require.NoError(t, err)
+			}
+			require.Len(t, opened, len(s.Datasets))
+			for _, n := range opened {
+				assert.Equal(t, tc.wantOpen, n, "%s, n=%d", s.Name, tc.n)
+			}
+		}
+	}
 }
