@@ -45,7 +45,7 @@ clean and under the MNIST-C corruptions
 CLIP zero-shot; TPT; TPT ensemble; TPT ensemble + confidence selection; TPT + alignment; the ResNet; MEMO; MEMO
 top-k; dropout; dropout top-k; crop ensemble; crop ensemble top-k; MEMO + TPT ensembles (joint and simple).
 Then the ablations on %s (%d images each): number of views 8-64, selection ratio rho, TPT steps 1-4,
-learning rate. About 5 minutes on a 2-core CPU with 2 workers (--workers).
+learning rate. About 5.5 minutes on a 2-core CPU with 2 workers (--workers).
 Every example becomes a record under --results, reused (not recomputed) by later runs with the same configuration
 and models; the tables are printed, and written with inline SVG plots (per-dataset bars, ablation curves,
 reliability diagrams with ECE, accuracy vs time) to the self-contained --out page. Rows whose method or model is
