@@ -41,7 +41,9 @@
 // instead of its blocked kernel, which pads them to 32; and tta/nn moves less data (see its package documentation:
 // no copies for custom gradients, im2col by slices, operands transposed for the kernel). Measured on the quick
 // report (2 workers): 61 s -> 45 s, the full one 9m -> 6m17s; MEMO top-k step 650 -> 480 ms (one core). Compilation
-// is negligible (under 1 s per run).
+// is negligible (under 1 s per run). Then the embedded ResNet was made smaller (36x36 input, planes 16-64, retrained;
+// new records): the full report from scratch took 4m19s at 50 examples per set instead of 6m42s on the same
+// machine that day, and 5m25s at the 60 it now has; the quick one 31 s.
 // What is left is MEMO's forward and backward at 64 views with batch statistics, whose sums over the batch cannot
 // be regrouped without changing the records, on the backend's scalar kernels (about 5 GFLOPS on one core).
 //
