@@ -92,14 +92,14 @@ func EmbeddedSuite(quick bool) *report.Suite {
 		s.AblationDatasets = short[:1]
 	}
 	s.Description = fmt.Sprintf("embedded CLIP (ViT, %[1]dx%[1]d) and ResNet (%[2]dx%[2]d) trained on MNIST; MNIST test, "+
-		"clean and under MNIST-C %[3]s at severity %[4]d, "+firstImages+"; ablations on %[6]s with %[7]d "+
+		"clean and under MNIST-C %[3]s at severity %[4]d, %[5]s; ablations on %[6]s with %[7]d "+
 		"images each (views %[8]v)", embedded.InputSize, embedded.ResNetInputSize,
-		strings.Join(short, ", "), EmbeddedSeverity, n, strings.Join(s.AblationDatasets, ", "), abN, views)
+		strings.Join(short, ", "), EmbeddedSeverity, firstImages(n), strings.Join(s.AblationDatasets, ", "), abN, views)
 	return s
 }
 
 // firstImages is the embedded suites' description of their datasets' size (SetN rewrites it).
-const firstImages = "the first %[5]d images each"
+func firstImages(n int) string { return fmt.Sprintf("the first %d images each", n) }
 
 // SetN sets the examples per dataset of a suite made by Named, EmbeddedSuite or BeyondSuite (gotta report -n,
 // GOTTA_N; n > 0). The embedded datasets then open max(n, EmbeddedN) images, and the description says n.
@@ -107,12 +107,10 @@ func SetN(s *report.Suite, n int) {
 	if n <= 0 || len(s.Datasets) == 0 {
 		return
 	}
-	old := fmt.Sprintf(strings.ReplaceAll(firstImages, "%[5]d", "%d"), s.Datasets[0].N)
+	s.Description = strings.Replace(s.Description, firstImages(s.Datasets[0].N), firstImages(n), 1)
 	for i := range s.Datasets {
 		s.Datasets[i].N = n
 	}
-	s.Description = strings.Replace(s.Description, old,
-		fmt.Sprintf(strings.ReplaceAll(firstImages, "%[5]d", "%d"), n), 1)
 }
 
 // ImageNetSuite is the seed project's report on real data: the datasets in dirs (ID "imagenet-a" and/or
